@@ -1,0 +1,254 @@
+"""Numerical check of the paper's assumptions (Assumptions 4.1 and 4.2 of Chen et al. 2026).
+
+* Cost (4.1): ``c(0) = 0``, non-decreasing, convex, unbounded; and whether it
+  is *strictly* increasing, which Proposition 4.3 and Theorem 4.6 need (a
+  public reproduction found non-zero, even rank-inverting, equilibria with a
+  flat-then-quadratic cost).
+* C1: ``f`` strictly increasing in ``theta`` at every fixed effort.
+* C2: ``f`` non-decreasing and concave in effort, with a finite limit.
+  (The generalised power law with ``beta > 1`` is convex at low scores: its
+  second derivative in effort has the sign of ``(1 - 2y) * beta - 1``.)
+* C3: ``E(theta_low, s) - E(theta_high, s)`` non-decreasing in ``s`` for
+  every pair ``theta_low < theta_high``.
+
+Each check samples effort or score levels on a wide grid (log-spaced and
+linear, so both small and very large efforts are seen) and compares with a
+stated tolerance: a relative ``RTOL = 1e-9`` of the quantity's scale, plus
+the round-off a finite difference of doubles carries (slopes), and C1 is not
+judged where both scores are within ``SATURATION_ULPS`` ulps of their limits
+(doubles cannot order them there).  A failure says *where*: which
+developers, at which effort or score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.game import LeaderboardGame
+
+#: Relative tolerance of every numerical assumption check.
+RTOL = 1e-9
+#: Machine epsilon of doubles; slope checks allow this much round-off per score.
+EPS = float(np.finfo(float).eps)
+#: C1 is not judged where both scores lie within this many ulps of their limits.
+SATURATION_ULPS = 1000
+
+
+@dataclass(frozen=True)
+class AssumptionResult:
+    """One assumption: its name, whether it holds on the sampled grid, and where it fails."""
+
+    name: str
+    holds: bool
+    where: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AssumptionReport:
+    """All assumption checks for one game."""
+
+    results: tuple[AssumptionResult, ...] = field(default_factory=tuple)
+
+    @property
+    def holds(self) -> bool:
+        return all(r.holds for r in self.results)
+
+    @property
+    def failures(self) -> tuple[AssumptionResult, ...]:
+        return tuple(r for r in self.results if not r.holds)
+
+    def __getitem__(self, name: str) -> AssumptionResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def as_dict(self) -> dict:
+        return {r.name: {"holds": r.holds, "where": r.where, "description": r.description} for r in self.results}
+
+
+def effort_grid(scale: float = 1.0, points: int = 600) -> np.ndarray:
+    """Sample efforts: ``0``, a linear grid on ``[0, 20 * scale]`` and a log grid from ``1e-8`` to ``1e12`` times ``scale``."""
+    grid = np.concatenate(
+        [[0.0], np.linspace(0, 20 * scale, points), scale * np.geomspace(1e-8, 1e12, points)]
+    )
+    return np.unique(grid)
+
+
+def _first_run(mask: np.ndarray) -> tuple[int, int]:
+    """First and last index of the first run of ``True`` in ``mask``."""
+    start = int(np.flatnonzero(mask)[0])
+    rest = np.flatnonzero(~mask[start:])
+    end = start + (int(rest[0]) - 1 if rest.size else mask.size - start - 1)
+    return start, end
+
+
+def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult]:
+    """Assumption 4.1 on a grid of efforts, plus strict monotonicity."""
+    x = effort_grid() if efforts is None else np.asarray(efforts, dtype=float)
+    c = np.asarray(cost(x), dtype=float)
+    scale = max(1.0, float(np.nanmax(np.abs(c[np.isfinite(c)])))) if np.isfinite(c).any() else 1.0
+    tol = RTOL * scale
+    results = []
+    c0 = float(cost(np.array(0.0)))
+    results.append(AssumptionResult("cost zero at zero", abs(c0) <= tol, "" if abs(c0) <= tol else f"c(0) = {c0:.6g}",
+                                    "c(0) = 0"))
+    dc = np.diff(c)
+    dec = dc < -tol
+    where = ""
+    if dec.any():
+        a, b = _first_run(dec)
+        where = f"c decreases on [{x[a]:.6g}, {x[b + 1]:.6g}] (c({x[a]:.6g}) = {c[a]:.6g} > c({x[b + 1]:.6g}) = {c[b + 1]:.6g})"
+    results.append(AssumptionResult("cost non-decreasing", not dec.any(), where, "c non-decreasing in effort"))
+    slopes = dc / np.diff(x)
+    slope_scale = max(1.0, float(np.max(np.abs(slopes[np.isfinite(slopes)]), initial=0.0)))
+    concave_bits = np.diff(slopes) < -RTOL * slope_scale
+    where = ""
+    if concave_bits.any():
+        a, b = _first_run(concave_bits)
+        where = f"slope of c falls between efforts {x[a]:.6g} and {x[b + 2]:.6g}"
+    results.append(AssumptionResult("cost convex", not concave_bits.any(), where, "c convex in effort"))
+    flat = dc <= 0
+    where = ""
+    if flat.any():
+        a, b = _first_run(flat)
+        where = f"c is constant on [{x[a]:.6g}, {x[b + 1]:.6g}] (c = {c[a]:.6g}): not strictly increasing"
+    results.append(
+        AssumptionResult(
+            "cost strictly increasing",
+            not flat.any(),
+            where,
+            "c strictly increasing (needed by Proposition 4.3 and Theorem 4.6)",
+        )
+    )
+    # A convex non-decreasing function is bounded only if it is eventually constant.
+    unbounded = bool(c[-1] > c[np.searchsorted(x, x[-1] / 2)] + tol)
+    results.append(
+        AssumptionResult(
+            "cost unbounded",
+            unbounded,
+            "" if unbounded else f"c stops growing by effort {x[-1]:.6g}",
+            "c(x) -> infinity",
+        )
+    )
+    return results
+
+
+def check_c1(game: LeaderboardGame, efforts: np.ndarray) -> AssumptionResult:
+    """C1: at every sampled effort the scores are strictly increasing in capability."""
+    order = np.argsort(game.theta, kind="stable")
+    theta = game.theta[order]
+    fam = game.score[order]
+    scores = fam.score(np.broadcast_to(efforts[:, None], (efforts.size, game.n)))  # (effort, dev ascending theta)
+    distinct = np.diff(theta) > 0
+    # Where both scores sit within float round-off of their limits, doubles cannot order them: skip.
+    limit = np.broadcast_to(np.asarray(fam.limit(), dtype=float), (game.n,))
+    resolvable = (limit[None, :] - scores) > SATURATION_ULPS * EPS * np.maximum(np.abs(limit[None, :]), 1e-300)
+    decidable = resolvable[:, :-1] | resolvable[:, 1:]
+    bad = (np.diff(scores, axis=1) <= 0) & distinct[None, :] & decidable
+    where = ""
+    if bad.any():
+        e_idx, pair = np.argwhere(bad)[0]
+        low, high = order[pair], order[pair + 1]
+        where = (
+            f"developer {high} (theta={game.theta[high]:.6g}) does not score above developer {low} "
+            f"(theta={game.theta[low]:.6g}) at effort {efforts[e_idx]:.6g}: "
+            f"{scores[e_idx, pair + 1]:.10g} <= {scores[e_idx, pair]:.10g}"
+        )
+    return AssumptionResult("C1", not bad.any(), where, "f strictly increasing in capability at fixed effort")
+
+
+def check_c2(game: LeaderboardGame, efforts: np.ndarray) -> list[AssumptionResult]:
+    """C2: non-decreasing and concave in effort, with a finite limit, developer by developer."""
+    scores = game.score.score(np.broadcast_to(efforts[:, None], (efforts.size, game.n)))  # (effort, dev)
+    span = np.maximum(1.0, np.abs(scores).max(axis=0))
+    ds = np.diff(scores, axis=0)
+    dec = ds < -RTOL * span
+    where = ""
+    if dec.any():
+        e_idx, dev = np.argwhere(dec)[0]
+        where = f"developer {dev}: score falls between efforts {efforts[e_idx]:.6g} and {efforts[e_idx + 1]:.6g}"
+    monotone = AssumptionResult("C2 non-decreasing", not dec.any(), where, "f non-decreasing in effort")
+    dx = np.diff(efforts)[:, None]
+    slopes = ds / dx
+    slope_scale = np.maximum(np.abs(slopes).max(axis=0), 1e-300)
+    # Round-off in a slope is about 2 ulps of the score over the step; allow it on both slopes.
+    noise = 4 * EPS * span / np.minimum(dx[:-1], dx[1:])
+    convex = np.diff(slopes, axis=0) > RTOL * slope_scale + noise
+    where = ""
+    if convex.any():
+        dev = int(np.argwhere(convex)[0][1])
+        a, b = _first_run(convex[:, dev])
+        where = (
+            f"developer {dev} (theta={game.theta[dev]:.6g}): score is convex in effort on "
+            f"[{efforts[a]:.6g}, {efforts[b + 2]:.6g}] (scores {scores[a, dev]:.6g} to {scores[b + 2, dev]:.6g})"
+        )
+    concave = AssumptionResult("C2 concave", not convex.any(), where, "f concave in effort (diminishing returns)")
+    limit = np.asarray(game.score.limit(), dtype=float)
+    finite = np.isfinite(limit)
+    where = "" if finite.all() else f"developers {np.flatnonzero(~finite).tolist()} have no finite limit"
+    bounded = AssumptionResult("C2 finite limit", bool(finite.all()), where, "f(theta, e) has a finite limit")
+    return [monotone, concave, bounded]
+
+
+def check_c3(game: LeaderboardGame, levels: int = 400) -> AssumptionResult:
+    """C3: for every pair, the stronger model's effort advantage is non-decreasing in the target score.
+
+    Samples target scores from the lower of the pair's zero-effort scores up to
+    just below the lower of their limits, both linearly and geometrically
+    close to the limit.
+    """
+    order = np.argsort(game.theta, kind="stable")
+    zero = game.score.zero_effort_score()
+    limit = np.asarray(game.score.limit(), dtype=float)
+    for a_pos in range(game.n):
+        for b_pos in range(a_pos + 1, game.n):
+            low, high = order[a_pos], order[b_pos]
+            if game.theta[low] == game.theta[high]:
+                continue
+            top = min(limit[low], limit[high])
+            bottom = min(zero[low], zero[high])
+            if not (np.isfinite(top) and top > bottom):
+                continue
+            width = top - bottom
+            s = np.unique(
+                np.concatenate(
+                    [bottom + width * np.linspace(0, 1, levels, endpoint=False), top - width * np.geomspace(1, 1e-10, levels)]
+                )
+            )
+            s = s[s < top]
+            e_low = game.score[low].effort_to_reach(s)
+            e_high = game.score[high].effort_to_reach(s)
+            ok = np.isfinite(e_low) & np.isfinite(e_high)
+            adv = (e_low - e_high)[ok]
+            s_ok = s[ok]
+            scale = max(1.0, float(np.abs(adv).max(initial=0.0)))
+            falls = np.diff(adv) < -RTOL * scale
+            if falls.any():
+                k = int(np.flatnonzero(falls)[0])
+                where = (
+                    f"developers {high} (theta={game.theta[high]:.6g}) over {low} (theta={game.theta[low]:.6g}): "
+                    f"effort advantage falls from {adv[k]:.6g} at score {s_ok[k]:.6g} to {adv[k + 1]:.6g} "
+                    f"at score {s_ok[k + 1]:.6g}"
+                )
+                return AssumptionResult("C3", False, where, "effort advantage of the stronger model non-decreasing")
+    return AssumptionResult("C3", True, "", "effort advantage of the stronger model non-decreasing in the target")
+
+
+def check_assumptions(game: LeaderboardGame, effort_scale: float | None = None) -> AssumptionReport:
+    """Every assumption the theory needs, checked numerically for ``game``.
+
+    ``effort_scale`` sets where the linear part of the effort grid lies
+    (default: the power law's effort unit, else 1).
+    """
+    if effort_scale is None:
+        effort_scale = float(getattr(game.score, "effort_unit", 1.0))
+    efforts = effort_grid(effort_scale)
+    results = check_cost(game.cost, efforts)
+    results.append(check_c1(game, efforts))
+    results.extend(check_c2(game, efforts))
+    results.append(check_c3(game))
+    return AssumptionReport(tuple(results))

@@ -1,0 +1,36 @@
+"""Errors raised on invalid input.
+
+Every error about a scenario or a parameter names the field and the value, so
+that the command line can print it as one line (see :mod:`sim.cli`).
+"""
+
+from __future__ import annotations
+
+
+class ScenarioError(ValueError):
+    """An invalid field in a scenario or an impossible parameter.
+
+    Parameters
+    ----------
+    field:
+        Dotted name of the offending field, for example ``"score.beta"``.
+    value:
+        The value found there.
+    message:
+        What is wrong with it, for example ``"must be > 0"``.
+    """
+
+    def __init__(self, field: str, value: object, message: str):
+        self.field = field
+        self.value = value
+        self.message = message
+        super().__init__(f"{field} = {_short(value)}: {message}")
+
+    def prefixed(self, prefix: str) -> "ScenarioError":
+        """The same error with ``prefix.`` put before the field name."""
+        return ScenarioError(f"{prefix}.{self.field}" if self.field else prefix, self.value, self.message)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

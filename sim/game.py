@@ -1,0 +1,273 @@
+"""The one-shot follower game: utilities, exact best responses, equilibrium checks.
+
+Developer ``i`` with capability ``theta_i`` chooses additional effort
+``x_i >= 0`` on top of the designer's tune-before-test level ``tau``; its score
+is ``s_i = f(theta_i, tau + x_i)``, its rank comes from the published
+leaderboard (:mod:`sim.leaderboard`) and its utility is
+``u_i = r_{rank_i} - gamma_i * c(x_i)`` (Definition 3.2 of Chen et al. 2026).
+
+Best response (exact, no grid).  Given the others' scores, reward is a step
+function of one's own score that changes only at the *overtaking targets*
+(the least score that ranks ``i`` above ``j``), and cost is non-decreasing,
+so an optimal effort is ``0`` or the least effort reaching one of those
+targets.  :func:`best_responses` evaluates exactly these ``n`` candidates,
+computes each candidate's rank from the score evaluated *forward*, and keeps
+the smallest effort among those whose utility is within
+:func:`utility_tolerance` of the best.
+
+The :class:`LeaderboardGame` facade bundles a scenario's pieces; the theory
+of Sections 4 and 5 lives in :mod:`sim.theory`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.costs import CostFunction
+from sim.errors import ScenarioError
+from sim.leaderboard import (
+    TIE_BREAKS,
+    check_resolution,
+    grid_index,
+    overtake_target,
+    ranked_above,
+    ranks,
+    tie_priority,
+)
+from sim.scores import ScoreFamily, least_effort
+
+#: Relative tolerance for comparing utilities: two utilities closer than
+#: ``UTILITY_RTOL * max(1, max |r|)`` count as equal.  A deviation is
+#: profitable only if it gains more than that.
+UTILITY_RTOL = 1e-9
+
+
+def utility_tolerance(rewards) -> float:
+    """Absolute tolerance on utilities for a reward vector: ``1e-9 * max(1, max |r|)``."""
+    return UTILITY_RTOL * max(1.0, float(np.max(np.abs(rewards))))
+
+
+@dataclass(frozen=True)
+class LeaderboardGame:
+    """A leaderboard game at one tune-before-test level.
+
+    Parameters
+    ----------
+    theta:
+        Capabilities, one per developer, in any order (ids are positions).
+    score:
+        A score family bound to these developers (:mod:`sim.scores`).
+    cost:
+        Cost of additional effort ``c(x)`` (:mod:`sim.costs`).
+    rewards:
+        Rewards by rank, non-increasing, length ``n``.
+    tau:
+        Tune-before-test level ``tau >= 0``.
+    resolution:
+        Leaderboard resolution ``delta >= 0`` (``0``: exact scores).
+    tie_break:
+        ``"capability"``, ``"id"`` or ``"random"`` (then ``priority`` must be given).
+    gamma:
+        Per-developer cost scale (default all ones).
+    priority:
+        Explicit tie priority (higher wins); overrides ``tie_break`` when given.
+    """
+
+    theta: np.ndarray
+    score: ScoreFamily
+    cost: CostFunction
+    rewards: np.ndarray
+    tau: float = 0.0
+    resolution: float = 0.0
+    tie_break: str = "capability"
+    gamma: np.ndarray | None = None
+    priority: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        theta = np.asarray(self.theta, dtype=float)
+        if theta.ndim != 1 or theta.size < 2:
+            raise ScenarioError("developers.capability", theta.tolist(), "needs at least 2 developers")
+        if not np.all(np.isfinite(theta)):
+            raise ScenarioError("developers.capability", theta.tolist(), "must be finite")
+        n = theta.size
+        rewards = np.asarray(self.rewards, dtype=float)
+        if rewards.shape != (n,):
+            raise ScenarioError("reward", rewards.tolist(), f"needs one reward per rank (n = {n})")
+        if np.any(np.diff(rewards) > 0):
+            raise ScenarioError("reward", rewards.tolist(), "rewards must be non-increasing in rank")
+        tau = float(self.tau)
+        if not (np.isfinite(tau) and tau >= 0):
+            raise ScenarioError("designer.tau", self.tau, "must be a finite number >= 0")
+        gamma = np.ones(n) if self.gamma is None else np.asarray(self.gamma, dtype=float)
+        if gamma.shape != (n,) or not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
+            raise ScenarioError("cost.gamma", gamma.tolist(), "needs one finite scale > 0 per developer")
+        if self.priority is None:
+            if self.tie_break == "random":
+                raise ScenarioError("leaderboard.tie_break", "random", "a one-shot game needs an explicit priority")
+            if self.tie_break not in TIE_BREAKS:
+                raise ScenarioError("leaderboard.tie_break", self.tie_break, f"choose one of {', '.join(TIE_BREAKS)}")
+            priority = tie_priority(theta, self.tie_break)
+        else:
+            priority = np.asarray(self.priority, dtype=np.int64)
+            if sorted(priority.tolist()) != list(range(n)):
+                raise ScenarioError("priority", priority.tolist(), f"must be a permutation of 0..{n - 1}")
+        for name, value in (("theta", theta), ("rewards", rewards), ("gamma", gamma), ("priority", priority)):
+            value = np.array(value)
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "tau", tau)
+        object.__setattr__(self, "resolution", check_resolution(self.resolution))
+
+    # -- basic quantities -------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        return self.theta.size
+
+    @property
+    def capability_order(self) -> np.ndarray:
+        """Developer ids from strongest to weakest (ties by priority)."""
+        return np.lexsort((-self.priority, -self.theta))
+
+    def with_tau(self, tau: float) -> "LeaderboardGame":
+        """The same game at another tune-before-test level."""
+        from dataclasses import replace
+
+        return replace(self, tau=tau)
+
+    def scores(self, x) -> np.ndarray:
+        """``s_i = f(theta_i, tau + x_i)``."""
+        return self.score.score(self.tau + np.asarray(x, dtype=float))
+
+    def ranks(self, x) -> np.ndarray:
+        """Ranks (1 = top) at effort profile ``x``."""
+        return ranks(self.scores(x), self.resolution, self.priority)
+
+    def costs(self, x) -> np.ndarray:
+        """``gamma_i * c(x_i)``."""
+        return self.gamma * self.cost(np.asarray(x, dtype=float))
+
+    def utilities(self, x) -> np.ndarray:
+        """``u_i = r_{rank_i} - gamma_i * c(x_i)``."""
+        return self.rewards[self.ranks(x) - 1] - self.costs(x)
+
+    def ranking_matches_capability(self, x) -> bool:
+        """Whether the score ranking at ``x`` orders developers by capability."""
+        r = self.ranks(x)
+        return bool(np.array_equal(np.argsort(r), self.capability_order))
+
+    def best_responses(self, x) -> "BestResponse":
+        return best_responses(self, x)
+
+    def is_equilibrium(self, x) -> "EquilibriumCheck":
+        return equilibrium_check(self, x)
+
+
+@dataclass(frozen=True)
+class BestResponse:
+    """Every developer's best response to the others' efforts in one profile.
+
+    Arrays of length ``n``: ``effort`` (the smallest optimal effort),
+    ``score``, ``rank`` and ``utility`` it buys (rank evaluated forward).
+    """
+
+    effort: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    utility: np.ndarray
+
+
+def candidate_efforts(game: LeaderboardGame, scores: np.ndarray) -> np.ndarray:
+    """Candidate efforts ``X[i, j]``: least effort for ``i`` to rank above ``j``.
+
+    The diagonal holds ``0`` (the zero-effort candidate).  ``+inf`` where the
+    target is above ``i``'s saturation limit.  Efforts are checked forward.
+    """
+    n = game.n
+    wins_ties = game.priority[:, None] > game.priority[None, :]
+    targets = overtake_target(np.broadcast_to(scores[None, :], (n, n)), game.resolution, wins_ties)
+    efforts = least_effort(game.score[:, None], game.tau, targets)
+    efforts[np.arange(n), np.arange(n)] = 0.0
+    return efforts
+
+
+def best_responses(game: LeaderboardGame, x) -> BestResponse:
+    """Exact best response of every developer to the others' efforts in ``x``.
+
+    Evaluates, for each developer ``i``, the ``n`` candidates of
+    :func:`candidate_efforts`; each candidate's rank is recomputed from the
+    score evaluated forward against the others' current published levels and
+    priorities, so no candidate is credited with a rank it does not reach.
+    Among candidates within :func:`utility_tolerance` of the best utility the
+    smallest effort is chosen.
+    """
+    x = np.asarray(x, dtype=float)
+    n = game.n
+    scores = game.scores(x)
+    efforts = candidate_efforts(game, scores)  # (i, candidate)
+    finite = np.isfinite(efforts)
+    safe = np.where(finite, efforts, 0.0)
+    cand_scores = game.score[:, None].score(game.tau + safe)  # (i, candidate)
+    cand_level = grid_index(cand_scores, game.resolution)
+    others_level = grid_index(scores, game.resolution)
+    # above[i, c, j]: developer j is ranked above i when i plays candidate c.
+    above = ranked_above(
+        others_level[None, None, :], game.priority[None, None, :], cand_level[:, :, None], game.priority[:, None, None]
+    )
+    above[np.arange(n), :, np.arange(n)] = False
+    cand_rank = 1 + above.sum(axis=2)
+    cand_util = game.rewards[cand_rank - 1] - game.gamma[:, None] * game.cost(safe)
+    cand_util = np.where(finite, cand_util, -np.inf)
+    tol = utility_tolerance(game.rewards)
+    best = cand_util.max(axis=1, keepdims=True)
+    good = cand_util >= best - tol
+    choice = np.argmin(np.where(good, safe, np.inf), axis=1)
+    rows = np.arange(n)
+    return BestResponse(
+        effort=safe[rows, choice],
+        score=cand_scores[rows, choice],
+        rank=cand_rank[rows, choice],
+        utility=cand_util[rows, choice],
+    )
+
+
+@dataclass(frozen=True)
+class EquilibriumCheck:
+    """Result of checking a profile against all unilateral deviations.
+
+    ``gain[i]`` is the best deviation's utility minus the current utility;
+    the profile is a pure Nash equilibrium iff every gain is at most
+    ``tolerance``.
+    """
+
+    is_equilibrium: bool
+    gain: np.ndarray
+    deviation: np.ndarray
+    tolerance: float
+
+    def __bool__(self) -> bool:
+        return self.is_equilibrium
+
+    @property
+    def profitable(self) -> np.ndarray:
+        """Ids of developers with a profitable deviation."""
+        return np.flatnonzero(self.gain > self.tolerance)
+
+
+def equilibrium_check(game: LeaderboardGame, x) -> EquilibriumCheck:
+    """Exact check of whether ``x`` is a pure Nash equilibrium (Definition 3.3).
+
+    Compares each developer's utility at ``x`` with its exact best response
+    (:func:`best_responses`), which covers every unilateral deviation: the
+    best response maximises over all efforts, not over a grid.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.shape != (game.n,) or np.any(~np.isfinite(x)) or np.any(x < 0):
+        raise ScenarioError("effort", x.tolist(), f"needs {game.n} finite efforts >= 0")
+    current = game.utilities(x)
+    br = best_responses(game, x)
+    gain = br.utility - current
+    tol = utility_tolerance(game.rewards)
+    return EquilibriumCheck(bool(np.all(gain <= tol)), gain, br.effort, tol)

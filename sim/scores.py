@@ -1,0 +1,412 @@
+"""Score families: how capability and total effort become a benchmark score.
+
+A score family maps a developer's latent capability ``theta`` and its *total*
+benchmark-specific effort ``e = tau + x`` to a score ``f(theta, e)``
+(Definition 2.1 of Chen, Zhang and Hardt, "Leaderboard Incentives", 2026).
+
+Each family here is *bound* to developers: its parameters are numpy arrays,
+one entry per developer (or any broadcastable shape, for example
+``scenarios x developers`` in a batch).  Indexing a family indexes every
+parameter array, so ``family[i]`` is developer ``i`` alone and
+``family[:, None]`` lines the developers up along a new axis.  Every family
+provides, vectorised over numpy arrays:
+
+* ``score(e)``: the score at total effort ``e``;
+* ``effort_to_reach(s)``: the least total effort with ``score >= s``; ``0``
+  when the score at zero effort already reaches ``s``; ``+inf`` when ``s`` is
+  at or above the saturation limit;
+* ``limit()``: the saturation limit ``f(theta, inf)``.
+
+The inverse is closed form for the power law and exponential saturation and a
+vectorised bracketed bisection for custom callables.  Callers that need a
+*guaranteed* ``score(e) >= s`` use :func:`least_effort`, which checks the
+inverse by evaluating the score forward.
+
+Families are described in a scenario by parameter specifications
+(:class:`Affine`, a number, or one value per developer) and bound to the
+developers' capabilities with :meth:`PowerLawSpec.bind` and friends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+from scipy.special import expit, logit
+
+from sim.errors import ScenarioError
+
+# ---------------------------------------------------------------------------
+# Parameter specifications
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A parameter that is an affine function of capability: ``intercept + slope * theta``."""
+
+    intercept: float
+    slope: float
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        return self.intercept + self.slope * np.asarray(theta, dtype=float)
+
+
+#: A score parameter: one number for everyone, one number per developer, or
+#: an affine function of capability.
+Param = Union[float, tuple, Affine]
+
+
+def resolve_param(spec: Param, theta: np.ndarray, name: str) -> np.ndarray:
+    """The values of parameter ``spec`` for capabilities ``theta``.
+
+    Raises :class:`ScenarioError` naming ``name`` when a per-developer list
+    has the wrong length or any value is not finite.
+    """
+    theta = np.asarray(theta, dtype=float)
+    if isinstance(spec, Affine):
+        values = spec(theta)
+    elif isinstance(spec, (tuple, list, np.ndarray)):
+        values = np.asarray(spec, dtype=float)
+        if values.shape != theta.shape:
+            raise ScenarioError(name, list(spec), f"needs one value per developer ({theta.size}), got {values.size}")
+    else:
+        values = np.full(theta.shape, float(spec))
+    if not np.all(np.isfinite(values)):
+        raise ScenarioError(name, spec, "must be finite")
+    return values
+
+
+def is_function_of_capability(spec: Param) -> bool:
+    """Whether ``spec`` defines the parameter at any capability (not only at the developers')."""
+    return not isinstance(spec, (tuple, list, np.ndarray))
+
+
+# ---------------------------------------------------------------------------
+# Bound families
+# ---------------------------------------------------------------------------
+
+
+class _Bound:
+    """Shared behaviour of bound families: indexing maps over parameter arrays."""
+
+    _array_fields: tuple[str, ...] = ()
+
+    def __getitem__(self, index) -> "_Bound":
+        return dataclasses.replace(self, **{name: getattr(self, name)[index] for name in self._array_fields})
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.broadcast_shapes(*(np.shape(getattr(self, name)) for name in self._array_fields))
+
+    def zero_effort_score(self) -> np.ndarray:
+        """The score at zero total effort, ``f(theta, 0)``."""
+        return self.score(np.zeros(self.shape))
+
+
+@dataclass(frozen=True)
+class PowerLaw(_Bound):
+    """Generalised power law (Eq. 3 of Chen et al. 2026).
+
+    ``f(theta, e) = L + (U - L) * sigmoid(alpha + beta * log(1 + e / e0))``
+
+    with lower and upper levels ``L < U``, baseline logit ``alpha``, learning
+    efficiency ``beta > 0`` and effort unit ``e0 > 0``.  Inverse, for
+    ``y = (s - L) / (U - L)`` strictly between ``sigmoid(alpha)`` and 1:
+    ``E = e0 * (exp((logit(y) - alpha) / beta) - 1)``.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    effort_unit: float = 1.0
+    _array_fields = ("lower", "upper", "alpha", "beta")
+
+    def __post_init__(self):
+        for name in self._array_fields:
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        if np.any(self.upper <= self.lower):
+            raise ScenarioError("upper", self.upper.tolist(), "must be > lower for every developer")
+        if np.any(self.beta <= 0):
+            raise ScenarioError("beta", self.beta.tolist(), "must be > 0 for every developer")
+        if not (np.isfinite(self.effort_unit) and self.effort_unit > 0):
+            raise ScenarioError("effort_unit", self.effort_unit, "must be a finite number > 0")
+
+    def score(self, e) -> np.ndarray:
+        e = np.asarray(e, dtype=float)
+        z = self.alpha + self.beta * np.log1p(e / self.effort_unit)
+        return self.lower + (self.upper - self.lower) * expit(z)
+
+    def effort_to_reach(self, s) -> np.ndarray:
+        s = np.asarray(s, dtype=float)
+        width = self.upper - self.lower
+        y = (s - self.lower) / width
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = logit(np.clip(y, 0.0, 1.0))
+            effort = self.effort_unit * np.expm1((z - self.alpha) / self.beta)
+        effort = np.where(s <= self.score(0.0), 0.0, effort)
+        effort = np.where(s >= self.upper, np.inf, effort)
+        return np.maximum(effort, 0.0)
+
+    def limit(self) -> np.ndarray:
+        return np.broadcast_to(self.upper, self.shape).astype(float)
+
+
+@dataclass(frozen=True)
+class ExpSaturation(_Bound):
+    """Exponential saturation: ``f(theta, e) = U - (U - L) * exp(-k * e)``.
+
+    Inverse for ``L < s < U``: ``E = log((U - L) / (U - s)) / k``.  The case
+    ``L = theta, U = theta + A, k = 1`` is ``theta + A * (1 - exp(-e))``.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    rate: np.ndarray
+    _array_fields = ("lower", "upper", "rate")
+
+    def __post_init__(self):
+        for name in self._array_fields:
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        if np.any(self.upper <= self.lower):
+            raise ScenarioError("upper", self.upper.tolist(), "must be > lower for every developer")
+        if np.any(self.rate <= 0):
+            raise ScenarioError("rate", self.rate.tolist(), "must be > 0 for every developer")
+
+    def score(self, e) -> np.ndarray:
+        e = np.asarray(e, dtype=float)
+        return self.upper - (self.upper - self.lower) * np.exp(-self.rate * e)
+
+    def effort_to_reach(self, s) -> np.ndarray:
+        s = np.asarray(s, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effort = np.log((self.upper - self.lower) / (self.upper - s)) / self.rate
+        effort = np.where(s <= self.lower, 0.0, effort)
+        effort = np.where(s >= self.upper, np.inf, effort)
+        return np.maximum(effort, 0.0)
+
+    def limit(self) -> np.ndarray:
+        return np.broadcast_to(self.upper, self.shape).astype(float)
+
+
+#: Largest total effort a custom family's bracket search expands to before it
+#: calls a target unreachable.
+CUSTOM_MAX_EFFORT = 1e15
+
+
+@dataclass(frozen=True)
+class CustomScore(_Bound):
+    """Any vectorised callable ``function(theta, e) -> score``.
+
+    The inverse expands a bracket ``[0, hi]`` by doubling until
+    ``score(hi) >= s`` and then bisects to ``rtol`` (relative); the returned
+    effort is always the upper end of the bracket, so ``score(E) >= s``
+    holds by construction.  A target not reached by
+    :data:`CUSTOM_MAX_EFFORT` (or at or above ``limit_function(theta)`` when
+    one is given) gets ``+inf``.  The function must be non-decreasing in
+    effort for the inverse to be the *least* such effort.
+    """
+
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    theta: np.ndarray
+    limit_function: Callable[[np.ndarray], np.ndarray] | None = None
+    rtol: float = 1e-13
+    _array_fields = ("theta",)
+
+    def __post_init__(self):
+        object.__setattr__(self, "theta", np.asarray(self.theta, dtype=float))
+
+    def score(self, e) -> np.ndarray:
+        e = np.asarray(e, dtype=float)
+        theta, e = np.broadcast_arrays(self.theta, e)
+        out = np.asarray(self.function(theta, e), dtype=float)
+        if out.shape != theta.shape:
+            out = np.broadcast_to(out, theta.shape)
+        return out
+
+    def limit(self) -> np.ndarray:
+        if self.limit_function is not None:
+            return np.broadcast_to(np.asarray(self.limit_function(self.theta), dtype=float), self.shape).copy()
+        return self.score(np.full(self.shape, CUSTOM_MAX_EFFORT))
+
+    def effort_to_reach(self, s) -> np.ndarray:
+        theta, s = np.broadcast_arrays(self.theta, np.asarray(s, dtype=float))
+        shape = theta.shape
+        theta, s = theta.ravel().copy(), s.ravel().copy()
+        f = lambda e: np.asarray(self.function(theta, e), dtype=float)  # noqa: E731
+        result = np.full(s.shape, np.nan)
+        zero = f(np.zeros_like(s)) >= s
+        result[zero] = 0.0
+        if self.limit_function is not None:
+            capped = ~zero & (s >= np.asarray(self.limit_function(theta), dtype=float))
+            result[capped] = np.inf
+        todo = np.isnan(result)
+        lo = np.zeros_like(s)
+        hi = np.ones_like(s)
+        # Expand the bracket until score(hi) >= s or the effort cap is reached.
+        while True:
+            short = todo & (f(hi) < s)
+            if not short.any():
+                break
+            give_up = short & (hi >= CUSTOM_MAX_EFFORT)
+            result[give_up] = np.inf
+            todo &= ~give_up
+            grow = short & ~give_up
+            lo[grow] = hi[grow]
+            hi[grow] = np.minimum(hi[grow] * 2.0, CUSTOM_MAX_EFFORT)
+        # Bisect: invariant f(lo) < s <= f(hi) on the entries still to do.
+        for _ in range(200):
+            active = todo & (hi - lo > self.rtol * np.maximum(hi, 1e-300))
+            if not active.any():
+                break
+            mid = 0.5 * (lo + hi)
+            reached = f(mid) >= s
+            hi = np.where(active & reached, mid, hi)
+            lo = np.where(active & ~reached, mid, lo)
+        result[todo] = hi[todo]
+        return result.reshape(shape)
+
+
+ScoreFamily = Union[PowerLaw, ExpSaturation, CustomScore]
+
+
+def least_effort(family: ScoreFamily, tau, target, max_steps: int = 64) -> np.ndarray:
+    """Least additional effort ``x >= 0`` with ``family.score(tau + x) >= target``, checked forward.
+
+    Starts from the family's inverse ``max(E(target) - tau, 0)`` and, where
+    evaluating the score forward shows round-off left it short of
+    ``target``, raises ``x`` ulp by ulp (then by growing relative steps) until
+    the forward score reaches the target, then lowers it ulp by ulp while the
+    target is still reached (the inverse may overshoot).  ``+inf`` where the
+    target is unreachable.  This is what makes ranks bought with the result
+    earned, and the effort the least that buys them.
+    """
+    tau = np.asarray(tau, dtype=float)
+    target = np.asarray(target, dtype=float)
+    x = np.maximum(family.effort_to_reach(target) - tau, 0.0)
+    x = np.array(x, dtype=float, copy=True)
+    finite = np.isfinite(x)
+    short = finite & (family.score(tau + x) < target)
+    step = 0
+    while short.any() and step < max_steps:
+        if step < 16:
+            x = np.where(short, np.nextafter(x, np.inf), x)
+        else:
+            bump = np.maximum(np.maximum(np.abs(x), np.abs(tau)), 1e-300) * 2.0 ** (step - 60)
+            x = np.where(short, x + bump, x)
+        short = finite & (family.score(tau + x) < target)
+        step += 1
+    # Anything still short after the search is unreachable for practical purposes.
+    x = np.where(short, np.inf, x)
+    # The inverse may also overshoot: where the previous float still reaches the
+    # target, find the boundary by doubling a step down and bisecting on floats.
+    hi = x
+    over = np.isfinite(hi) & (hi > 0) & (family.score(tau + np.nextafter(hi, 0.0)) >= target)
+    if over.any():
+        step = np.where(over, np.spacing(np.where(np.isfinite(hi), hi, 1.0)), 0.0)
+        lo = hi.copy()
+        unresolved = over.copy()
+        for _ in range(1100):  # enough doublings to cover the whole float range
+            lo = np.where(unresolved, np.maximum(hi - step, 0.0), lo)
+            reaches = unresolved & (family.score(tau + lo) >= target)
+            at_zero = reaches & (lo == 0.0)
+            hi = np.where(at_zero, 0.0, hi)
+            unresolved &= reaches & ~at_zero
+            if not unresolved.any():
+                break
+            step = np.where(unresolved, step * 2.0, step)
+        # Invariant on bisected entries: score(tau + lo) < target <= score(tau + hi).
+        bisect = over & (hi > 0)
+        active = bisect.copy()
+        lo_b, hi_b = np.where(bisect, lo, 0.0), np.where(bisect, hi, 1.0)
+        for _ in range(1100):
+            active &= np.nextafter(lo_b, np.inf) < hi_b
+            if not active.any():
+                break
+            mid = lo_b + 0.5 * (hi_b - lo_b)
+            mid = np.where((mid <= lo_b) | (mid >= hi_b), np.nextafter(lo_b, np.inf), mid)
+            reaches = family.score(tau + mid) >= target
+            hi_b = np.where(active & reaches, mid, hi_b)
+            lo_b = np.where(active & ~reaches, mid, lo_b)
+        x = np.where(bisect, hi_b, hi)
+    return x
+
+
+# ---------------------------------------------------------------------------
+# Specifications: unbound families as written in a scenario file
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PowerLawSpec:
+    """Unbound :class:`PowerLaw`; parameters are :data:`Param` specifications."""
+
+    lower: Param
+    upper: Param
+    alpha: Param
+    beta: Param
+    effort_unit: float = 1.0
+    family: str = field(default="power_law", init=False)
+
+    def bind(self, theta) -> PowerLaw:
+        return PowerLaw(
+            lower=resolve_param(self.lower, theta, "lower"),
+            upper=resolve_param(self.upper, theta, "upper"),
+            alpha=resolve_param(self.alpha, theta, "alpha"),
+            beta=resolve_param(self.beta, theta, "beta"),
+            effort_unit=float(self.effort_unit),
+        )
+
+    def defined_at_any_capability(self) -> bool:
+        return all(is_function_of_capability(p) for p in (self.lower, self.upper, self.alpha, self.beta))
+
+
+@dataclass(frozen=True)
+class ExpSaturationSpec:
+    """Unbound :class:`ExpSaturation`."""
+
+    lower: Param
+    upper: Param
+    rate: Param = 1.0
+    family: str = field(default="exp_saturation", init=False)
+
+    def bind(self, theta) -> ExpSaturation:
+        return ExpSaturation(
+            lower=resolve_param(self.lower, theta, "lower"),
+            upper=resolve_param(self.upper, theta, "upper"),
+            rate=resolve_param(self.rate, theta, "rate"),
+        )
+
+    def defined_at_any_capability(self) -> bool:
+        return all(is_function_of_capability(p) for p in (self.lower, self.upper, self.rate))
+
+
+@dataclass(frozen=True)
+class CustomScoreSpec:
+    """Unbound :class:`CustomScore`: ``function(theta, e)``, optionally ``limit(theta)``."""
+
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    limit: Callable[[np.ndarray], np.ndarray] | None = None
+    family: str = field(default="custom", init=False)
+
+    def bind(self, theta) -> CustomScore:
+        return CustomScore(function=self.function, theta=np.asarray(theta, dtype=float), limit_function=self.limit)
+
+    def defined_at_any_capability(self) -> bool:
+        return True
+
+
+ScoreSpec = Union[PowerLawSpec, ExpSaturationSpec, CustomScoreSpec]
+
+
+def as_param(value) -> Param:
+    """Normalise a parameter written as a number, a sequence or an :class:`Affine`."""
+    if isinstance(value, Affine):
+        return value
+    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str):
+        return tuple(float(v) for v in value)
+    return float(value)

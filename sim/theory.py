@@ -1,0 +1,350 @@
+"""Theory of the follower game (Sections 4 and 5 of Chen, Zhang and Hardt 2026).
+
+All functions take a :class:`sim.game.LeaderboardGame` and work in the
+*capability order*: pair ``k`` (``k = 0..n-2``) is the developer at
+capability rank ``k + 2`` (weaker, ``i``) against the one directly above it
+(stronger, ``i - 1``), strongest pair first.
+
+* :func:`baseline_scores`: ``b_i(tau) = f(theta_i, tau)``.
+* :func:`just_overtake`: ``Delta_i(tau) = E(theta_i, t) - tau`` with ``t`` the
+  least score that beats ``b_{i-1}(tau)`` on the published grid
+  (Definition 4.4).
+* :func:`zero_equilibrium_condition`: Proposition 4.5, the all-zero profile
+  is a PNE iff ``gamma_i * c(Delta_i(tau)) >= r_{i-1} - r_i`` for all ``i``.
+* :func:`stabilising_threshold`: ``tau*`` of Definition 5.4.
+* :func:`power_law_quantities`: Proposition 5.6 for the generalised power law.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.game import LeaderboardGame, equilibrium_check, utility_tolerance
+from sim.leaderboard import grid_index, least_score_at_index
+from sim.rewards import reward_gaps
+from sim.scores import PowerLaw, least_effort
+
+#: Default upper end of the search for ``tau*`` (in the score family's effort units).
+DEFAULT_TAU_MAX = 1e12
+#: Levels of the published grid that :func:`stabilising_threshold` enumerates
+#: exactly when ``delta > 0``; above this it falls back to a sampled search.
+MAX_GRID_LEVELS = 2_000_000
+
+
+def _pairs(game: LeaderboardGame) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of (stronger, weaker) for each adjacent pair in capability order."""
+    order = game.capability_order
+    return order[:-1], order[1:]
+
+
+def baseline_scores(game: LeaderboardGame, tau: float | None = None) -> np.ndarray:
+    """``b_i(tau) = f(theta_i, tau)``, per developer id."""
+    tau = game.tau if tau is None else float(tau)
+    return game.score.score(np.full(game.n, tau))
+
+
+def _weaker_wins_ties(game: LeaderboardGame) -> np.ndarray:
+    strong, weak = _pairs(game)
+    return game.priority[weak] > game.priority[strong]
+
+
+def just_overtake(game: LeaderboardGame, tau=None) -> np.ndarray:
+    """Just-overtake efforts ``Delta_i(tau)``, one per adjacent pair (Definition 4.4).
+
+    ``tau`` may be a scalar (result shape ``(n - 1,)``) or an array of levels
+    (result shape ``tau.shape + (n - 1,)``).  The target is the least score on
+    the published grid that ranks the weaker developer above the stronger one
+    at their baselines: the stronger one's published level (if the weaker
+    wins ties) or the next level; for ``delta = 0`` the infimum
+    ``b_{i-1}(tau)`` itself.  ``+inf`` where the target is unreachable.
+    """
+    tau = game.tau if tau is None else tau
+    tau = np.asarray(tau, dtype=float)[..., None]
+    strong, weak = _pairs(game)
+    rival = game.score[strong].score(np.broadcast_to(tau, tau.shape[:-1] + strong.shape))
+    if game.resolution == 0:
+        target = rival
+    else:
+        level = grid_index(rival, game.resolution) + np.where(_weaker_wins_ties(game), 0.0, 1.0)
+        target = least_score_at_index(level, game.resolution)
+    return least_effort(game.score[weak], tau, target)
+
+
+@dataclass(frozen=True)
+class ZeroEquilibriumCondition:
+    """Proposition 4.5 at one ``tau``, pair by pair (capability order, strongest pair first).
+
+    ``holds[k]`` is ``cost[k] >= gap[k] - tolerance`` where ``cost[k] =
+    gamma_i * c(Delta_i(tau))`` and ``gap[k] = r_{i-1} - r_i``.
+    """
+
+    tau: float
+    just_overtake: np.ndarray
+    cost: np.ndarray
+    gap: np.ndarray
+    holds: np.ndarray
+    tolerance: float
+
+    @property
+    def zero_is_equilibrium(self) -> bool:
+        return bool(np.all(self.holds))
+
+    def __bool__(self) -> bool:
+        return self.zero_is_equilibrium
+
+
+def _pair_costs(game: LeaderboardGame, delta: np.ndarray) -> np.ndarray:
+    _, weak = _pairs(game)
+    finite = np.isfinite(delta)
+    cost = game.gamma[weak] * game.cost(np.where(finite, delta, 0.0))
+    return np.where(finite, cost, np.inf)
+
+
+def zero_equilibrium_condition(game: LeaderboardGame, tau: float | None = None) -> ZeroEquilibriumCondition:
+    """Proposition 4.5: is the all-zero profile a PNE at ``tau``?
+
+    Under C3 and a convex cost the adjacent check suffices; compare with
+    :func:`zero_is_equilibrium_exact`, which checks every unilateral deviation.
+    """
+    tau = game.tau if tau is None else float(tau)
+    delta = just_overtake(game, tau)
+    cost = _pair_costs(game, delta)
+    gap = reward_gaps(game.rewards)
+    tol = utility_tolerance(game.rewards)
+    return ZeroEquilibriumCondition(tau, delta, cost, gap, cost >= gap - tol, tol)
+
+
+def zero_is_equilibrium(game: LeaderboardGame, tau: float | None = None) -> bool:
+    """Proposition 4.5's test (adjacent pairs only)."""
+    return zero_equilibrium_condition(game, tau).zero_is_equilibrium
+
+
+def zero_is_equilibrium_exact(game: LeaderboardGame, tau: float | None = None) -> bool:
+    """Exact check of the all-zero profile against every unilateral deviation."""
+    g = game if tau is None else game.with_tau(tau)
+    return equilibrium_check(g, np.zeros(game.n)).is_equilibrium
+
+
+def _holds_at(game: LeaderboardGame, taus: np.ndarray) -> np.ndarray:
+    """Proposition 4.5 per pair at many levels: bool array ``taus.shape + (n - 1,)``."""
+    delta = just_overtake(game, taus)
+    gap = reward_gaps(game.rewards)
+    return _pair_costs(game, delta) >= gap - utility_tolerance(game.rewards)
+
+
+@dataclass(frozen=True)
+class StabilisingThreshold:
+    """The stabilising threshold ``tau*`` (Definition 5.4) and how far it can be trusted.
+
+    Attributes
+    ----------
+    tau_star:
+        Smallest ``tau`` from which the zero-equilibrium condition holds for
+        every larger ``tau``; ``inf`` when it still fails at ``tau_max``
+        (or, for ``delta > 0``, fails for ever).
+    per_pair:
+        The same for each adjacent pair alone; ``tau_star = max(per_pair)``.
+    stabilises:
+        ``tau_star`` is finite.
+    vouched:
+        Whether the search can vouch for ``tau_star``: always for the exact
+        grid-level enumeration (``delta > 0``); for ``delta = 0`` when the
+        condition was monotone on the sampled levels (Lemma 5.2 says it is
+        under the assumptions).  When ``False``, ``note`` says why.
+    method:
+        ``"grid_levels"`` (exact) or ``"bisection"``.
+    """
+
+    tau_star: float
+    per_pair: np.ndarray
+    stabilises: bool
+    vouched: bool
+    method: str
+    tau_max: float
+    note: str = ""
+
+
+def stabilising_threshold(
+    game: LeaderboardGame, tau_max: float = DEFAULT_TAU_MAX, samples: int = 400
+) -> StabilisingThreshold:
+    """``tau* = inf {tau >= 0 : gamma_i c(Delta_i(tau')) >= r_{i-1} - r_i for all i and all tau' >= tau}``.
+
+    With ``delta = 0`` (exact scores) the condition is monotone in ``tau``
+    under the paper's assumptions (Lemma 5.2, Proposition 5.3), so ``tau*`` is
+    found by bracketing on ``samples`` log-spaced levels in ``[0, tau_max]``
+    and bisecting the last change; a condition that fails again after holding
+    is reported (``vouched=False``) rather than hidden.
+
+    With ``delta > 0``, ``Delta_i(tau)`` is a sawtooth: on each interval where
+    the rival's published level is constant it falls with slope ``-1``, and it
+    jumps when the rival reaches the next level at ``T_m = E(theta_{i-1},
+    t_m)``.  The condition can therefore only fail just before some ``T_m``;
+    the search enumerates every level the rival can reach and returns the
+    last ``T_m`` before which the condition fails (exact, no sampling).
+    """
+    if not (np.isfinite(tau_max) and tau_max > 0):
+        raise ValueError(f"tau_max must be a finite number > 0, got {tau_max!r}")
+    if game.resolution > 0:
+        result = _threshold_grid_levels(game)
+        if result is not None:
+            return result
+    return _threshold_bisection(game, tau_max, samples, fallback=game.resolution > 0)
+
+
+def _threshold_bisection(game: LeaderboardGame, tau_max: float, samples: int, fallback: bool) -> StabilisingThreshold:
+    taus = np.concatenate([[0.0], np.geomspace(tau_max * 1e-18, tau_max, samples)])
+    holds = _holds_at(game, taus)  # (samples + 1, pairs)
+    per_pair = np.zeros(game.n - 1)
+    notes = []
+    vouched = not fallback
+    if fallback:
+        notes.append("too many grid levels to enumerate; sampled search on the sawtooth cannot be vouched for")
+    for k in range(game.n - 1):
+        fails = ~holds[:, k]
+        if not fails.any():
+            continue
+        if fails[-1]:
+            per_pair[k] = np.inf
+            continue
+        last = int(np.flatnonzero(fails)[-1])
+        if not fails[: last + 1].all():
+            vouched = False
+            first_hold = int(np.flatnonzero(~fails)[0])
+            notes.append(
+                f"pair {k + 1}: condition not monotone in tau (holds at tau={taus[first_hold]:.6g}, "
+                f"fails again at tau={taus[last]:.6g}); tau* is the last failure found on {samples} samples"
+            )
+        lo, hi = taus[last], taus[last + 1]
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if not (lo < mid < hi):
+                break
+            if _holds_at(game, np.array([mid]))[0, k]:
+                hi = mid
+            else:
+                lo = mid
+        per_pair[k] = hi
+    tau_star = float(per_pair.max()) if per_pair.size else 0.0
+    if not np.isfinite(tau_star):
+        notes.append(f"the condition still fails at tau_max = {tau_max:g}")
+    return StabilisingThreshold(
+        tau_star=tau_star,
+        per_pair=per_pair,
+        stabilises=bool(np.isfinite(tau_star)),
+        vouched=vouched,
+        method="bisection",
+        tau_max=tau_max,
+        note="; ".join(notes),
+    )
+
+
+def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None:
+    """Exact ``tau*`` for ``delta > 0`` by enumerating the rival's grid levels; ``None`` if too many."""
+    delta = game.resolution
+    strong, weak = _pairs(game)
+    gaps = reward_gaps(game.rewards)
+    tol = utility_tolerance(game.rewards)
+    tie_offset = np.where(_weaker_wins_ties(game), 0.0, 1.0)
+    per_pair = np.zeros(game.n - 1)
+    for k in range(game.n - 1):
+        if gaps[k] <= tol:
+            continue  # c(Delta) >= 0 >= gap - tol everywhere
+        rival, challenger = game.score[strong[k]], game.score[weak[k]]
+        start = float(grid_index(rival.score(0.0), delta))
+        limit = float(rival.limit())
+        top = float(np.floor(limit / delta))
+        if least_score_at_index(top, delta) >= limit:
+            top -= 1
+        count = int(top - start)
+        if count > MAX_GRID_LEVELS:
+            return None
+        # Levels the rival's baseline crosses as tau grows, and when it crosses them.
+        levels = start + np.arange(1, count + 1, dtype=float)
+        crossing = least_effort(rival, 0.0, least_score_at_index(levels, delta))
+        # Just before crossing level m the rival is at level m - 1.
+        target = least_score_at_index(levels - 1 + tie_offset[k], delta)
+        left_limit = least_effort(challenger, crossing, target)
+        cost = game.gamma[weak[k]] * np.where(np.isfinite(left_limit), game.cost(np.nan_to_num(left_limit)), np.inf)
+        failing = np.flatnonzero(cost < gaps[k] - tol)
+        # After the last crossing the rival's level stays put and Delta falls without bound.
+        final_level = start + count
+        final_target = least_score_at_index(final_level + tie_offset[k], delta)
+        if np.isfinite(least_effort(challenger, 0.0, final_target)):
+            per_pair[k] = np.inf
+        elif failing.size:
+            per_pair[k] = crossing[failing[-1]]
+    tau_star = float(per_pair.max()) if per_pair.size else 0.0
+    note = "" if np.isfinite(tau_star) else "the weaker developer can always catch up once the rival saturates"
+    return StabilisingThreshold(
+        tau_star=tau_star,
+        per_pair=per_pair,
+        stabilises=bool(np.isfinite(tau_star)),
+        vouched=True,
+        method="grid_levels",
+        tau_max=np.inf,
+        note=note,
+    )
+
+
+@dataclass(frozen=True)
+class PowerLawQuantities:
+    """Proposition 5.6 quantities, one entry per adjacent pair (strongest pair first).
+
+    For the pair (stronger ``i-1``, weaker ``i``) under the generalised power
+    law with common ``L, U`` and effort unit ``e0``:
+
+    * ``D_i = exp((alpha_{i-1} - alpha_i) / beta_i)``, so that
+      ``1 + (tau + Delta_i(tau)) / e0 = D_i * (1 + tau / e0) ** (beta_{i-1} / beta_i)``;
+    * ``baseline_catch_up = Delta_i(0) = e0 * (D_i - 1)``;
+    * ``rho_i = beta_i / beta_{i-1}`` (learning-rate ratio);
+    * ``reward_gap_effort = g_i = (r_{i-1} - r_i) / (gamma_i * c0)`` with ``c(x) >= c0 * x``;
+    * ``kappa_i = g_i / Delta_i(0)`` (effective incentive);
+    * ``predicted_tau_star = e0 * kappa_i ** rho_i`` (the paper's order of
+      growth, exact up to a constant depending on ``rho_i``).
+
+    ``g``, ``kappa`` and the prediction are ``nan`` when the cost has no
+    linear lower bound ``c0 > 0``.
+    """
+
+    D: np.ndarray
+    baseline_catch_up: np.ndarray
+    rho: np.ndarray
+    reward_gap_effort: np.ndarray
+    kappa: np.ndarray
+    predicted_tau_star: np.ndarray
+    effort_unit: float
+
+    def just_overtake_closed_form(self, tau) -> np.ndarray:
+        """``Delta_i(tau) = e0 * (D_i * (1 + tau/e0) ** (1 / rho_i) - 1) - tau`` (exact scores)."""
+        tau = np.asarray(tau, dtype=float)[..., None]
+        e0 = self.effort_unit
+        return e0 * (self.D * (1 + tau / e0) ** (1 / self.rho) - 1) - tau
+
+
+def power_law_quantities(game: LeaderboardGame) -> PowerLawQuantities | None:
+    """Proposition 5.6 quantities, or ``None`` when the score is not a power law with common ``L, U``."""
+    fam = game.score
+    if not isinstance(fam, PowerLaw):
+        return None
+    lower, upper = np.broadcast_to(fam.lower, (game.n,)), np.broadcast_to(fam.upper, (game.n,))
+    if np.ptp(lower) > 1e-12 * max(1.0, np.abs(lower).max()) or np.ptp(upper) > 1e-12 * max(1.0, np.abs(upper).max()):
+        return None
+    strong, weak = _pairs(game)
+    alpha, beta = np.broadcast_to(fam.alpha, (game.n,)), np.broadcast_to(fam.beta, (game.n,))
+    D = np.exp((alpha[strong] - alpha[weak]) / beta[weak])
+    e0 = fam.effort_unit
+    catch_up = e0 * (D - 1)
+    rho = beta[weak] / beta[strong]
+    c0 = game.cost.linear_lower_bound() * game.gamma[weak]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(c0 > 0, reward_gaps(game.rewards) / np.where(c0 > 0, c0, 1.0), np.nan)
+        kappa = g / catch_up
+        predicted = e0 * kappa**rho
+    return PowerLawQuantities(D, catch_up, rho, g, kappa, predicted, e0)
+
+
+def designer_utility(game: LeaderboardGame, x, ranking_reward: float, tbt_cost) -> float:
+    """``U_D(tau) = R * [score ranking equals capability ranking] - n * C(tau)`` (Definition 3.4)."""
+    return ranking_reward * float(game.ranking_matches_capability(x)) - game.n * float(tbt_cost(game.tau))
