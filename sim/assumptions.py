@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.game import LeaderboardGame
+from sim.scores import CUSTOM_MAX_EFFORT, CustomScore
 
 #: Relative tolerance of every numerical assumption check.
 RTOL = 1e-9
@@ -71,10 +72,8 @@ class AssumptionReport:
 
 
 def effort_grid(scale: float = 1.0, points: int = 600) -> np.ndarray:
-    """Sample efforts: ``0``, a linear grid on ``[0, 20 * scale]`` and a log grid from ``1e-8`` to ``1e12`` times ``scale``."""
-    grid = np.concatenate(
-        [[0.0], np.linspace(0, 20 * scale, points), scale * np.geomspace(1e-8, 1e12, points)]
-    )
+    """Sample efforts: ``0``, a linear grid on ``[0, 20 * scale]``, a log grid on ``[1e-8, 1e12] * scale``."""
+    grid = np.concatenate([[0.0], np.linspace(0, 20 * scale, points), scale * np.geomspace(1e-8, 1e12, points)])
     return np.unique(grid)
 
 
@@ -90,22 +89,30 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
     """Assumption 4.1 on a grid of efforts, plus strict monotonicity."""
     x = effort_grid() if efforts is None else np.asarray(efforts, dtype=float)
     c = np.asarray(cost(x), dtype=float)
-    scale = max(1.0, float(np.nanmax(np.abs(c[np.isfinite(c)])))) if np.isfinite(c).any() else 1.0
-    tol = RTOL * scale
+    # Tolerances are local: relative to the cost (or slope) at the points compared, plus round-off.
+    local = np.maximum(np.maximum(np.abs(c[:-1]), np.abs(c[1:])), 1.0)
     results = []
     c0 = float(cost(np.array(0.0)))
-    results.append(AssumptionResult("cost zero at zero", abs(c0) <= tol, "" if abs(c0) <= tol else f"c(0) = {c0:.6g}",
-                                    "c(0) = 0"))
+    results.append(
+        AssumptionResult(
+            "cost zero at zero", abs(c0) <= RTOL, "" if abs(c0) <= RTOL else f"c(0) = {c0:.6g}", "c(0) = 0"
+        )
+    )
     dc = np.diff(c)
-    dec = dc < -tol
+    dec = dc < -RTOL * local
     where = ""
     if dec.any():
         a, b = _first_run(dec)
-        where = f"c decreases on [{x[a]:.6g}, {x[b + 1]:.6g}] (c({x[a]:.6g}) = {c[a]:.6g} > c({x[b + 1]:.6g}) = {c[b + 1]:.6g})"
+        where = (
+            f"c decreases on [{x[a]:.6g}, {x[b + 1]:.6g}] "
+            f"(c({x[a]:.6g}) = {c[a]:.6g} > c({x[b + 1]:.6g}) = {c[b + 1]:.6g})"
+        )
     results.append(AssumptionResult("cost non-decreasing", not dec.any(), where, "c non-decreasing in effort"))
-    slopes = dc / np.diff(x)
-    slope_scale = max(1.0, float(np.max(np.abs(slopes[np.isfinite(slopes)]), initial=0.0)))
-    concave_bits = np.diff(slopes) < -RTOL * slope_scale
+    dx = np.diff(x)
+    slopes = dc / dx
+    slope_local = np.maximum(np.abs(slopes[:-1]), np.abs(slopes[1:]))
+    noise = 4 * EPS * np.maximum(local[:-1], local[1:]) / np.minimum(dx[:-1], dx[1:])
+    concave_bits = np.diff(slopes) < -(RTOL * slope_local + noise)
     where = ""
     if concave_bits.any():
         a, b = _first_run(concave_bits)
@@ -115,7 +122,16 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
     where = ""
     if flat.any():
         a, b = _first_run(flat)
-        where = f"c is constant on [{x[a]:.6g}, {x[b + 1]:.6g}] (c = {c[a]:.6g}): not strictly increasing"
+        end = x[b + 1]
+        if b + 2 < x.size:  # bisect for where c starts to rise again
+            lo, hi = x[b + 1], x[b + 2]
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                if not lo < mid < hi:
+                    break
+                lo, hi = (mid, hi) if float(cost(np.array(mid))) <= c[a] else (lo, mid)
+            end = lo
+        where = f"c is constant on [{x[a]:.6g}, {end:.6g}] (c = {c[a]:.6g}): not strictly increasing"
     results.append(
         AssumptionResult(
             "cost strictly increasing",
@@ -125,7 +141,7 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
         )
     )
     # A convex non-decreasing function is bounded only if it is eventually constant.
-    unbounded = bool(c[-1] > c[np.searchsorted(x, x[-1] / 2)] + tol)
+    unbounded = bool(c[-1] > c[np.searchsorted(x, x[-1] / 2)] * (1 + RTOL) + RTOL)
     results.append(
         AssumptionResult(
             "cost unbounded",
@@ -190,6 +206,18 @@ def check_c2(game: LeaderboardGame, efforts: np.ndarray) -> list[AssumptionResul
     limit = np.asarray(game.score.limit(), dtype=float)
     finite = np.isfinite(limit)
     where = "" if finite.all() else f"developers {np.flatnonzero(~finite).tolist()} have no finite limit"
+    if isinstance(game.score, CustomScore) and game.score.limit_function is None:
+        # No declared limit: look for growth over the last three decades of effort.
+        far = game.score.score(np.full((2, game.n), [[CUSTOM_MAX_EFFORT / 1e3], [CUSTOM_MAX_EFFORT]]))
+        growth = far[1] - far[0]
+        still = growth > 1e-6 * np.maximum(np.abs(far[1] - scores[0]), 1e-300)
+        if still.any():
+            finite &= ~still
+            dev = int(np.flatnonzero(still)[0])
+            where = (
+                f"developer {dev}: score still grows by {growth[dev]:.6g} between efforts "
+                f"{CUSTOM_MAX_EFFORT / 1e3:.3g} and {CUSTOM_MAX_EFFORT:.3g}; no finite limit in sight"
+            )
     bounded = AssumptionResult("C2 finite limit", bool(finite.all()), where, "f(theta, e) has a finite limit")
     return [monotone, concave, bounded]
 
@@ -216,17 +244,24 @@ def check_c3(game: LeaderboardGame, levels: int = 400) -> AssumptionResult:
             width = top - bottom
             s = np.unique(
                 np.concatenate(
-                    [bottom + width * np.linspace(0, 1, levels, endpoint=False), top - width * np.geomspace(1, 1e-10, levels)]
+                    [
+                        bottom + width * np.linspace(0, 1, levels, endpoint=False),
+                        top - width * np.geomspace(1, 1e-10, levels),
+                    ]
                 )
             )
             s = s[s < top]
             e_low = game.score[low].effort_to_reach(s)
             e_high = game.score[high].effort_to_reach(s)
             ok = np.isfinite(e_low) & np.isfinite(e_high)
-            adv = (e_low - e_high)[ok]
+            adv = e_low[ok] - e_high[ok]
             s_ok = s[ok]
-            scale = max(1.0, float(np.abs(adv).max(initial=0.0)))
-            falls = np.diff(adv) < -RTOL * scale
+            # Local tolerance: relative to the advantages compared, plus the round-off of the two efforts.
+            size = np.maximum(np.abs(adv), np.maximum(e_low[ok], e_high[ok]))
+            falls = np.diff(adv) < -(
+                RTOL * np.maximum(np.maximum(np.abs(adv[:-1]), np.abs(adv[1:])), 1e-12)
+                + 4 * EPS * np.maximum(size[:-1], size[1:])
+            )
             if falls.any():
                 k = int(np.flatnonzero(falls)[0])
                 where = (

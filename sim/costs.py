@@ -119,6 +119,4 @@ class CustomCost:
 
 CostFunction = Union[LinearCost, PowerCost, FlatQuadraticCost, CustomCost]
 
-COST_FAMILIES: dict[str, type] = {
-    cls.family: cls for cls in (LinearCost, PowerCost, FlatQuadraticCost, CustomCost)
-}
+COST_FAMILIES: dict[str, type] = {cls.family: cls for cls in (LinearCost, PowerCost, FlatQuadraticCost, CustomCost)}

@@ -26,7 +26,7 @@ class ScenarioError(ValueError):
         self.message = message
         super().__init__(f"{field} = {_short(value)}: {message}")
 
-    def prefixed(self, prefix: str) -> "ScenarioError":
+    def prefixed(self, prefix: str) -> ScenarioError:
         """The same error with ``prefix.`` put before the field name."""
         return ScenarioError(f"{prefix}.{self.field}" if self.field else prefix, self.value, self.message)
 

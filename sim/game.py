@@ -131,7 +131,7 @@ class LeaderboardGame:
         """Developer ids from strongest to weakest (ties by priority)."""
         return np.lexsort((-self.priority, -self.theta))
 
-    def with_tau(self, tau: float) -> "LeaderboardGame":
+    def with_tau(self, tau: float) -> LeaderboardGame:
         """The same game at another tune-before-test level."""
         from dataclasses import replace
 
@@ -158,10 +158,10 @@ class LeaderboardGame:
         r = self.ranks(x)
         return bool(np.array_equal(np.argsort(r), self.capability_order))
 
-    def best_responses(self, x) -> "BestResponse":
+    def best_responses(self, x) -> BestResponse:
         return best_responses(self, x)
 
-    def is_equilibrium(self, x) -> "EquilibriumCheck":
+    def is_equilibrium(self, x) -> EquilibriumCheck:
         return equilibrium_check(self, x)
 
 

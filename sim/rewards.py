@@ -39,7 +39,9 @@ class RewardScheme:
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ScenarioError("scheme", self.scheme, f"unknown reward scheme; choose one of {', '.join(SCHEMES)}")
-        if self.scheme == "top_k" and (self.k is None or isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1):
+        if self.scheme == "top_k" and (
+            self.k is None or isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1
+        ):
             raise ScenarioError("k", self.k, "top_k needs an integer k >= 1")
         if self.scheme == "geometric":
             q = 0.5 if self.q is None else float(self.q)

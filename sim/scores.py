@@ -14,7 +14,8 @@ provides, vectorised over numpy arrays:
 * ``score(e)``: the score at total effort ``e``;
 * ``effort_to_reach(s)``: the least total effort with ``score >= s``; ``0``
   when the score at zero effort already reaches ``s``; ``+inf`` when ``s`` is
-  at or above the saturation limit;
+  at or above the saturation limit (for a custom callable with no declared
+  limit: when no effort up to :data:`CUSTOM_MAX_EFFORT` reaches ``s``);
 * ``limit()``: the saturation limit ``f(theta, inf)``.
 
 The inverse is closed form for the power law and exponential saturation and a
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from sim.errors import ScenarioError
 
@@ -95,8 +96,23 @@ class _Bound:
 
     _array_fields: tuple[str, ...] = ()
 
-    def __getitem__(self, index) -> "_Bound":
-        return dataclasses.replace(self, **{name: getattr(self, name)[index] for name in self._array_fields})
+    def __getitem__(self, index) -> _Bound:
+        shape = self.shape
+        return dataclasses.replace(
+            self, **{name: np.broadcast_to(getattr(self, name), shape)[index] for name in self._array_fields}
+        )
+
+    def broadcast_to(self, shape) -> _Bound:
+        """The family with every parameter array broadcast to ``shape``."""
+        return dataclasses.replace(
+            self, **{name: np.broadcast_to(getattr(self, name), shape) for name in self._array_fields}
+        )
+
+    def reshape(self, shape) -> _Bound:
+        """The family with every parameter array reshaped (parameters must already share one shape)."""
+        return dataclasses.replace(
+            self, **{name: np.reshape(getattr(self, name), shape) for name in self._array_fields}
+        )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -116,7 +132,8 @@ class PowerLaw(_Bound):
     with lower and upper levels ``L < U``, baseline logit ``alpha``, learning
     efficiency ``beta > 0`` and effort unit ``e0 > 0``.  Inverse, for
     ``y = (s - L) / (U - L)`` strictly between ``sigmoid(alpha)`` and 1:
-    ``E = e0 * (exp((logit(y) - alpha) / beta) - 1)``.
+    ``E = e0 * (exp((logit(y) - alpha) / beta) - 1)``, with
+    ``logit(y) = log(s - L) - log(U - s)`` evaluated without forming ``y``.
     """
 
     lower: np.ndarray
@@ -143,10 +160,9 @@ class PowerLaw(_Bound):
 
     def effort_to_reach(self, s) -> np.ndarray:
         s = np.asarray(s, dtype=float)
-        width = self.upper - self.lower
-        y = (s - self.lower) / width
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            z = logit(np.clip(y, 0.0, 1.0))
+            # logit(y) = log((s - L) / (U - s)): accurate near both ends, where y itself rounds to 0 or 1.
+            z = np.log(s - self.lower) - np.log(self.upper - s)
             effort = self.effort_unit * np.expm1((z - self.alpha) / self.beta)
         effort = np.where(s <= self.score(0.0), 0.0, effort)
         effort = np.where(s >= self.upper, np.inf, effort)
@@ -274,34 +290,47 @@ class CustomScore(_Bound):
 ScoreFamily = Union[PowerLaw, ExpSaturation, CustomScore]
 
 
-def least_effort(family: ScoreFamily, tau, target, max_steps: int = 64) -> np.ndarray:
+def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
     """Least additional effort ``x >= 0`` with ``family.score(tau + x) >= target``, checked forward.
 
-    Starts from the family's inverse ``max(E(target) - tau, 0)`` and, where
-    evaluating the score forward shows round-off left it short of
-    ``target``, raises ``x`` ulp by ulp (then by growing relative steps) until
-    the forward score reaches the target, then lowers it ulp by ulp while the
-    target is still reached (the inverse may overshoot).  ``+inf`` where the
-    target is unreachable.  This is what makes ranks bought with the result
-    earned, and the effort the least that buys them.
+    Starts from the family's inverse ``max(E(target) - tau, 0)``.  Where
+    evaluating the score forward shows that round-off left it short of
+    ``target``, it raises ``x`` by a step that starts at one ulp of
+    ``tau + x`` and doubles until the forward score reaches the target; where
+    the inverse overshot (the float below still reaches the target), it
+    brackets downwards the same way.  Either way it ends with a bisection on
+    floats, so the result reaches the target and the float below it does
+    not.  ``+inf`` where the target is unreachable.  This is what makes ranks
+    bought with the result earned, and the effort the least that buys them.
     """
     tau = np.asarray(tau, dtype=float)
     target = np.asarray(target, dtype=float)
-    x = np.maximum(family.effort_to_reach(target) - tau, 0.0)
-    x = np.array(x, dtype=float, copy=True)
-    finite = np.isfinite(x)
-    short = finite & (family.score(tau + x) < target)
-    step = 0
-    while short.any() and step < max_steps:
-        if step < 16:
-            x = np.where(short, np.nextafter(x, np.inf), x)
-        else:
-            bump = np.maximum(np.maximum(np.abs(x), np.abs(tau)), 1e-300) * 2.0 ** (step - 60)
-            x = np.where(short, x + bump, x)
-        short = finite & (family.score(tau + x) < target)
-        step += 1
-    # Anything still short after the search is unreachable for practical purposes.
-    x = np.where(short, np.inf, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.array(np.maximum(family.effort_to_reach(target) - tau, 0.0), dtype=float, copy=True)
+        tau_b = np.broadcast_to(tau, x.shape)
+        target_b = np.broadcast_to(target, x.shape)
+        short = np.isfinite(x) & (family.score(tau + x) < target)
+        if short.any():
+            # Bracket upwards on the short entries only: lo stays short, x moves up until it reaches.
+            idx = np.flatnonzero(short)
+            sub = family.broadcast_to(x.shape).reshape(-1)[idx]
+            t_s, g_s = tau_b.ravel()[idx], target_b.ravel()[idx]
+            lo = x.ravel()[idx]
+            hi = lo.copy()
+            step = np.spacing(np.abs(t_s + lo))
+            todo = np.ones(idx.size, dtype=bool)
+            for _ in range(2200):  # from the smallest subnormal to overflow
+                hi = np.where(todo, lo + step, hi)
+                reached = todo & (sub.score(t_s + hi) >= g_s)
+                todo &= ~reached & np.isfinite(hi)
+                if not todo.any():
+                    break
+                lo = np.where(todo, hi, lo)
+                step = np.where(todo, step * 2.0, step)
+            hi = np.where(sub.score(t_s + hi) >= g_s, hi, np.inf)
+            flat = x.ravel()
+            flat[idx] = hi
+            x = flat.reshape(x.shape)
     # The inverse may also overshoot: where the previous float still reaches the
     # target, find the boundary by doubling a step down and bisecting on floats.
     hi = x

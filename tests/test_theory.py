@@ -93,7 +93,8 @@ def test_proposition_4_5_agrees_with_exact_check(game):
 
 
 def test_proposition_4_5_by_hand():
-    # Weaker needs Delta(0) = D - 1 with D = exp((alpha_0 - alpha_1) / beta_1) = exp(1) for alpha = (0, -0.5), beta_1 = 0.5.
+    # Weaker needs Delta(0) = D - 1 with D = exp((alpha_0 - alpha_1) / beta_1) = exp(1)
+    # for alpha = (0, -0.5), beta_1 = 0.5.
     delta0 = np.e - 1
     for gap, expected in ((0.9 * delta0, True), (1.1 * delta0, False)):
         game = two_power_law([0.0, -0.5], [0.5, 0.5], gap=gap)

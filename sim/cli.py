@@ -1,0 +1,271 @@
+"""The ``lbsim`` command line.
+
+``lbsim theory SCENARIO [--tau T] [--json]``
+    The one-shot theory at the scenario's ``tau`` (or ``--tau``): baseline
+    scores, just-overtake efforts against reward gaps (Proposition 4.5), the
+    exact equilibrium check, the stabilising threshold ``tau*`` and, for
+    power-law scenarios, the Proposition 5.6 quantities.
+``lbsim check SCENARIO [--json] [--strict]``
+    The paper's assumptions, one by one, and where each fails.
+
+Invalid input prints one line ``lbsim: error: ...`` to standard error and
+exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.errors import ScenarioError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own convention)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _number(value):
+    """JSON-safe number: ``None`` for inf/nan."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _numbers(values) -> list:
+    return [_number(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def _inf(value):
+    """A JSON ``null`` read back as ``inf`` (unreachable, never)."""
+    return math.inf if value is None else value
+
+
+def _nan(value):
+    """A JSON ``null`` read back as ``nan`` (undefined)."""
+    return math.nan if value is None else value
+
+
+def _fmt(value, spec: str = ".6g") -> str:
+    value = float(value)
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return format(value, spec)
+
+
+def theory_report(scenario, tau: float | None = None, tau_max: float | None = None) -> dict:
+    """Everything ``lbsim theory`` shows, as a JSON-ready dict."""
+    from sim import theory
+
+    game = scenario.game(tau)
+    cond = theory.zero_equilibrium_condition(game)
+    exact = theory.zero_is_equilibrium_exact(game)
+    threshold = theory.stabilising_threshold(game, **({} if tau_max is None else {"tau_max": tau_max}))
+    strong, weak = game.capability_order[:-1], game.capability_order[1:]
+    baseline = theory.baseline_scores(game)
+    from sim.leaderboard import published_scores
+
+    report = {
+        "scenario": scenario.name,
+        "n": game.n,
+        "tau": game.tau,
+        "resolution": game.resolution,
+        "tie_break": scenario.leaderboard.tie_break,
+        "capability_order": game.capability_order.tolist(),
+        "baseline_scores": _numbers(baseline),
+        "published_baseline_scores": _numbers(published_scores(baseline, game.resolution)),
+        "baseline_ranks": game.ranks(np.zeros(game.n)).tolist(),
+        "pairs": [[int(a), int(b)] for a, b in zip(strong, weak, strict=True)],
+        "just_overtake": _numbers(cond.just_overtake),
+        "just_overtake_cost": _numbers(cond.cost),
+        "reward_gap": _numbers(cond.gap),
+        "pair_holds": [bool(h) for h in cond.holds],
+        "zero_is_equilibrium": cond.zero_is_equilibrium,
+        "zero_is_equilibrium_exact": bool(exact),
+        "tests_agree": cond.zero_is_equilibrium == bool(exact),
+        "tau_star": _number(threshold.tau_star),
+        "stabilises": threshold.stabilises,
+        "tau_star_per_pair": _numbers(threshold.per_pair),
+        "tau_star_method": threshold.method,
+        "tau_star_vouched": threshold.vouched,
+        "tau_star_note": threshold.note,
+        "tolerance": cond.tolerance,
+    }
+    q = theory.power_law_quantities(game)
+    report["power_law"] = (
+        None
+        if q is None
+        else {
+            "D": _numbers(q.D),
+            "baseline_catch_up": _numbers(q.baseline_catch_up),
+            "rho": _numbers(q.rho),
+            "reward_gap_effort": _numbers(q.reward_gap_effort),
+            "kappa": _numbers(q.kappa),
+            "predicted_tau_star": _numbers(q.predicted_tau_star),
+        }
+    )
+    return report
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _print_theory(report: dict, out) -> None:
+    yes = lambda b: "yes" if b else "no"  # noqa: E731
+    print(
+        f"Scenario {report['scenario']}: {report['n']} developers, tau = {_fmt(report['tau'])}, "
+        f"resolution = {_fmt(report['resolution'])}, ties to {report['tie_break']}",
+        file=out,
+    )
+    print("\nBaseline (zero additional effort), strongest first:", file=out)
+    rows = []
+    for dev in report["capability_order"]:
+        rows.append(
+            [
+                str(dev),
+                _fmt(report["baseline_scores"][dev], ".8g"),
+                _fmt(report["published_baseline_scores"][dev], ".8g"),
+                str(report["baseline_ranks"][dev]),
+            ]
+        )
+    print(_table(["id", "score", "published", "rank"], rows), file=out)
+    print("\nJust-overtake efforts, Proposition 4.5 (pair: weaker overtakes the one above):", file=out)
+    rows = []
+    for k, (a, b) in enumerate(report["pairs"]):
+        rows.append(
+            [
+                f"{b} -> {a}",
+                _fmt(_inf(report["just_overtake"][k])),
+                _fmt(_inf(report["just_overtake_cost"][k])),
+                _fmt(report["reward_gap"][k]),
+                yes(report["pair_holds"][k]),
+                _fmt(_inf(report["tau_star_per_pair"][k])),
+            ]
+        )
+    print(_table(["pair", "Delta_i(tau)", "cost", "reward gap", "cost >= gap", "tau*_i"], rows), file=out)
+    print(
+        f"\nAll-zero profile is an equilibrium: Proposition 4.5: {yes(report['zero_is_equilibrium'])}; "
+        f"exact check over all deviations: {yes(report['zero_is_equilibrium_exact'])}",
+        file=out,
+    )
+    if not report["tests_agree"]:
+        print(
+            "note: the two tests disagree, so the scenario breaks an assumption the proposition needs "
+            "(see `lbsim check`)",
+            file=out,
+        )
+    if report["stabilises"]:
+        star = f"tau* = {_fmt(report['tau_star'], '.8g')}"
+    else:
+        star = "tau* = never (the zero-equilibrium condition keeps failing)"
+    vouch = "exact" if report["tau_star_method"] == "grid_levels" else "bisection"
+    print(
+        f"Stabilising threshold: {star} [{vouch}{'' if report['tau_star_vouched'] else ', NOT vouched for'}]", file=out
+    )
+    if report["tau_star_note"]:
+        print(f"note: {report['tau_star_note']}", file=out)
+    q = report["power_law"]
+    if q is not None:
+        print("\nProposition 5.6 (power law, common L and U):", file=out)
+        rows = []
+        for k, (a, b) in enumerate(report["pairs"]):
+            rows.append(
+                [
+                    f"{b} -> {a}",
+                    _fmt(q["D"][k]),
+                    _fmt(q["baseline_catch_up"][k]),
+                    _fmt(q["rho"][k]),
+                    _fmt(_nan(q["kappa"][k])),
+                    _fmt(_nan(q["predicted_tau_star"][k])),
+                ]
+            )
+        print(_table(["pair", "D_i", "Delta_i(0)", "rho_i", "kappa_i", "kappa^rho"], rows), file=out)
+
+
+def _cmd_theory(args) -> int:
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
+        raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
+    if args.tau_max is not None and not (math.isfinite(args.tau_max) and args.tau_max > 0):
+        raise ScenarioError("--tau-max", args.tau_max, "must be a finite number > 0")
+    report = theory_report(scenario, args.tau, args.tau_max)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_theory(report, sys.stdout)
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from sim.assumptions import check_assumptions
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    report = check_assumptions(scenario.game())
+    if args.json:
+        json.dump(
+            {"scenario": scenario.name, "holds": report.holds, "assumptions": report.as_dict()}, sys.stdout, indent=2
+        )
+        sys.stdout.write("\n")
+    else:
+        print(f"Scenario {scenario.name}: assumptions of the theory (Assumptions 4.1 and 4.2)")
+        rows = [[r.name, "holds" if r.holds else "FAILS", r.where] for r in report.results]
+        widths = [max(len(r[0]) for r in rows), 5]
+        for name, status, where in rows:
+            print(f"  {name.ljust(widths[0])}  {status.ljust(widths[1])}  {where}".rstrip())
+        print("All assumptions hold." if report.holds else f"{len(report.failures)} assumption(s) fail.")
+    return 1 if (args.strict and not report.holds) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lbsim", description="Simulate and analyse leaderboard competition under tune-before-test.")
+    from sim import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("theory", help="one-shot theory: Delta_i(tau), Proposition 4.5, tau*, Proposition 5.6")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
+    p.add_argument("--tau-max", type=float, default=None, help="upper end of the tau* search (default 1e12)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_cmd_theory)
+    p = sub.add_parser("check", help="check the paper's assumptions numerically, one by one")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when an assumption fails")
+    p.set_defaults(run=_cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ScenarioError as err:
+        path = getattr(args, "scenario", None)
+        where = f"{path}: " if path and err.field != str(path) else ""
+        print(f"lbsim: error: {where}{err}".replace("\n", " "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. `lbsim theory ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

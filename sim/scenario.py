@@ -1,0 +1,902 @@
+"""Scenario files: TOML in, validated frozen dataclasses out.
+
+A scenario file describes one leaderboard game and how to play it out::
+
+    name = "two-developers"
+    seed = 7                       # optional, default 0
+    [developers]
+    capability = [1.0, 0.5]        # or sample = {n = 10, distribution = "uniform", low = 0.0, high = 1.0}
+    [score]
+    family = "power_law"           # power_law | exp_saturation | custom
+    lower = 0.25                   # number, list (one per developer), or {intercept = a, slope = b}
+    upper = 0.95
+    alpha = {intercept = -2.0, slope = 2.0}
+    beta = {intercept = 0.3, slope = 0.2}
+    effort_unit = 1.0
+    [cost]
+    family = "linear"              # linear | power | flat_quadratic | custom
+    scale = 0.001
+    [reward]
+    scheme = "winner_take_all"     # winner_take_all | top_k | linear | geometric | zipf | custom
+    [leaderboard]                  # optional
+    resolution = 0.0001
+    tie_break = "capability"       # capability | id | random
+    [designer]                     # optional
+    tau = 0.0
+    [dynamics]                     # optional
+    schedule = "simultaneous"      # simultaneous | sequential | random_order | asynchronous
+    rounds = 2000
+    initial = "zero"               # zero | random | [x1, x2, ...]
+
+Keys by section (anything else is an error that names the key):
+
+* ``[developers]``: exactly one of ``capability`` (list of numbers, at least
+  two) or ``sample`` (table: ``n >= 2``, ``distribution`` ``"uniform"`` with
+  ``low``, ``high`` (defaults 0, 1) or ``"normal"`` with ``mean``, ``sd``
+  (defaults 0, 1)).  Samples are drawn with
+  a stream split from the scenario's seed (:func:`scenario_streams`), never the
+  global random state.
+* ``[score]``: ``family``; ``power_law``: ``lower``, ``upper``, ``alpha``,
+  ``beta``, optional ``effort_unit`` (1); ``exp_saturation``: ``lower``,
+  ``upper``, optional ``rate`` (1); ``custom``: ``function`` and optional
+  ``limit``, both ``"module.path:attribute"``.  Parameters are a number, a
+  list (one per developer) or ``{intercept = a, slope = b}`` meaning
+  ``a + b * capability``.
+* ``[cost]``: ``family``; ``linear``: ``scale``; ``power``: ``scale``,
+  ``exponent``; ``flat_quadratic``: ``scale``, ``free_effort``; ``custom``:
+  ``function`` (``"module:attribute"``, ``c(x)``) and ``scale``; any family:
+  ``gamma``, a per-developer cost scale (list).
+* ``[reward]``: ``scheme`` and its parameter (``k`` for ``top_k``, ``q``
+  for ``geometric``, ``exponent`` for ``zipf``, ``values`` for ``custom``).
+* ``[leaderboard]``: ``resolution`` (``1e-4``), ``tie_break``
+  (``"capability"``).
+* ``[designer]``: ``tau`` (``0``).
+* ``[dynamics]``: ``schedule`` (``"simultaneous"``), ``rounds`` (2000),
+  ``initial`` (``"zero"``).
+
+Every problem raises :class:`~sim.errors.ScenarioError` whose ``field`` is
+the dotted path of the offending key (``"score.beta"``, ``"reward.k"``) and
+whose message is one line; a file that is not valid TOML or cannot be read
+gets the file's path as its field.  Loading builds the
+:class:`~sim.game.LeaderboardGame` once, so every error surfaces at load
+time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.costs import COST_FAMILIES, CostFunction, CustomCost
+from sim.errors import ScenarioError
+from sim.game import LeaderboardGame
+from sim.leaderboard import TIE_BREAKS, check_resolution, tie_priority
+from sim.rewards import SCHEMES, RewardScheme
+from sim.scores import Affine, CustomScoreSpec, ExpSaturationSpec, Param, PowerLawSpec, ScoreFamily, ScoreSpec
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "INITIAL_PROFILES",
+    "SCHEDULES",
+    "SCORE_FAMILIES",
+    "DesignerSpec",
+    "Developers",
+    "DynamicsSpec",
+    "LeaderboardSpec",
+    "SampleSpec",
+    "Scenario",
+    "callable_path",
+    "import_callable",
+    "load_scenario",
+    "parse_scenario",
+]
+
+SCORE_FAMILIES = ("power_law", "exp_saturation", "custom")
+SCHEDULES = ("simultaneous", "sequential", "random_order", "asynchronous")
+INITIAL_PROFILES = ("zero", "random")
+#: Sampling distributions and their parameters with defaults.
+DISTRIBUTIONS: dict[str, dict[str, float]] = {
+    "uniform": {"low": 0.0, "high": 1.0},
+    "normal": {"mean": 0.0, "sd": 1.0},
+}
+
+_SECTIONS_REQUIRED = ("developers", "score", "cost", "reward")
+_SECTIONS_OPTIONAL = ("leaderboard", "designer", "dynamics")
+_TOP_LEVEL_KEYS = ("name", "seed", *_SECTIONS_REQUIRED, *_SECTIONS_OPTIONAL)
+
+_SCORE_KEYS = {
+    "power_law": ("lower", "upper", "alpha", "beta", "effort_unit"),
+    "exp_saturation": ("lower", "upper", "rate"),
+    "custom": ("function", "limit"),
+}
+_COST_KEYS = {
+    "linear": ("scale",),
+    "power": ("scale", "exponent"),
+    "flat_quadratic": ("scale", "free_effort"),
+    "custom": ("function", "scale"),
+}
+_REWARD_KEYS = {
+    "winner_take_all": (),
+    "top_k": ("k",),
+    "linear": (),
+    "geometric": ("q",),
+    "zipf": ("exponent",),
+    "custom": ("values",),
+}
+
+
+# ---------------------------------------------------------------------------
+# Specifications
+# ---------------------------------------------------------------------------
+
+
+def _read_only(values) -> np.ndarray:
+    array = np.array(values, dtype=float)
+    array.flags.writeable = False
+    return array
+
+
+#: Independent random streams split from a scenario's seed, in a fixed order
+#: (so adding a stream at the end never changes the earlier ones).
+STREAMS = ("capability", "tie_break", "dynamics")
+
+
+def scenario_streams(seed: int) -> dict[str, np.random.SeedSequence]:
+    """The scenario's seed split up front with ``SeedSequence.spawn``, one child per use in :data:`STREAMS`."""
+    return dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How to draw ``n`` capabilities: ``"uniform"`` on ``[low, high)`` or ``"normal"(mean, sd)``.
+
+    Parameters not used by the distribution must be left ``None``; the used
+    ones default to those in :data:`DISTRIBUTIONS`.
+    """
+
+    n: int
+    distribution: str = "uniform"
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+
+    def __post_init__(self):
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 2:
+            raise ScenarioError("developers.sample.n", self.n, "needs an integer number of developers >= 2")
+        object.__setattr__(self, "n", int(self.n))
+        if self.distribution not in DISTRIBUTIONS:
+            raise ScenarioError(
+                "developers.sample.distribution", self.distribution, f"unknown distribution; {_choose(DISTRIBUTIONS)}"
+            )
+        used = DISTRIBUTIONS[self.distribution]
+        for name in ("low", "high", "mean", "sd"):
+            value = getattr(self, name)
+            if name not in used:
+                if value is not None:
+                    raise ScenarioError(
+                        f"developers.sample.{name}", value, f"not a parameter of the {self.distribution} distribution"
+                    )
+                continue
+            value = used[name] if value is None else float(value)
+            if not math.isfinite(value):
+                raise ScenarioError(f"developers.sample.{name}", value, "must be finite")
+            object.__setattr__(self, name, value)
+        if self.distribution == "uniform" and not self.high > self.low:
+            raise ScenarioError("developers.sample.high", self.high, f"must be > low = {self.low}")
+        if self.distribution == "normal" and not self.sd > 0:
+            raise ScenarioError("developers.sample.sd", self.sd, "must be > 0")
+
+    def draw(self, seed: int) -> np.ndarray:
+        """The capabilities for ``seed``, from the ``"capability"`` stream of :func:`scenario_streams`."""
+        rng = np.random.default_rng(scenario_streams(seed)["capability"])
+        if self.distribution == "uniform":
+            return rng.uniform(self.low, self.high, self.n)
+        return rng.normal(self.mean, self.sd, self.n)
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"n": self.n, "distribution": self.distribution}
+        out.update({name: getattr(self, name) for name in DISTRIBUTIONS[self.distribution]})
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Developers:
+    """The competing developers: ``capability`` (read-only float array, one per developer).
+
+    ``sample`` records how the capabilities were drawn, when they were.
+    """
+
+    capability: np.ndarray
+    sample: SampleSpec | None = None
+
+    def __post_init__(self):
+        raw = self.capability
+        try:
+            theta = np.array(raw, dtype=float)
+        except (TypeError, ValueError):
+            raise ScenarioError("developers.capability", raw, "must be a list of numbers") from None
+        if theta.ndim != 1 or theta.size < 2:
+            raise ScenarioError("developers.capability", _listed(raw), "needs a list of at least 2 developers")
+        if not np.all(np.isfinite(theta)):
+            raise ScenarioError("developers.capability", theta.tolist(), "must be finite")
+        if self.sample is not None and self.sample.n != theta.size:
+            raise ScenarioError("developers.sample.n", self.sample.n, f"but {theta.size} capabilities were given")
+        object.__setattr__(self, "capability", _read_only(theta))
+
+    @classmethod
+    def sampled(cls, sample: SampleSpec, seed: int) -> Developers:
+        """Developers with capabilities drawn by ``sample`` from ``seed``."""
+        return cls(capability=sample.draw(seed), sample=sample)
+
+    @property
+    def n(self) -> int:
+        return int(self.capability.size)
+
+    def __eq__(self, other):
+        if not isinstance(other, Developers):
+            return NotImplemented
+        return np.array_equal(self.capability, other.capability) and self.sample == other.sample
+
+    def to_dict(self) -> dict:
+        if self.sample is not None:
+            return {"sample": self.sample.to_dict()}
+        return {"capability": self.capability.tolist()}
+
+
+@dataclass(frozen=True)
+class LeaderboardSpec:
+    """The published leaderboard: ``resolution`` ``delta >= 0`` and the ``tie_break`` rule."""
+
+    resolution: float = 0.0001
+    tie_break: str = "capability"
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "resolution", check_resolution(self.resolution))
+        except ScenarioError as err:
+            raise err.prefixed("leaderboard") from None
+        except (TypeError, ValueError):
+            raise ScenarioError("leaderboard.resolution", self.resolution, "must be a number") from None
+        if self.tie_break not in TIE_BREAKS:
+            raise ScenarioError("leaderboard.tie_break", self.tie_break, f"unknown tie rule; {_choose(TIE_BREAKS)}")
+
+
+@dataclass(frozen=True)
+class DesignerSpec:
+    """The designer's tune-before-test level ``tau >= 0``."""
+
+    tau: float = 0.0
+
+    def __post_init__(self):
+        tau = _as_float(self.tau, "designer.tau")
+        if not (math.isfinite(tau) and tau >= 0):
+            raise ScenarioError("designer.tau", self.tau, "must be a finite number >= 0")
+        object.__setattr__(self, "tau", tau)
+
+
+@dataclass(frozen=True)
+class DynamicsSpec:
+    """How repeated play runs: update ``schedule``, number of ``rounds``, ``initial`` profile.
+
+    ``initial`` is ``"zero"``, ``"random"`` or a tuple of non-negative efforts
+    (its length is checked against the developers by :class:`Scenario`).
+    """
+
+    schedule: str = "simultaneous"
+    rounds: int = 2000
+    initial: str | tuple[float, ...] = "zero"
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ScenarioError("dynamics.schedule", self.schedule, f"unknown schedule; {_choose(SCHEDULES)}")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
+            raise ScenarioError("dynamics.rounds", self.rounds, "must be a positive integer")
+        object.__setattr__(self, "rounds", int(self.rounds))
+        if isinstance(self.initial, str):
+            if self.initial not in INITIAL_PROFILES:
+                raise ScenarioError(
+                    "dynamics.initial",
+                    self.initial,
+                    f"choose one of {', '.join(INITIAL_PROFILES)} or a list of efforts",
+                )
+        else:
+            try:
+                efforts = tuple(float(v) for v in self.initial)
+            except (TypeError, ValueError):
+                raise ScenarioError("dynamics.initial", self.initial, "must be a list of efforts") from None
+            if not all(math.isfinite(v) and v >= 0 for v in efforts):
+                raise ScenarioError("dynamics.initial", list(efforts), "efforts must be finite and >= 0")
+            object.__setattr__(self, "initial", efforts)
+
+
+# ---------------------------------------------------------------------------
+# The scenario
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Scenario:
+    """A validated scenario: one leaderboard game and how to play it out.
+
+    Construction validates everything (the game is built once), so a
+    ``Scenario`` that exists is playable.  Equality compares every field
+    except ``source`` (arrays by value).
+    """
+
+    name: str
+    seed: int = 0
+    developers: Developers
+    score: ScoreSpec
+    cost: CostFunction
+    gamma: np.ndarray | None = None
+    reward: RewardScheme
+    leaderboard: LeaderboardSpec = field(default_factory=LeaderboardSpec)
+    designer: DesignerSpec = field(default_factory=DesignerSpec)
+    dynamics: DynamicsSpec = field(default_factory=DynamicsSpec)
+    source: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ScenarioError("name", self.name, "needs a non-empty string")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ScenarioError("seed", self.seed, "must be an integer >= 0")
+        object.__setattr__(self, "seed", int(self.seed))
+        n = self.n
+        if self.gamma is not None:
+            gamma = np.array(self.gamma, dtype=float)
+            if gamma.shape != (n,):
+                raise ScenarioError("cost.gamma", _listed(self.gamma), f"needs one scale per developer (n = {n})")
+            if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
+                raise ScenarioError("cost.gamma", gamma.tolist(), "scales must be finite and > 0")
+            object.__setattr__(self, "gamma", _read_only(gamma))
+        if not isinstance(self.dynamics.initial, str) and len(self.dynamics.initial) != n:
+            raise ScenarioError(
+                "dynamics.initial", list(self.dynamics.initial), f"needs one effort per developer (n = {n})"
+            )
+        self.rewards  # noqa: B018  (validates the reward vector for n)
+        bound = self.bound_score()
+        if isinstance(self.score, CustomScoreSpec):
+            _probe_custom_score(self.score, bound, n)
+        if isinstance(self.cost, CustomCost):
+            _probe_custom_cost(self.cost, n)
+        self.game()
+
+    # -- derived quantities ---------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """Number of developers."""
+        return self.developers.n
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Capabilities (read-only), one per developer id."""
+        return self.developers.capability
+
+    @property
+    def rewards(self) -> np.ndarray:
+        """Rewards by rank for this scenario's ``n`` (read-only)."""
+        try:
+            return self.reward.vector(self.n)
+        except ScenarioError as err:
+            raise err.prefixed("reward") from None
+
+    def bound_score(self) -> ScoreFamily:
+        """The score family bound to the developers' capabilities."""
+        try:
+            return self.score.bind(self.theta)
+        except ScenarioError as err:
+            raise err.prefixed("score") from None
+
+    def tie_priority(self) -> np.ndarray:
+        """The tie priority per developer (higher wins ties) under ``leaderboard.tie_break``.
+
+        ``"random"`` draws one permutation from the ``"tie_break"`` stream of
+        :func:`scenario_streams`, independent of the capability draw.
+        """
+        rule = self.leaderboard.tie_break
+        rng = np.random.default_rng(scenario_streams(self.seed)["tie_break"]) if rule == "random" else None
+        return tie_priority(self.theta, rule, rng)
+
+    def game(self, tau: float | None = None) -> LeaderboardGame:
+        """The one-shot game at ``tau`` (default: the designer's ``tau``)."""
+        random_ties = self.leaderboard.tie_break == "random"
+        return LeaderboardGame(
+            theta=self.theta,
+            score=self.bound_score(),
+            cost=self.cost,
+            rewards=self.rewards,
+            tau=self.designer.tau if tau is None else tau,
+            resolution=self.leaderboard.resolution,
+            tie_break=self.leaderboard.tie_break,
+            gamma=self.gamma,
+            priority=self.tie_priority() if random_ties else None,
+        )
+
+    # -- comparison and serialisation -------------------------------------
+
+    def __eq__(self, other):
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        same_gamma = (self.gamma is None and other.gamma is None) or (
+            self.gamma is not None and other.gamma is not None and np.array_equal(self.gamma, other.gamma)
+        )
+        return same_gamma and all(
+            getattr(self, name) == getattr(other, name)
+            for name in ("name", "seed", "developers", "score", "cost", "reward", "leaderboard", "designer", "dynamics")
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict:
+        """The scenario as a TOML-shaped dict; ``parse_scenario(s.to_dict()) == s``.
+
+        Custom functions are written back as ``"module:qualname"``, which
+        round-trips for any module-level function.
+        """
+        cost: dict[str, Any] = {"family": self.cost.family}
+        for name in (f.name for f in dataclasses.fields(self.cost)):
+            value = getattr(self.cost, name)
+            cost[name] = callable_path(value) if name == "function" else value
+        if self.gamma is not None:
+            cost["gamma"] = self.gamma.tolist()
+        reward: dict[str, Any] = {"scheme": self.reward.scheme}
+        for name in _REWARD_KEYS[self.reward.scheme]:
+            value = getattr(self.reward, name)
+            if value is not None:
+                reward[name] = list(value) if isinstance(value, tuple) else value
+        initial = self.dynamics.initial
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "developers": self.developers.to_dict(),
+            "score": _score_to_dict(self.score),
+            "cost": cost,
+            "reward": reward,
+            "leaderboard": {"resolution": self.leaderboard.resolution, "tie_break": self.leaderboard.tie_break},
+            "designer": {"tau": self.designer.tau},
+            "dynamics": {
+                "schedule": self.dynamics.schedule,
+                "rounds": self.dynamics.rounds,
+                "initial": initial if isinstance(initial, str) else list(initial),
+            },
+        }
+
+
+def _probe_custom_score(spec: CustomScoreSpec, bound, n: int) -> None:
+    """Call a custom score (and limit) once at zero effort so a broken function fails at load time."""
+    path = callable_path(spec.function)
+    try:
+        values = np.asarray(bound.score(np.zeros(n)), dtype=float)
+    except Exception as err:  # noqa: BLE001 - any failure of user code is a scenario error
+        raise ScenarioError("score.function", path, f"calling f(theta, 0) failed: {_describe(err)}") from None
+    if values.shape != (n,) or not np.all(np.isfinite(values)):
+        raise ScenarioError("score.function", path, f"f(theta, 0) must give {n} finite scores, got {values.tolist()}")
+    if spec.limit is not None:
+        limit_path = callable_path(spec.limit)
+        try:
+            limit = np.asarray(bound.limit(), dtype=float)
+        except Exception as err:  # noqa: BLE001
+            raise ScenarioError("score.limit", limit_path, f"calling limit(theta) failed: {_describe(err)}") from None
+        if limit.shape != (n,) or np.any(np.isnan(limit)):
+            raise ScenarioError("score.limit", limit_path, f"limit(theta) must give {n} numbers, got {limit.tolist()}")
+
+
+def _probe_custom_cost(cost: CustomCost, n: int) -> None:
+    """Call a custom cost once so a broken function fails at load time."""
+    path = callable_path(cost.function)
+    x = np.linspace(0.0, 1.0, n)
+    try:
+        values = np.asarray(cost(x), dtype=float)
+    except Exception as err:  # noqa: BLE001
+        raise ScenarioError("cost.function", path, f"calling c(x) failed: {_describe(err)}") from None
+    if values.shape != (n,) or not np.all(np.isfinite(values)):
+        raise ScenarioError("cost.function", path, f"c(x) must give finite costs, got {values.tolist()}")
+
+
+def _score_to_dict(spec: ScoreSpec) -> dict:
+    out: dict[str, Any] = {"family": spec.family}
+    if isinstance(spec, CustomScoreSpec):
+        out["function"] = callable_path(spec.function)
+        if spec.limit is not None:
+            out["limit"] = callable_path(spec.limit)
+        return out
+    for name in _SCORE_KEYS[spec.family]:
+        value = getattr(spec, name)
+        if isinstance(value, Affine):
+            out[name] = {"intercept": value.intercept, "slope": value.slope}
+        elif isinstance(value, tuple):
+            out[name] = list(value)
+        else:
+            out[name] = value
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Loading and parsing
+# ---------------------------------------------------------------------------
+
+
+def load_scenario(path) -> Scenario:
+    """Load and validate the scenario file at ``path``.
+
+    Raises :class:`ScenarioError`: with the path as ``field`` when the file
+    is missing, unreadable or not valid TOML; with the dotted key otherwise.
+    The scenario's name defaults to the file's stem.
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(where, str(path.absolute()), "no such scenario file") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(where, str(path.absolute()), f"not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {_one_line(err.strerror)}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = _one_line(str(err))
+        found = re.search(r"line (\d+)", message)
+        lines = text.splitlines()
+        line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
+        raise ScenarioError(where, line, f"invalid TOML: {message}") from None
+    return parse_scenario(data, name_hint=path.stem, source=where)
+
+
+def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML) into a :class:`Scenario`."""
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario", type(data).__name__, "must be a table of sections")
+    _check_keys(data, "", _TOP_LEVEL_KEYS)
+    for section in _SECTIONS_REQUIRED:
+        if section not in data:
+            raise ScenarioError(section, None, f"missing required section [{section}]")
+    name = _expect_string(data["name"], "name") if "name" in data else (name_hint or "unnamed")
+    seed = _integer(data.get("seed", 0), "seed", minimum=0)
+
+    developers = _parse_developers(_section(data, "developers"), seed)
+    n = developers.n
+    score = _parse_score(_section(data, "score"), n)
+    cost, gamma = _parse_cost(_section(data, "cost"), n)
+    reward = _parse_reward(_section(data, "reward"))
+    leaderboard = _parse_leaderboard(_section(data, "leaderboard"))
+    designer = _parse_designer(_section(data, "designer"))
+    dynamics = _parse_dynamics(_section(data, "dynamics"), n)
+    return Scenario(
+        name=name,
+        seed=seed,
+        developers=developers,
+        score=score,
+        cost=cost,
+        gamma=gamma,
+        reward=reward,
+        leaderboard=leaderboard,
+        designer=designer,
+        dynamics=dynamics,
+        source=source,
+    )
+
+
+def _parse_developers(table: dict, seed: int) -> Developers:
+    _check_keys(table, "developers", ("capability", "sample"))
+    if "capability" in table and "sample" in table:
+        raise ScenarioError("developers", sorted(table), "give either capability = [...] or sample = {...}, not both")
+    if "sample" in table:
+        sample = _table(table["sample"], "developers.sample")
+        distribution = _choice(
+            sample.get("distribution", "uniform"), "developers.sample.distribution", DISTRIBUTIONS, what="distribution"
+        )
+        _check_keys(sample, "developers.sample", ("n", "distribution", *DISTRIBUTIONS[distribution]))
+        n = _integer(_required(sample, "developers.sample", "n"), "developers.sample.n")
+        if n < 2:
+            raise ScenarioError("developers.sample.n", n, "needs at least 2 developers")
+        params = {
+            name: _number(sample[name], f"developers.sample.{name}")
+            for name in DISTRIBUTIONS[distribution]
+            if name in sample
+        }
+        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed)
+    capability = _required(table, "developers", "capability", hint="give capability = [...] or sample = {...}")
+    values = _number_list(capability, "developers.capability")
+    if len(values) < 2:
+        raise ScenarioError("developers.capability", list(values), "needs at least 2 developers")
+    return Developers(capability=values)
+
+
+def _parse_score(table: dict, n: int) -> ScoreSpec:
+    family = _required(table, "score", "family", hint=_choose(SCORE_FAMILIES))
+    family = _choice(family, "score.family", SCORE_FAMILIES, what="score family")
+    _check_keys(table, "score", ("family", *_SCORE_KEYS[family]), context=f"the {family} family")
+    if family == "custom":
+        function = import_callable(_required(table, "score", "function"), "score.function")
+        limit = import_callable(table["limit"], "score.limit") if "limit" in table else None
+        return CustomScoreSpec(function=function, limit=limit)
+    params = {name: _param(_required(table, "score", name), f"score.{name}", n) for name in ("lower", "upper")}
+    if family == "power_law":
+        for name in ("alpha", "beta"):
+            params[name] = _param(_required(table, "score", name), f"score.{name}", n)
+        if "effort_unit" in table:
+            params["effort_unit"] = _number(table["effort_unit"], "score.effort_unit")
+        return PowerLawSpec(**params)
+    if "rate" in table:
+        params["rate"] = _param(table["rate"], "score.rate", n)
+    return ExpSaturationSpec(**params)
+
+
+def _parse_cost(table: dict, n: int) -> tuple[CostFunction, np.ndarray | None]:
+    family = _required(table, "cost", "family", hint=_choose(COST_FAMILIES))
+    family = _choice(family, "cost.family", COST_FAMILIES, what="cost family")
+    _check_keys(table, "cost", ("family", "gamma", *_COST_KEYS[family]), context=f"the {family} family")
+    kwargs: dict[str, Any] = {}
+    for name in _COST_KEYS[family]:
+        if name == "function":
+            kwargs[name] = import_callable(_required(table, "cost", name), "cost.function")
+        elif name in table:
+            kwargs[name] = _number(table[name], f"cost.{name}")
+    try:
+        cost = COST_FAMILIES[family](**kwargs)
+    except ScenarioError as err:
+        raise err.prefixed("cost") from None
+    gamma = None
+    if "gamma" in table:
+        gamma = _number_list(table["gamma"], "cost.gamma")
+        if len(gamma) != n:
+            raise ScenarioError("cost.gamma", list(gamma), f"needs one scale per developer (n = {n})")
+    return cost, gamma
+
+
+def _parse_reward(table: dict) -> RewardScheme:
+    scheme = _required(table, "reward", "scheme", hint=_choose(SCHEMES))
+    scheme = _choice(scheme, "reward.scheme", SCHEMES, what="reward scheme")
+    _check_keys(table, "reward", ("scheme", *_REWARD_KEYS[scheme]), context=f"the {scheme} scheme")
+    kwargs: dict[str, Any] = {}
+    if "k" in table:
+        kwargs["k"] = _integer(table["k"], "reward.k", minimum=1)
+    for name in ("q", "exponent"):
+        if name in table:
+            kwargs[name] = _number(table[name], f"reward.{name}")
+    if "values" in table:
+        kwargs["values"] = _number_list(table["values"], "reward.values")
+    try:
+        return RewardScheme(scheme=scheme, **kwargs)
+    except ScenarioError as err:
+        raise err.prefixed("reward") from None
+
+
+def _parse_leaderboard(table: dict) -> LeaderboardSpec:
+    _check_keys(table, "leaderboard", ("resolution", "tie_break"))
+    kwargs: dict[str, Any] = {}
+    if "resolution" in table:
+        kwargs["resolution"] = _number(table["resolution"], "leaderboard.resolution", minimum=0.0)
+    if "tie_break" in table:
+        kwargs["tie_break"] = _choice(table["tie_break"], "leaderboard.tie_break", TIE_BREAKS, what="tie rule")
+    return LeaderboardSpec(**kwargs)
+
+
+def _parse_designer(table: dict) -> DesignerSpec:
+    _check_keys(table, "designer", ("tau",))
+    if "tau" in table:
+        return DesignerSpec(tau=_number(table["tau"], "designer.tau", minimum=0.0))
+    return DesignerSpec()
+
+
+def _parse_dynamics(table: dict, n: int) -> DynamicsSpec:
+    _check_keys(table, "dynamics", ("schedule", "rounds", "initial"))
+    kwargs: dict[str, Any] = {}
+    if "schedule" in table:
+        kwargs["schedule"] = _choice(table["schedule"], "dynamics.schedule", SCHEDULES, what="schedule")
+    if "rounds" in table:
+        kwargs["rounds"] = _integer(table["rounds"], "dynamics.rounds", minimum=1)
+    if "initial" in table:
+        initial = table["initial"]
+        if isinstance(initial, str):
+            kwargs["initial"] = _choice(initial, "dynamics.initial", INITIAL_PROFILES, what="initial profile")
+        elif isinstance(initial, list):
+            efforts = _number_list(initial, "dynamics.initial")
+            if len(efforts) != n:
+                raise ScenarioError("dynamics.initial", initial, f"needs one effort per developer (n = {n})")
+            if any(v < 0 for v in efforts):
+                raise ScenarioError("dynamics.initial", initial, "efforts must be >= 0")
+            kwargs["initial"] = efforts
+        else:
+            raise ScenarioError(
+                "dynamics.initial", initial, f'must be "zero", "random" or a list of efforts, got {_kind(initial)}'
+            )
+    return DynamicsSpec(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Custom functions
+# ---------------------------------------------------------------------------
+
+
+def import_callable(path: object, field_name: str) -> Callable:
+    """Import ``"module.path:attribute"`` (the attribute may be dotted) and check it is callable."""
+    _expect_string(path, field_name)
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ScenarioError(field_name, path, 'must look like "module.path:attribute"')
+    try:
+        obj = importlib.import_module(module_name.strip())
+    except Exception as err:  # noqa: BLE001 - an import can fail in any way
+        raise ScenarioError(field_name, path, f"cannot import module {module_name!r}: {_describe(err)}") from None
+    for part in attribute.strip().split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ScenarioError(field_name, path, f"{module_name!r} has no attribute {attribute!r}") from None
+    if not callable(obj):
+        raise ScenarioError(field_name, path, f"{attribute!r} is not callable")
+    return obj
+
+
+def callable_path(function: Callable) -> str:
+    """The ``"module:qualname"`` path of a module-level function (inverse of :func:`import_callable`)."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname:
+        return repr(function)
+    return f"{module}:{qualname}"
+
+
+# ---------------------------------------------------------------------------
+# Strict value checks
+# ---------------------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__}"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {_one_line(err)}" if str(err) else type(err).__name__
+
+
+def _listed(value: object) -> object:
+    return value.tolist() if isinstance(value, np.ndarray) else list(value) if isinstance(value, tuple) else value
+
+
+def _choose(choices) -> str:
+    return f"choose one of {', '.join(choices)}"
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _as_float(value: object, field_name: str) -> float:
+    if isinstance(value, (bool, str)) or value is None:
+        raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}") from None
+
+
+def _number(value: object, field_name: str, minimum: float | None = None) -> float:
+    """A finite int or float (never a bool or string), optionally ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ScenarioError(field_name, value, "must be finite")
+    if minimum is not None and number < minimum:
+        raise ScenarioError(field_name, value, f"must be >= {minimum:g}")
+    return number
+
+
+def _integer(value: object, field_name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(field_name, value, f"must be an integer, got {_kind(value)}")
+    if minimum is not None and value < minimum:
+        raise ScenarioError(field_name, value, f"must be >= {minimum}")
+    return value
+
+
+def _number_list(value: object, field_name: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise ScenarioError(field_name, value, f"must be a list of numbers, got {_kind(value)}")
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(_number(item, field_name))
+        except ScenarioError as err:
+            raise ScenarioError(field_name, value, f"entry {i}: {err.message}") from None
+    return tuple(out)
+
+
+def _param(value: object, field_name: str, n: int) -> Param:
+    """A score parameter: a number, a list of one number per developer, or ``{intercept, slope}``."""
+    if isinstance(value, dict):
+        _check_keys(value, field_name, ("intercept", "slope"))
+        intercept = _number(_required(value, field_name, "intercept"), f"{field_name}.intercept")
+        slope = _number(_required(value, field_name, "slope"), f"{field_name}.slope")
+        return Affine(intercept, slope)
+    if isinstance(value, list):
+        values = _number_list(value, field_name)
+        if len(values) != n:
+            raise ScenarioError(field_name, value, f"needs one value per developer (n = {n}), got {len(values)}")
+        return values
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(
+            field_name, value, f"must be a number, a list or {{intercept = a, slope = b}}, got {_kind(value)}"
+        )
+    return _number(value, field_name)
+
+
+def _expect_string(value: object, field_name: str) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(field_name, value, f"must be a string, got {_kind(value)}")
+    return value
+
+
+def _choice(value: object, field_name: str, choices, what: str = "value") -> str:
+    _expect_string(value, field_name)
+    if value not in choices:
+        raise ScenarioError(field_name, value, f"unknown {what}{_suggest(value, choices)}; {_choose(choices)}")
+    return value
+
+
+def _table(value: object, field_name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ScenarioError(field_name, value, f"must be a table, got {_kind(value)}")
+    return value
+
+
+def _section(data: dict, name: str) -> dict:
+    if name not in data:
+        return {}
+    if not isinstance(data[name], dict):
+        raise ScenarioError(name, data[name], f"must be a table [{name}], got {_kind(data[name])}")
+    return data[name]
+
+
+def _required(table: dict, prefix: str, key: str, hint: str = "") -> object:
+    if key not in table:
+        raise ScenarioError(f"{prefix}.{key}", None, f"missing required key{'; ' + hint if hint else ''}")
+    return table[key]
+
+
+def _check_keys(table: dict, prefix: str, allowed, context: str = "") -> None:
+    """Reject keys not in ``allowed``, naming the first unknown one (dotted)."""
+    for key in table:
+        if key not in allowed:
+            where = f"{prefix}.{key}" if prefix else key
+            kind = "section or key" if not prefix else "key"
+            for_what = f" for {context}" if context else ""
+            expected = ", ".join(allowed) if allowed else "none"
+            raise ScenarioError(
+                where, table[key], f"unknown {kind}{for_what}{_suggest(key, allowed)}; expected: {expected}"
+            )

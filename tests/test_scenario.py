@@ -1,0 +1,590 @@
+"""Tests for scenario files (sim.scenario): loading, validation, defaults, reproducibility."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import examples
+from sim.costs import CustomCost, FlatQuadraticCost, LinearCost, PowerCost
+from sim.errors import ScenarioError
+from sim.game import LeaderboardGame
+from sim.leaderboard import tie_priority
+from sim.rewards import RewardScheme
+from sim.scenario import (
+    DesignerSpec,
+    Developers,
+    DynamicsSpec,
+    LeaderboardSpec,
+    SampleSpec,
+    Scenario,
+    callable_path,
+    import_callable,
+    load_scenario,
+    parse_scenario,
+)
+from sim.scores import Affine, CustomScoreSpec, ExpSaturation, PowerLaw, PowerLawSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+BAD = sorted((ROOT / "tests" / "bad_scenarios").glob("*.toml"))
+
+
+def minimal(**overrides) -> dict:
+    """A small valid scenario dict; ``overrides`` replace whole top-level entries."""
+    data = {
+        "name": "minimal",
+        "developers": {"capability": [1.0, 0.5, 0.2]},
+        "score": {
+            "family": "power_law",
+            "lower": 0.25,
+            "upper": 0.95,
+            "alpha": {"intercept": -2.0, "slope": 2.0},
+            "beta": {"intercept": 0.3, "slope": 0.2},
+        },
+        "cost": {"family": "linear", "scale": 0.001},
+        "reward": {"scheme": "winner_take_all"},
+    }
+    data.update(overrides)
+    return data
+
+
+def expected_field(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect:"), f"{path.name}: first line must be '# expect: <field>'"
+    field = first.split(":", 1)[1].strip()
+    return str(path) if field == "<file>" else field
+
+
+def raises_field(field: str, data: dict) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    assert info.value.field == field, str(info.value)
+    return info.value
+
+
+# ---------------------------------------------------------------------------
+# Malformed files
+# ---------------------------------------------------------------------------
+
+
+def test_there_are_enough_bad_scenarios():
+    assert len(BAD) >= 18
+    fields = {expected_field(p) for p in BAD}
+    for needed in (
+        "reward",
+        "designer.tau",
+        "reward.values",
+        "score.upper",
+        "score.beta",
+        "developers.capability",
+        "score.family",
+        "cost.family",
+        "reward.scheme",
+        "reward.k",
+        "leaderboard.tie_break",
+        "leaderboard.resolution",
+        "dynamics.schedule",
+        "dynamics.initial",
+        "score.function",
+    ):
+        assert needed in fields, needed
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_scenario_names_its_field(path):
+    field = expected_field(path)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    err = info.value
+    assert err.field == field, str(err)
+    text = str(err)
+    assert "\n" not in text and "\r" not in text
+    assert text.startswith(f"{field} = ")
+    assert err.message and "\n" not in err.message
+
+
+def test_syntax_error_names_file_and_line():
+    path = ROOT / "tests" / "bad_scenarios" / "syntax_error.toml"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.field == str(path)
+    assert "line 11" in info.value.message
+    assert info.value.value == "upper ="
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.field == str(path)
+    assert "no such" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_directory_is_not_a_scenario(tmp_path):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path)
+    assert info.value.field == str(tmp_path)
+
+
+def test_unknown_key_is_named_with_suggestion():
+    data = minimal(leaderboard={"resolutoin": 0.01})
+    err = raises_field("leaderboard.resolutoin", data)
+    assert "did you mean 'resolution'" in err.message
+
+
+@pytest.mark.parametrize(
+    ("section", "table", "field"),
+    [
+        ("designer", {"tau": "0.5"}, "designer.tau"),
+        ("designer", {"tau": float("nan")}, "designer.tau"),
+        ("designer", {"tau": float("inf")}, "designer.tau"),
+        ("designer", {"tau": [0.5]}, "designer.tau"),
+        ("leaderboard", {"resolution": True}, "leaderboard.resolution"),
+        ("leaderboard", {"resolution": float("inf")}, "leaderboard.resolution"),
+        ("leaderboard", {"tie_break": 1}, "leaderboard.tie_break"),
+        ("dynamics", {"rounds": True}, "dynamics.rounds"),
+        ("dynamics", {"rounds": -5}, "dynamics.rounds"),
+        ("dynamics", {"initial": "ones"}, "dynamics.initial"),
+        ("dynamics", {"initial": 0.0}, "dynamics.initial"),
+        ("dynamics", {"initial": [0.0, float("nan"), 0.0]}, "dynamics.initial"),
+        ("reward", {"scheme": "top_k"}, "reward.k"),
+        ("reward", {"scheme": "top_k", "k": 2.0}, "reward.k"),
+        ("reward", {"scheme": "top_k", "k": 0}, "reward.k"),
+        ("reward", {"scheme": "geometric", "q": 1.5}, "reward.q"),
+        ("reward", {"scheme": "zipf", "exponent": -1.0}, "reward.exponent"),
+        ("reward", {"scheme": "custom"}, "reward.values"),
+        ("reward", {"scheme": "custom", "values": [1.0, "0.5", 0.0]}, "reward.values"),
+        ("reward", {"scheme": "custom", "values": 1.0}, "reward.values"),
+        ("reward", {}, "reward.scheme"),
+        ("cost", {"family": "linear", "scale": 0.0}, "cost.scale"),
+        ("cost", {"family": "linear", "scale": "1"}, "cost.scale"),
+        ("cost", {"family": "linear", "gamma": [1.0, 0.0, 1.0]}, "cost.gamma"),
+        ("cost", {"family": "linear", "gamma": 2.0}, "cost.gamma"),
+        ("cost", {"family": "flat_quadratic", "free_effort": -1.0}, "cost.free_effort"),
+        ("cost", {"family": "custom"}, "cost.function"),
+        ("cost", {"family": "custom", "function": "sim.examples"}, "cost.function"),
+        ("cost", {"family": "custom", "function": "sim.examples:__doc__"}, "cost.function"),
+        ("cost", {"family": 3}, "cost.family"),
+        ("developers", {}, "developers.capability"),
+        ("developers", {"capability": "1, 2"}, "developers.capability"),
+        ("developers", {"capability": [1.0, True]}, "developers.capability"),
+        ("developers", {"capability": [1.0, float("inf")]}, "developers.capability"),
+        ("developers", {"sample": 5}, "developers.sample"),
+        ("developers", {"sample": {"distribution": "uniform"}}, "developers.sample.n"),
+        ("developers", {"sample": {"n": 3.0}}, "developers.sample.n"),
+        ("developers", {"sample": {"n": 3, "mean": 0.0}}, "developers.sample.mean"),
+        ("developers", {"sample": {"n": 3, "distribution": "normal", "sd": 0.0}}, "developers.sample.sd"),
+        ("developers", {"sample": {"n": 3, "distribution": "normal", "sd": float("nan")}}, "developers.sample.sd"),
+    ],
+)
+def test_bad_values_name_their_field(section, table, field):
+    err = raises_field(field, minimal(**{section: table}))
+    assert "\n" not in str(err)
+
+
+def power_law(**changes) -> dict:
+    """A power-law score table with ``changes`` applied (``None`` deletes a key)."""
+    table = {"family": "power_law", "lower": 0.2, "upper": 0.9, "alpha": 0.0, "beta": 0.5}
+    table.update(changes)
+    return {k: v for k, v in table.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("score", "field"),
+    [
+        (power_law(beta=None), "score.beta"),
+        (power_law(beta=-1.0), "score.beta"),
+        (power_law(effort_unit=0), "score.effort_unit"),
+        (power_law(effort_unit=True), "score.effort_unit"),
+        (power_law(alpha={"intercept": 0, "slope": "1"}), "score.alpha.slope"),
+        (power_law(alpha={"a": 0, "b": 1}), "score.alpha.a"),
+        (power_law(alpha=[0.0, 1.0, float("nan")]), "score.alpha"),
+        (power_law(rate=1.0), "score.rate"),
+        ({"family": "exp_saturation", "lower": 0.5, "upper": 0.5}, "score.upper"),
+        ({"family": "exp_saturation", "lower": 0.1, "upper": {"intercept": 0.3, "slope": -1.0}}, "score.upper"),
+        ({"family": "exp_saturation", "lower": 0.1, "upper": 0.9, "rate": [1.0, 1.0]}, "score.rate"),
+        ({"family": "custom", "function": "sim.examples:shifted_exponential", "limit": "x"}, "score.limit"),
+        ({"family": "custom", "function": 42}, "score.function"),
+        ({"family": "custom", "function": "numpy:add", "lower": 0.0}, "score.lower"),
+        ({"family": "custom", "function": "sim.examples:exponential_cost"}, "score.function"),
+    ],
+)
+def test_bad_scores_name_their_field(score, field):
+    raises_field(field, minimal(score=score))
+
+
+def test_custom_score_that_fails_when_called_is_caught_at_load():
+    # exponential_cost takes one argument, so calling it as f(theta, e) fails.
+    err = raises_field(
+        "score.function", minimal(score={"family": "custom", "function": "sim.examples:exponential_cost"})
+    )
+    assert "TypeError" in err.message
+
+
+def test_top_level_errors():
+    raises_field("name", minimal(name=3))
+    raises_field("seed", minimal(seed=1.5))
+    raises_field("seed", minimal(seed=True))
+    raises_field("score", minimal(score="power_law"))
+    data = minimal()
+    del data["developers"]
+    raises_field("developers", data)
+    raises_field("leaderbord", minimal(leaderbord={}))
+
+
+def test_tau_override_is_validated_with_the_designer_field():
+    scenario = parse_scenario(minimal())
+    with pytest.raises(ScenarioError) as info:
+        scenario.game(tau=-0.5)
+    assert info.value.field == "designer.tau"
+
+
+def test_construction_validates_too():
+    scenario = parse_scenario(minimal())
+    with pytest.raises(ScenarioError) as info:
+        dataclasses.replace(scenario, reward=RewardScheme("top_k", k=4))
+    assert info.value.field == "reward.k"
+    with pytest.raises(ScenarioError) as info:
+        dataclasses.replace(scenario, gamma=np.ones(2))
+    assert info.value.field == "cost.gamma"
+    with pytest.raises(ScenarioError) as info:
+        dataclasses.replace(scenario, dynamics=DynamicsSpec(initial=(0.0, 0.0)))
+    assert info.value.field == "dynamics.initial"
+    with pytest.raises(ScenarioError) as info:
+        DesignerSpec(tau=-1.0)
+    assert info.value.field == "designer.tau"
+    with pytest.raises(ScenarioError) as info:
+        LeaderboardSpec(resolution=-1.0)
+    assert info.value.field == "leaderboard.resolution"
+    with pytest.raises(ScenarioError) as info:
+        DynamicsSpec(schedule="sometimes")
+    assert info.value.field == "dynamics.schedule"
+    with pytest.raises(ScenarioError) as info:
+        Developers(capability=np.array([[1.0, 2.0]]))
+    assert info.value.field == "developers.capability"
+
+
+# ---------------------------------------------------------------------------
+# The shipped scenarios
+# ---------------------------------------------------------------------------
+
+
+def test_the_required_scenarios_exist():
+    names = {p.name for p in SCENARIOS}
+    assert {"two_developers.toml", "winner_take_all_5.toml", "top3_of_10.toml", "flat_cost.toml"} <= names
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario_loads_and_builds_its_game(path):
+    assert path.read_text().startswith("#"), "a scenario file starts with a comment saying what it models"
+    scenario = load_scenario(path)
+    assert scenario.source == str(path)
+    game = scenario.game()
+    assert isinstance(game, LeaderboardGame)
+    assert game.n == scenario.n >= 2
+    assert game.tau == scenario.designer.tau
+    assert game.resolution == scenario.leaderboard.resolution
+    np.testing.assert_array_equal(game.theta, scenario.theta)
+    np.testing.assert_array_equal(game.rewards, scenario.rewards)
+    assert sorted(game.priority.tolist()) == list(range(scenario.n))
+    zero = np.zeros(scenario.n)
+    scores = game.scores(zero)
+    assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 1))
+    assert np.all(np.isfinite(game.best_responses(zero).effort))
+    assert game.with_tau(1.0).tau == 1.0 and scenario.game(tau=1.0).tau == 1.0
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario_round_trips_through_to_dict(path):
+    scenario = load_scenario(path)
+    again = parse_scenario(scenario.to_dict())
+    assert again == scenario
+    assert again.to_dict() == scenario.to_dict()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_power_law_scenarios_satisfy_the_easy_assumptions(path):
+    scenario = load_scenario(path)
+    if not isinstance(scenario.score, PowerLawSpec):
+        return
+    bound = scenario.bound_score()
+    order = np.argsort(scenario.theta)
+    assert np.all(np.diff(bound.alpha[order]) >= 0) and np.all(np.diff(bound.beta[order]) >= 0)
+    assert np.all(bound.beta < 1), "beta < 1 keeps the power law concave in effort (C2)"
+    assert np.all((bound.lower >= 0) & (bound.upper <= 1))
+
+
+def test_two_developers_matches_the_documented_example():
+    s = load_scenario(ROOT / "scenarios" / "two_developers.toml")
+    assert s.name == "two-developers" and s.seed == 7
+    np.testing.assert_array_equal(s.theta, [1.0, 0.5])
+    assert s.score == PowerLawSpec(0.25, 0.95, Affine(-2.0, 2.0), Affine(0.3, 0.2), 1.0)
+    assert s.cost == LinearCost(0.001)
+    np.testing.assert_array_equal(s.rewards, [1.0, 0.0])
+    assert s.leaderboard == LeaderboardSpec(0.0001, "capability")
+    bound = s.bound_score()
+    assert isinstance(bound, PowerLaw)
+    np.testing.assert_allclose(bound.alpha, [0.0, -1.0])
+    np.testing.assert_allclose(bound.beta, [0.5, 0.4])
+
+
+def test_flat_cost_is_the_counterexample():
+    s = load_scenario(ROOT / "scenarios" / "flat_cost.toml")
+    np.testing.assert_array_equal(s.theta, [1.0, 0.5])
+    assert isinstance(s.score, CustomScoreSpec)
+    assert s.score.function is examples.shifted_exponential
+    assert s.cost == FlatQuadraticCost(scale=1.0, free_effort=1.0)
+    np.testing.assert_array_equal(s.rewards, [1.0, 1.0])
+    assert s.leaderboard.resolution == 0.0
+    game = s.game()
+    e = np.array([0.0, 2.0])
+    np.testing.assert_allclose(game.scores(e), 1 - np.exp(-(s.theta + e)))
+    np.testing.assert_allclose(game.costs(np.array([1.0, 3.0])), [0.0, 4.0])
+    np.testing.assert_array_equal(s.bound_score().limit(), [1.0, 1.0])
+
+
+def test_top3_of_10():
+    s = load_scenario(ROOT / "scenarios" / "top3_of_10.toml")
+    assert s.n == 10
+    np.testing.assert_array_equal(s.rewards, [1.0] * 3 + [0.0] * 7)
+    assert sorted(s.theta.tolist()) != s.theta.tolist(), "capabilities are deliberately unsorted"
+
+
+# ---------------------------------------------------------------------------
+# Parameters, sampling, defaults
+# ---------------------------------------------------------------------------
+
+
+def test_number_list_and_affine_params_resolve():
+    score = {
+        "family": "power_law",
+        "lower": 0.25,
+        "upper": [0.9, 0.95, 0.99],
+        "alpha": {"intercept": -2.0, "slope": 2.0},
+        "beta": 1,
+        "effort_unit": 2,
+    }
+    s = parse_scenario(minimal(score=score))
+    assert s.score.lower == 0.25 and isinstance(s.score.lower, float)
+    assert s.score.upper == (0.9, 0.95, 0.99)
+    assert s.score.alpha == Affine(-2.0, 2.0)
+    assert s.score.beta == 1.0 and isinstance(s.score.beta, float)
+    bound = s.bound_score()
+    theta = np.array([1.0, 0.5, 0.2])
+    np.testing.assert_array_equal(bound.lower, np.full(3, 0.25))
+    np.testing.assert_array_equal(bound.upper, [0.9, 0.95, 0.99])
+    np.testing.assert_allclose(bound.alpha, -2.0 + 2.0 * theta)
+    np.testing.assert_array_equal(bound.beta, np.ones(3))
+    assert bound.effort_unit == 2.0
+    # The score itself follows Eq. 3 with these parameters.
+    e = np.array([0.0, 1.0, 10.0])
+    z = -2.0 + 2.0 * theta + np.log1p(e / 2.0)
+    expected = 0.25 + (np.array([0.9, 0.95, 0.99]) - 0.25) / (1 + np.exp(-z))
+    np.testing.assert_allclose(bound.score(e), expected)
+
+
+def test_exp_saturation_params_and_default_rate():
+    s = parse_scenario(
+        minimal(score={"family": "exp_saturation", "lower": {"intercept": 0.0, "slope": 1.0}, "upper": 2})
+    )
+    assert s.score.rate == 1.0
+    bound = s.bound_score()
+    assert isinstance(bound, ExpSaturation)
+    np.testing.assert_allclose(bound.score(np.ones(3)), 2.0 - (2.0 - s.theta) * np.exp(-1.0))
+
+
+def test_sampled_capabilities_are_reproducible_and_seeded():
+    def sampled(seed, **sample):
+        return parse_scenario(minimal(seed=seed, developers={"sample": {"n": 12, **sample}}))
+
+    state = np.random.get_state()
+    a, b, c = sampled(11), sampled(11), sampled(12)
+    after = np.random.get_state()
+    assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2:] == after[2:]
+    np.testing.assert_array_equal(a.theta, b.theta)
+    assert not np.array_equal(a.theta, c.theta)
+    assert a.n == 12 and np.all((a.theta >= 0) & (a.theta < 1))
+    expected = np.random.default_rng(np.random.SeedSequence(11).spawn(3)[0]).uniform(0.0, 1.0, 12)
+    np.testing.assert_array_equal(a.theta, expected)
+    assert a.developers.sample == SampleSpec(n=12, distribution="uniform", low=0.0, high=1.0)
+
+    d = sampled(5, distribution="uniform", low=2.0, high=3.0)
+    assert np.all((d.theta >= 2.0) & (d.theta < 3.0))
+    normal = sampled(5, distribution="normal", mean=10.0, sd=0.5)
+    expected = np.random.default_rng(np.random.SeedSequence(5).spawn(3)[0]).normal(10.0, 0.5, 12)
+    np.testing.assert_array_equal(normal.theta, expected)
+    assert normal.developers.sample.low is None
+
+
+def test_capabilities_are_read_only_and_scenario_is_frozen():
+    source = [1.0, 0.5, 0.2]
+    s = parse_scenario(minimal(developers={"capability": source}, cost={"family": "linear", "gamma": [1, 2, 3]}))
+    with pytest.raises(ValueError):
+        s.theta[0] = 5.0
+    with pytest.raises(ValueError):
+        s.gamma[0] = 5.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.name = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.designer.tau = 1.0
+    assert s.theta.dtype == float and s.gamma.dtype == float
+    np.testing.assert_array_equal(s.game().gamma, [1.0, 2.0, 3.0])
+
+
+def test_defaults():
+    s = parse_scenario(minimal(name="x"))
+    assert s.seed == 0
+    assert s.gamma is None
+    assert s.source is None
+    assert s.leaderboard == LeaderboardSpec(resolution=0.0001, tie_break="capability")
+    assert s.designer == DesignerSpec(tau=0.0)
+    assert s.dynamics == DynamicsSpec(schedule="simultaneous", rounds=2000, initial="zero")
+    assert s.cost == LinearCost(scale=0.001)
+    assert s.score.effort_unit == 1.0
+    game = s.game()
+    assert game.tau == 0.0 and game.resolution == 0.0001
+    np.testing.assert_array_equal(game.gamma, np.ones(3))
+
+
+def test_defaults_round_trip():
+    bare = parse_scenario(minimal())
+    explicit = minimal(
+        seed=0,
+        leaderboard={"resolution": 0.0001, "tie_break": "capability"},
+        designer={"tau": 0.0},
+        dynamics={"schedule": "simultaneous", "rounds": 2000, "initial": "zero"},
+    )
+    explicit["score"] = {**explicit["score"], "effort_unit": 1.0}
+    assert parse_scenario(explicit) == bare
+    assert parse_scenario(bare.to_dict()) == bare
+    assert bare.to_dict() == parse_scenario(explicit).to_dict()
+    # Changing any one default is visible.
+    assert parse_scenario(minimal(designer={"tau": 0.5})) != bare
+    assert parse_scenario(minimal(seed=1)) != bare
+    assert parse_scenario(minimal(dynamics={"rounds": 10})) != bare
+
+
+def test_name_defaults_to_hint_and_file_stem(tmp_path):
+    data = minimal()
+    del data["name"]
+    assert parse_scenario(data, name_hint="hinted").name == "hinted"
+    assert parse_scenario(copy.deepcopy(data)).name == "unnamed"
+    path = tmp_path / "from_file.toml"
+    path.write_text(
+        '[developers]\ncapability = [1.0, 0.5]\n[score]\nfamily = "exp_saturation"\nlower = 0.1\nupper = 0.9\n'
+        '[cost]\nfamily = "power"\n[reward]\nscheme = "linear"\n'
+    )
+    s = load_scenario(str(path))
+    assert s.name == "from_file"
+    assert s.cost == PowerCost(scale=1.0, exponent=2.0)
+    np.testing.assert_array_equal(s.rewards, [1.0, 0.0])
+
+
+def test_parse_does_not_mutate_its_input():
+    data = minimal(dynamics={"initial": [0.0, 1.0, 2.0]})
+    before = copy.deepcopy(data)
+    s = parse_scenario(data)
+    assert data == before
+    assert s.dynamics.initial == (0.0, 1.0, 2.0)
+
+
+def test_initial_profiles():
+    assert parse_scenario(minimal(dynamics={"initial": "random"})).dynamics.initial == "random"
+    assert parse_scenario(minimal(dynamics={"initial": [0, 1, 2]})).dynamics.initial == (0.0, 1.0, 2.0)
+
+
+def test_reward_schemes_parse():
+    assert parse_scenario(minimal(reward={"scheme": "top_k", "k": 2})).rewards.tolist() == [1.0, 1.0, 0.0]
+    assert parse_scenario(minimal(reward={"scheme": "linear"})).rewards.tolist() == [1.0, 0.5, 0.0]
+    assert parse_scenario(minimal(reward={"scheme": "geometric", "q": 0.5})).rewards.tolist() == [1.0, 0.5, 0.25]
+    np.testing.assert_allclose(parse_scenario(minimal(reward={"scheme": "zipf"})).rewards, [1.0, 1 / 2, 1 / 3])
+    custom = parse_scenario(minimal(reward={"scheme": "custom", "values": [3, 2, 2]}))
+    assert custom.rewards.tolist() == [3.0, 2.0, 2.0]
+
+
+def test_random_tie_break_uses_a_seeded_priority():
+    s = parse_scenario(minimal(seed=42, leaderboard={"tie_break": "random"}))
+    expected = tie_priority(s.theta, "random", np.random.default_rng(np.random.SeedSequence(42).spawn(3)[1]))
+    np.testing.assert_array_equal(s.game().priority, expected)
+    np.testing.assert_array_equal(s.game().priority, s.game().priority)
+    priorities = {
+        tuple(parse_scenario(minimal(seed=k, leaderboard={"tie_break": "random"})).tie_priority()) for k in range(20)
+    }
+    assert len(priorities) > 1, "different seeds give different random tie orders"
+
+
+def test_id_and_capability_tie_breaks():
+    data = minimal(developers={"capability": [0.2, 1.0, 0.5]})
+    by_capability = parse_scenario(data).game()
+    by_id = parse_scenario({**data, "leaderboard": {"tie_break": "id"}}).game()
+    np.testing.assert_array_equal(by_capability.priority, [0, 2, 1])
+    np.testing.assert_array_equal(by_id.priority, [2, 1, 0])
+
+
+def test_custom_cost_and_gamma():
+    s = parse_scenario(
+        minimal(
+            cost={"family": "custom", "function": "sim.examples:huber_cost", "scale": 2.0, "gamma": [1.0, 1.0, 3.0]}
+        )
+    )
+    assert isinstance(s.cost, CustomCost) and s.cost.function is examples.huber_cost
+    np.testing.assert_allclose(s.game().costs(np.array([0.5, 2.0, 2.0])), [2.0 * 0.125, 2.0 * 1.5, 3.0 * 2.0 * 1.5])
+    assert s.to_dict()["cost"] == {
+        "family": "custom",
+        "function": "sim.examples:huber_cost",
+        "scale": 2.0,
+        "gamma": [1.0, 1.0, 3.0],
+    }
+
+
+def test_import_callable_and_callable_path():
+    assert import_callable("sim.examples:shifted_exponential", "f") is examples.shifted_exponential
+    assert import_callable("numpy:random.default_rng", "f") is np.random.default_rng
+    assert callable_path(examples.huber_cost) == "sim.examples:huber_cost"
+    for bad in ("sim.examples", ":f", "sim.examples:", "sim.nothing_here:f", "sim.examples:nothing"):
+        with pytest.raises(ScenarioError) as info:
+            import_callable(bad, "score.function")
+        assert info.value.field == "score.function"
+
+
+def test_examples_formulas():
+    theta = np.array([0.0, 1.0])
+    e = np.array([1.0, 0.5])
+    np.testing.assert_allclose(examples.shifted_exponential(theta, e), 1 - np.exp(-(theta + e)))
+    np.testing.assert_array_equal(examples.shifted_exponential_limit(theta), [1.0, 1.0])
+    np.testing.assert_allclose(examples.exponential_cost([0.0, 1.0]), [0.0, np.e - 1])
+    np.testing.assert_allclose(examples.huber_cost([0.0, 0.5, 1.0, 3.0]), [0.0, 0.125, 0.5, 2.5])
+
+
+def test_scenario_constructed_directly():
+    s = Scenario(
+        name="direct",
+        developers=Developers(capability=[0.3, 0.9]),
+        score=PowerLawSpec(0.0, 1.0, Affine(0.0, 1.0), 0.5),
+        cost=LinearCost(1.0),
+        reward=RewardScheme("winner_take_all"),
+    )
+    assert s.n == 2 and s.leaderboard.resolution == 0.0001
+    assert parse_scenario(s.to_dict()) == s
+
+
+def test_parse_builds_the_game_once_at_load_time(monkeypatch):
+    import sim.scenario as scenario_module
+
+    calls = []
+
+    def failing_game(**kwargs):
+        calls.append(kwargs)
+        raise ScenarioError("game", None, "built")
+
+    monkeypatch.setattr(scenario_module, "LeaderboardGame", failing_game)
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(minimal(designer={"tau": 0.25}))
+    assert info.value.field == "game"
+    assert len(calls) == 1 and calls[0]["tau"] == 0.25 and calls[0]["resolution"] == 0.0001
