@@ -157,13 +157,25 @@ class StabilisingThreshold:
         ``"grid_levels"`` (exact) or ``"bisection"``.
     """
 
-    tau_star: float
     per_pair: np.ndarray
-    stabilises: bool
     vouched: bool
     method: str
     tau_max: float
     note: str = ""
+
+    @property
+    def tau_star(self) -> float:
+        return float(np.max(self.per_pair, initial=0.0))
+
+    @property
+    def stabilises(self) -> bool:
+        return bool(np.isfinite(self.tau_star))
+
+    def __repr__(self) -> str:
+        return (
+            f"StabilisingThreshold(tau_star={self.tau_star!r}, per_pair={self.per_pair!r}, vouched={self.vouched}, "
+            f"method={self.method!r}, tau_max={self.tau_max!r}, note={self.note!r})"
+        )
 
 
 def stabilising_threshold(
@@ -226,18 +238,9 @@ def _threshold_bisection(game: LeaderboardGame, tau_max: float, samples: int, fa
             else:
                 lo = mid
         per_pair[k] = hi
-    tau_star = float(per_pair.max()) if per_pair.size else 0.0
-    if not np.isfinite(tau_star):
+    if not np.all(np.isfinite(per_pair)):
         notes.append(f"the condition still fails at tau_max = {tau_max:g}")
-    return StabilisingThreshold(
-        tau_star=tau_star,
-        per_pair=per_pair,
-        stabilises=bool(np.isfinite(tau_star)),
-        vouched=vouched,
-        method="bisection",
-        tau_max=tau_max,
-        note="; ".join(notes),
-    )
+    return StabilisingThreshold(per_pair, vouched, "bisection", tau_max, "; ".join(notes))
 
 
 def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None:
@@ -275,17 +278,9 @@ def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None
             per_pair[k] = np.inf
         elif failing.size:
             per_pair[k] = crossing[failing[-1]]
-    tau_star = float(per_pair.max()) if per_pair.size else 0.0
-    note = "" if np.isfinite(tau_star) else "the weaker developer can always catch up once the rival saturates"
-    return StabilisingThreshold(
-        tau_star=tau_star,
-        per_pair=per_pair,
-        stabilises=bool(np.isfinite(tau_star)),
-        vouched=True,
-        method="grid_levels",
-        tau_max=np.inf,
-        note=note,
-    )
+    never = not np.all(np.isfinite(per_pair))
+    note = "the weaker developer can always catch up once the rival saturates" if never else ""
+    return StabilisingThreshold(per_pair, True, "grid_levels", np.inf, note)
 
 
 @dataclass(frozen=True)
