@@ -15,8 +15,8 @@ Each check samples effort or score levels on a wide grid (log-spaced and
 linear, so both small and very large efforts are seen) and compares with a
 stated tolerance: a relative ``RTOL = 1e-9`` of the quantity's scale, plus
 the round-off a finite difference of doubles carries (slopes), and C1 is not
-judged where both scores are within ``SATURATION_ULPS`` ulps of their limits
-(doubles cannot order them there).  A failure says *where*: which
+judged for equal scores within ``SATURATION_RTOL`` of their limits (doubles
+cannot order near-equal capabilities there).  A failure says *where*: which
 developers, at which effort or score.
 """
 
@@ -33,8 +33,8 @@ from sim.scores import CUSTOM_MAX_EFFORT, CustomScore
 RTOL = 1e-9
 #: Machine epsilon of doubles; slope checks allow this much round-off per score.
 EPS = float(np.finfo(float).eps)
-#: C1 is not judged where both scores lie within this many ulps of their limits.
-SATURATION_ULPS = 1000
+#: C1 does not count equal scores where they lie within this (relative) distance of their limits.
+SATURATION_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
                     break
                 lo, hi = (mid, hi) if float(cost(np.array(mid))) <= c[a] else (lo, mid)
             end = lo
-        where = f"c is constant on [{x[a]:.6g}, {end:.6g}] (c = {c[a]:.6g}): not strictly increasing"
+        verb = "is constant" if np.all(dc[a : b + 1] == 0) else "does not increase"
+        where = f"c {verb} on [{x[a]:.6g}, {end:.6g}] (c = {c[a]:.6g}): not strictly increasing"
     results.append(
         AssumptionResult(
             "cost strictly increasing",
@@ -154,17 +155,28 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
 
 
 def check_c1(game: LeaderboardGame, efforts: np.ndarray) -> AssumptionResult:
-    """C1: at every sampled effort the scores are strictly increasing in capability."""
+    """C1: at every sampled effort the scores are strictly increasing in capability.
+
+    Checked between developers adjacent in capability (strict increase is
+    transitive).  At zero effort equal scores fail.  At positive effort a
+    score *below* the weaker one's (beyond round-off) fails anywhere, while
+    equal scores fail only where both are farther than ``SATURATION_RTOL``
+    (relative) from their limits: closer than that, near-equal capabilities
+    may round to the same double although the model orders them.
+    """
     order = np.argsort(game.theta, kind="stable")
     theta = game.theta[order]
     fam = game.score[order]
     scores = fam.score(np.broadcast_to(efforts[:, None], (efforts.size, game.n)))  # (effort, dev ascending theta)
     distinct = np.diff(theta) > 0
-    # Where both scores sit within float round-off of their limits, doubles cannot order them: skip.
     limit = np.broadcast_to(np.asarray(fam.limit(), dtype=float), (game.n,))
-    resolvable = (limit[None, :] - scores) > SATURATION_ULPS * EPS * np.maximum(np.abs(limit[None, :]), 1e-300)
-    decidable = resolvable[:, :-1] | resolvable[:, 1:]
-    bad = (np.diff(scores, axis=1) <= 0) & distinct[None, :] & decidable
+    scale = np.maximum(np.abs(limit), 1.0)
+    resolvable = (limit[None, :] - scores) > SATURATION_RTOL * scale[None, :]
+    diff = np.diff(scores, axis=1)
+    noise = 4 * EPS * np.maximum(np.abs(scores[:, :-1]), np.abs(scores[:, 1:]))
+    reversed_ = diff < -noise
+    equal = (diff <= 0) & ((efforts == 0)[:, None] | (resolvable[:, :-1] & resolvable[:, 1:]))
+    bad = (reversed_ | equal) & distinct[None, :]
     where = ""
     if bad.any():
         e_idx, pair = np.argwhere(bad)[0]
@@ -223,53 +235,54 @@ def check_c2(game: LeaderboardGame, efforts: np.ndarray) -> list[AssumptionResul
 
 
 def check_c3(game: LeaderboardGame, levels: int = 400) -> AssumptionResult:
-    """C3: for every pair, the stronger model's effort advantage is non-decreasing in the target score.
+    """C3: the stronger model's effort advantage ``E(theta_low, s) - E(theta_high, s)`` is non-decreasing in ``s``.
 
-    Samples target scores from the lower of the pair's zero-effort scores up to
-    just below the lower of their limits, both linearly and geometrically
-    close to the limit.
+    Checked for developers adjacent in capability, which covers every pair:
+    for ``theta_1 < theta_2 < theta_3`` the advantage of 3 over 1 is the sum
+    of the adjacent advantages, and a sum of non-decreasing functions is
+    non-decreasing (where C1 holds, the limits grow with capability, so the
+    intermediate efforts are finite wherever the outer ones are).  Target
+    scores run from the lower of the pair's zero-effort scores to just below
+    the lower of their limits, linearly and geometrically close to the limit.
+    The tolerance is relative (``RTOL``) plus the round-off of the two
+    efforts, including the relative accuracy of a custom family's inverse.
     """
     order = np.argsort(game.theta, kind="stable")
-    zero = game.score.zero_effort_score()
-    limit = np.asarray(game.score.limit(), dtype=float)
-    for a_pos in range(game.n):
-        for b_pos in range(a_pos + 1, game.n):
-            low, high = order[a_pos], order[b_pos]
-            if game.theta[low] == game.theta[high]:
-                continue
-            top = min(limit[low], limit[high])
-            bottom = min(zero[low], zero[high])
-            if not (np.isfinite(top) and top > bottom):
-                continue
-            width = top - bottom
-            s = np.unique(
-                np.concatenate(
-                    [
-                        bottom + width * np.linspace(0, 1, levels, endpoint=False),
-                        top - width * np.geomspace(1, 1e-10, levels),
-                    ]
-                )
-            )
-            s = s[s < top]
-            e_low = game.score[low].effort_to_reach(s)
-            e_high = game.score[high].effort_to_reach(s)
-            ok = np.isfinite(e_low) & np.isfinite(e_high)
-            adv = e_low[ok] - e_high[ok]
-            s_ok = s[ok]
-            # Local tolerance: relative to the advantages compared, plus the round-off of the two efforts.
-            size = np.maximum(np.abs(adv), np.maximum(e_low[ok], e_high[ok]))
-            falls = np.diff(adv) < -(
-                RTOL * np.maximum(np.maximum(np.abs(adv[:-1]), np.abs(adv[1:])), 1e-12)
-                + 4 * EPS * np.maximum(size[:-1], size[1:])
-            )
-            if falls.any():
-                k = int(np.flatnonzero(falls)[0])
-                where = (
-                    f"developers {high} (theta={game.theta[high]:.6g}) over {low} (theta={game.theta[low]:.6g}): "
-                    f"effort advantage falls from {adv[k]:.6g} at score {s_ok[k]:.6g} to {adv[k + 1]:.6g} "
-                    f"at score {s_ok[k + 1]:.6g}"
-                )
-                return AssumptionResult("C3", False, where, "effort advantage of the stronger model non-decreasing")
+    low, high = order[:-1], order[1:]
+    keep = game.theta[high] > game.theta[low]
+    low, high = low[keep], high[keep]
+    zero = np.broadcast_to(game.score.zero_effort_score(), (game.n,))
+    limit = np.broadcast_to(np.asarray(game.score.limit(), dtype=float), (game.n,))
+    top = np.minimum(limit[low], limit[high])
+    bottom = np.minimum(zero[low], zero[high])
+    valid = np.isfinite(top) & np.isfinite(bottom) & (top > bottom)
+    low, high, top, bottom = low[valid], high[valid], top[valid], bottom[valid]
+    if low.size == 0:
+        return AssumptionResult("C3", True, "", "effort advantage of the stronger model non-decreasing in the target")
+    fractions = np.concatenate([np.linspace(0, 1, levels, endpoint=False), 1 - np.geomspace(1, 1e-10, levels)])
+    fractions = np.unique(fractions[fractions < 1])
+    width = (top - bottom)[:, None]
+    s = np.minimum(bottom[:, None] + width * fractions[None, :], np.nextafter(top, -np.inf)[:, None])  # (pairs, lv)
+    e_low = game.score[low][:, None].effort_to_reach(s)
+    e_high = game.score[high][:, None].effort_to_reach(s)
+    rtol = float(getattr(game.score, "rtol", 0.0))
+    with np.errstate(invalid="ignore"):
+        adv = e_low - e_high
+        size = np.maximum(np.abs(adv), np.maximum(e_low, e_high))
+        noise = (4 * EPS + 2 * rtol) * np.maximum(size[:, :-1], size[:, 1:])
+        bound = np.maximum(np.maximum(np.abs(adv[:, :-1]), np.abs(adv[:, 1:])), 1e-12)
+        falls = np.diff(adv, axis=1) < -(RTOL * bound + noise)
+    finite = np.isfinite(e_low) & np.isfinite(e_high)
+    falls &= finite[:, :-1] & finite[:, 1:]
+    if falls.any():
+        pair, k = (int(v) for v in np.argwhere(falls)[0])
+        lo_id, hi_id = low[pair], high[pair]
+        where = (
+            f"developers {hi_id} (theta={game.theta[hi_id]:.6g}) over {lo_id} (theta={game.theta[lo_id]:.6g}): "
+            f"effort advantage falls from {adv[pair, k]:.6g} at score {s[pair, k]:.6g} to {adv[pair, k + 1]:.6g} "
+            f"at score {s[pair, k + 1]:.6g}"
+        )
+        return AssumptionResult("C3", False, where, "effort advantage of the stronger model non-decreasing")
     return AssumptionResult("C3", True, "", "effort advantage of the stronger model non-decreasing in the target")
 
 

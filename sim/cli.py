@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,26 +33,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _number(value):
-    """JSON-safe number: ``None`` for inf/nan."""
-    if value is None:
+def _floats(values) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def json_ready(value):
+    """``value`` with every non-finite float replaced by ``None`` (JSON ``null``), recursively."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _numbers(values) -> list:
-    return [_number(v) for v in np.asarray(values, dtype=float).ravel()]
-
-
-def _inf(value):
-    """A JSON ``null`` read back as ``inf`` (unreachable, never)."""
-    return math.inf if value is None else value
-
-
-def _nan(value):
-    """A JSON ``null`` read back as ``nan`` (undefined)."""
-    return math.nan if value is None else value
+    return value
 
 
 def _fmt(value, spec: str = ".6g") -> str:
@@ -64,7 +58,11 @@ def _fmt(value, spec: str = ".6g") -> str:
 
 
 def theory_report(scenario, tau: float | None = None, tau_max: float | None = None) -> dict:
-    """Everything ``lbsim theory`` shows, as a JSON-ready dict."""
+    """Everything ``lbsim theory`` shows, as a dict of plain Python values.
+
+    Floats may be ``inf`` (unreachable, never) or ``nan`` (undefined);
+    :func:`json_ready` turns those into ``null`` for ``--json``.
+    """
     from sim import theory
 
     game = scenario.game(tau)
@@ -82,20 +80,21 @@ def theory_report(scenario, tau: float | None = None, tau_max: float | None = No
         "resolution": game.resolution,
         "tie_break": scenario.leaderboard.tie_break,
         "capability_order": game.capability_order.tolist(),
-        "baseline_scores": _numbers(baseline),
-        "published_baseline_scores": _numbers(published_scores(baseline, game.resolution)),
+        "baseline_scores": _floats(baseline),
+        "published_baseline_scores": _floats(published_scores(baseline, game.resolution)),
         "baseline_ranks": game.ranks(np.zeros(game.n)).tolist(),
         "pairs": [[int(a), int(b)] for a, b in zip(strong, weak, strict=True)],
-        "just_overtake": _numbers(cond.just_overtake),
-        "just_overtake_cost": _numbers(cond.cost),
-        "reward_gap": _numbers(cond.gap),
+        "just_overtake": _floats(cond.just_overtake),
+        "just_overtake_cost": _floats(cond.cost),
+        "reward_gap": _floats(cond.gap),
         "pair_holds": [bool(h) for h in cond.holds],
         "zero_is_equilibrium": cond.zero_is_equilibrium,
         "zero_is_equilibrium_exact": bool(exact),
         "tests_agree": cond.zero_is_equilibrium == bool(exact),
-        "tau_star": _number(threshold.tau_star),
+        "float_saturated": np.flatnonzero(theory.float_saturated(game)).tolist(),
+        "tau_star": threshold.tau_star,
         "stabilises": threshold.stabilises,
-        "tau_star_per_pair": _numbers(threshold.per_pair),
+        "tau_star_per_pair": _floats(threshold.per_pair),
         "tau_star_method": threshold.method,
         "tau_star_vouched": threshold.vouched,
         "tau_star_note": threshold.note,
@@ -106,12 +105,12 @@ def theory_report(scenario, tau: float | None = None, tau_max: float | None = No
         None
         if q is None
         else {
-            "D": _numbers(q.D),
-            "baseline_catch_up": _numbers(q.baseline_catch_up),
-            "rho": _numbers(q.rho),
-            "reward_gap_effort": _numbers(q.reward_gap_effort),
-            "kappa": _numbers(q.kappa),
-            "predicted_tau_star": _numbers(q.predicted_tau_star),
+            "D": _floats(q.D),
+            "baseline_catch_up": _floats(q.baseline_catch_up),
+            "rho": _floats(q.rho),
+            "reward_gap_effort": _floats(q.reward_gap_effort),
+            "kappa": _floats(q.kappa),
+            "predicted_tau_star": _floats(q.predicted_tau_star),
         }
     )
     return report
@@ -148,11 +147,11 @@ def _print_theory(report: dict, out) -> None:
         rows.append(
             [
                 f"{b} -> {a}",
-                _fmt(_inf(report["just_overtake"][k])),
-                _fmt(_inf(report["just_overtake_cost"][k])),
+                _fmt(report["just_overtake"][k]),
+                _fmt(report["just_overtake_cost"][k]),
                 _fmt(report["reward_gap"][k]),
                 yes(report["pair_holds"][k]),
-                _fmt(_inf(report["tau_star_per_pair"][k])),
+                _fmt(report["tau_star_per_pair"][k]),
             ]
         )
     print(_table(["pair", "Delta_i(tau)", "cost", "reward gap", "cost >= gap", "tau*_i"], rows), file=out)
@@ -161,12 +160,22 @@ def _print_theory(report: dict, out) -> None:
         f"exact check over all deviations: {yes(report['zero_is_equilibrium_exact'])}",
         file=out,
     )
-    if not report["tests_agree"]:
+    if report["float_saturated"]:
         print(
-            "note: the two tests disagree, so the scenario breaks an assumption the proposition needs "
-            "(see `lbsim check`)",
+            f"note: at this tau the baselines of developers {report['float_saturated']} are within float round-off "
+            "of their limits; Delta_i and both tests reflect round-off there, not the model",
             file=out,
         )
+    if not report["tests_agree"]:
+        reason = (
+            "scores are within round-off of their limits (see above)"
+            if report["float_saturated"]
+            else "the scenario breaks an assumption the proposition needs (see `lbsim check`)"
+            if report["tie_break"] == "capability"
+            else f"ties are broken by {report['tie_break']}, not against the lower capability as the proposition "
+            "assumes (Theorem 4.6), or an assumption fails (see `lbsim check`); trust the exact check"
+        )
+        print(f"note: the two tests disagree: {reason}", file=out)
     if report["stabilises"]:
         star = f"tau* = {_fmt(report['tau_star'], '.8g')}"
     else:
@@ -188,11 +197,12 @@ def _print_theory(report: dict, out) -> None:
                     _fmt(q["D"][k]),
                     _fmt(q["baseline_catch_up"][k]),
                     _fmt(q["rho"][k]),
-                    _fmt(_nan(q["kappa"][k])),
-                    _fmt(_nan(q["predicted_tau_star"][k])),
+                    _fmt(q["kappa"][k]),
+                    _fmt(q["predicted_tau_star"][k]),
                 ]
             )
-        print(_table(["pair", "D_i", "Delta_i(0)", "rho_i", "kappa_i", "kappa^rho"], rows), file=out)
+        print(_table(["pair", "D_i", "Delta_i(0)", "rho_i", "kappa_i", "e0*kappa^rho"], rows), file=out)
+        print("(tau*_i grows like e0 * kappa_i ** rho_i, up to a constant depending on rho_i)", file=out)
 
 
 def _cmd_theory(args) -> int:
@@ -205,7 +215,7 @@ def _cmd_theory(args) -> int:
         raise ScenarioError("--tau-max", args.tau_max, "must be a finite number > 0")
     report = theory_report(scenario, args.tau, args.tau_max)
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
+        json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     else:
         _print_theory(report, sys.stdout)
@@ -242,7 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("theory", help="one-shot theory: Delta_i(tau), Proposition 4.5, tau*, Proposition 5.6")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
-    p.add_argument("--tau-max", type=float, default=None, help="upper end of the tau* search (default 1e12)")
+    p.add_argument(
+        "--tau-max",
+        type=float,
+        default=None,
+        help="upper end of the tau* search for exact scores (resolution 0; default 1e12); "
+        "on a published grid the search is exact and needs no bound",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_cmd_theory)
     p = sub.add_parser("check", help="check the paper's assumptions numerically, one by one")
@@ -257,7 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        # inf and nan are reported in the output (as inf, "-" or null); numpy's warnings would only add noise.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.run(args)
     except ScenarioError as err:
         path = getattr(args, "scenario", None)
         where = f"{path}: " if path and err.field != str(path) else ""

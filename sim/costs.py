@@ -99,7 +99,11 @@ class FlatQuadraticCost:
 
 @dataclass(frozen=True)
 class CustomCost:
-    """Any vectorised callable ``function(x) -> cost``; properties are checked numerically."""
+    """Any vectorised callable ``function(x) -> cost``; properties are checked numerically.
+
+    An exception or a NaN from the function becomes a one-line
+    :class:`~sim.errors.ScenarioError` naming ``cost.function``.
+    """
 
     function: Callable[[np.ndarray], np.ndarray]
     scale: float = 1.0
@@ -111,7 +115,16 @@ class CustomCost:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.scale * np.broadcast_to(np.asarray(self.function(x), dtype=float), x.shape)
+        name = f"{getattr(self.function, '__module__', '?')}:{getattr(self.function, '__qualname__', '?')}"
+        try:
+            out = np.broadcast_to(np.asarray(self.function(x), dtype=float), x.shape)
+        except Exception as err:  # a user's function: report, do not crash
+            reason = " ".join(f"{type(err).__name__}: {err}".split())
+            raise ScenarioError("cost.function", name, f"raised {reason}") from None
+        bad = np.isnan(out) & ~np.isnan(x)
+        if bad.any():
+            raise ScenarioError("cost.function", name, f"returned NaN at effort {float(x[bad].flat[0]):.6g}")
+        return self.scale * out
 
     def linear_lower_bound(self) -> float:
         return 0.0

@@ -32,7 +32,6 @@ from sim.leaderboard import (
     check_resolution,
     grid_index,
     overtake_target,
-    ranked_above,
     ranks,
     tie_priority,
 )
@@ -42,6 +41,11 @@ from sim.scores import ScoreFamily, least_effort
 #: ``UTILITY_RTOL * max(1, max |r|)`` count as equal.  A deviation is
 #: profitable only if it gains more than that.
 UTILITY_RTOL = 1e-9
+
+
+#: Largest published grid level the leaderboard allows: beyond ``2**52`` the
+#: level ``floor(s / delta)`` and its successor are no longer distinct doubles.
+MAX_GRID_INDEX = 2.0**52
 
 
 def utility_tolerance(rewards) -> float:
@@ -119,6 +123,18 @@ class LeaderboardGame:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "tau", tau)
         object.__setattr__(self, "resolution", check_resolution(self.resolution))
+        if self.resolution > 0:
+            # Grid levels must stay exact integers in doubles: |s| / delta below 2**52.
+            reach = np.concatenate([np.ravel(self.score.zero_effort_score()), np.ravel(self.score.limit())])
+            reach = np.abs(reach[np.isfinite(reach)])
+            largest = float(reach.max(initial=0.0))
+            if largest / self.resolution > MAX_GRID_INDEX:
+                raise ScenarioError(
+                    "leaderboard.resolution",
+                    self.resolution,
+                    f"too fine for double precision: scores up to {largest:.6g} need a resolution of at least "
+                    f"{largest / MAX_GRID_INDEX:.3g}",
+                )
 
     # -- basic quantities -------------------------------------------------
 
@@ -165,6 +181,27 @@ class LeaderboardGame:
         return equilibrium_check(self, x)
 
 
+def ranks_against(level: np.ndarray, priority: np.ndarray, candidate_level: np.ndarray, rows=None) -> np.ndarray:
+    """Rank developer ``rows[r]`` would get at published level ``candidate_level[r, c]``, the others fixed.
+
+    ``level`` and ``priority`` are everyone's current published levels and
+    tie priorities (length ``n``); ``candidate_level`` has one row per
+    developer in ``rows`` (default: all).  Developer ``j != i`` is above ``i``
+    iff its level is higher, or equal with a higher priority.  Levels are
+    mapped to dense integer codes so that ``(level, priority)`` becomes one
+    exact integer key, and ranks are counted with a binary search:
+    ``O(R C log n)`` time, ``O(R C)`` memory.
+    """
+    n = level.size
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    codes = np.unique(np.concatenate([level, candidate_level.ravel()]), return_inverse=True)[1]
+    key = codes[:n].astype(np.int64) * n + priority
+    cand_key = codes[n:].reshape(candidate_level.shape).astype(np.int64) * n + priority[rows, None]
+    above = n - np.searchsorted(np.sort(key), cand_key, side="right")
+    # Developer i's own current entry was counted if it sits above its candidate.
+    return 1 + above - (key[rows, None] > cand_key)
+
+
 @dataclass(frozen=True)
 class BestResponse:
     """Every developer's best response to the others' efforts in one profile.
@@ -179,18 +216,25 @@ class BestResponse:
     utility: np.ndarray
 
 
-def candidate_efforts(game: LeaderboardGame, scores: np.ndarray) -> np.ndarray:
-    """Candidate efforts ``X[i, j]``: least effort for ``i`` to rank above ``j``.
+def candidate_efforts(game: LeaderboardGame, scores: np.ndarray, rows=None) -> np.ndarray:
+    """Candidate efforts ``X[r, j]``: least effort for developer ``rows[r]`` to rank above ``j``.
 
-    The diagonal holds ``0`` (the zero-effort candidate).  ``+inf`` where the
-    target is above ``i``'s saturation limit.  Efforts are checked forward.
+    Its own column holds ``0`` (the zero-effort candidate).  ``+inf`` where
+    the target is above the developer's saturation limit.  Efforts are
+    checked forward.  ``rows`` defaults to every developer.
     """
     n = game.n
-    wins_ties = game.priority[:, None] > game.priority[None, :]
-    targets = overtake_target(np.broadcast_to(scores[None, :], (n, n)), game.resolution, wins_ties)
-    efforts = least_effort(game.score[:, None], game.tau, targets)
-    efforts[np.arange(n), np.arange(n)] = 0.0
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    wins_ties = game.priority[rows, None] > game.priority[None, :]
+    targets = overtake_target(np.broadcast_to(scores[None, :], (rows.size, n)), game.resolution, wins_ties)
+    efforts = least_effort(game.score[rows][:, None], game.tau, targets)
+    efforts[np.arange(rows.size), rows] = 0.0
     return efforts
+
+
+#: Best responses are computed for blocks of developers with at most this many
+#: candidates in a block, so memory stays bounded for any ``n``.
+CANDIDATE_BLOCK = 1 << 22
 
 
 def best_responses(game: LeaderboardGame, x) -> BestResponse:
@@ -201,36 +245,36 @@ def best_responses(game: LeaderboardGame, x) -> BestResponse:
     score evaluated forward against the others' current published levels and
     priorities, so no candidate is credited with a rank it does not reach.
     Among candidates within :func:`utility_tolerance` of the best utility the
-    smallest effort is chosen.
+    smallest effort is chosen.  ``O(n^2 log n)`` time; memory bounded by
+    :data:`CANDIDATE_BLOCK`.
     """
     x = np.asarray(x, dtype=float)
     n = game.n
     scores = game.scores(x)
-    efforts = candidate_efforts(game, scores)  # (i, candidate)
-    finite = np.isfinite(efforts)
-    safe = np.where(finite, efforts, 0.0)
-    cand_scores = game.score[:, None].score(game.tau + safe)  # (i, candidate)
-    cand_level = grid_index(cand_scores, game.resolution)
-    others_level = grid_index(scores, game.resolution)
-    # above[i, c, j]: developer j is ranked above i when i plays candidate c.
-    above = ranked_above(
-        others_level[None, None, :], game.priority[None, None, :], cand_level[:, :, None], game.priority[:, None, None]
-    )
-    above[np.arange(n), :, np.arange(n)] = False
-    cand_rank = 1 + above.sum(axis=2)
-    cand_util = game.rewards[cand_rank - 1] - game.gamma[:, None] * game.cost(safe)
-    cand_util = np.where(finite, cand_util, -np.inf)
+    level = grid_index(scores, game.resolution)
     tol = utility_tolerance(game.rewards)
-    best = cand_util.max(axis=1, keepdims=True)
-    good = cand_util >= best - tol
-    choice = np.argmin(np.where(good, safe, np.inf), axis=1)
-    rows = np.arange(n)
-    return BestResponse(
-        effort=safe[rows, choice],
-        score=cand_scores[rows, choice],
-        rank=cand_rank[rows, choice],
-        utility=cand_util[rows, choice],
-    )
+    out = {
+        name: np.empty(n, dtype=dtype)
+        for name, dtype in (("effort", float), ("score", float), ("rank", np.int64), ("utility", float))
+    }
+    block = max(1, CANDIDATE_BLOCK // n)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        efforts = candidate_efforts(game, scores, rows)  # (row, candidate)
+        finite = np.isfinite(efforts)
+        safe = np.where(finite, efforts, 0.0)
+        cand_scores = game.score[rows][:, None].score(game.tau + safe)
+        cand_rank = ranks_against(level, game.priority, grid_index(cand_scores, game.resolution), rows)
+        cand_util = game.rewards[cand_rank - 1] - game.gamma[rows, None] * game.cost(safe)
+        cand_util = np.where(finite, cand_util, -np.inf)
+        good = cand_util >= cand_util.max(axis=1, keepdims=True) - tol
+        choice = np.argmin(np.where(good, safe, np.inf), axis=1)
+        r = np.arange(rows.size)
+        out["effort"][rows] = safe[r, choice]
+        out["score"][rows] = cand_scores[r, choice]
+        out["rank"][rows] = cand_rank[r, choice]
+        out["utility"][rows] = cand_util[r, choice]
+    return BestResponse(**out)
 
 
 @dataclass(frozen=True)

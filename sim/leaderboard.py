@@ -10,7 +10,7 @@ score, rank 1 highest.  Equal published scores are a tie, broken by a strict
 * ``"id"``: the lower developer id wins;
 * ``"random"``: a seeded random permutation.
 
-Ranks are computed from grid *indices* ``floor(s / delta)`` rather than from
+Ranks are computed from grid *indices* ``floor(s / delta + slack)`` rather than from
 rounded floats, so ranking is monotone in the true score and round-off never
 hands out a rank that was not earned.  :func:`least_score_at_index` gives the
 exact least float whose index reaches a grid level, which is what a developer
@@ -34,40 +34,56 @@ def check_resolution(resolution: float) -> float:
     return resolution
 
 
+#: Slack, in grid steps, below a grid line within which a score publishes on
+#: the line: decimal scores such as 0.3 are stored as 0.29999999999999998890,
+#: and ``0.3 / 0.01`` is ``29.999999999999996``; with the slack the score
+#: publishes as 0.30, as the decimal it stands for.  The rule stays monotone
+#: in the score, so ranks remain exactly consistent.
+GRID_SLACK = 1e-9
+
+
 def grid_index(scores, resolution: float) -> np.ndarray:
-    """The published grid level ``floor(s / delta)``; the score itself when ``delta = 0``."""
+    """The published grid level ``floor(s / delta + slack)``; the score itself when ``delta = 0``.
+
+    ``slack = GRID_SLACK + 8 * eps * |s / delta|`` absorbs the binary
+    representation error of decimal scores (see :data:`GRID_SLACK`).
+    """
     scores = np.asarray(scores, dtype=float)
     if resolution == 0:
         return scores
-    return np.floor(scores / resolution)
+    q = scores / resolution
+    return np.floor(q + (GRID_SLACK + _EIGHT_EPS * np.abs(q)))
+
+
+_EIGHT_EPS = 8 * float(np.finfo(float).eps)
 
 
 def published_scores(scores, resolution: float) -> np.ndarray:
-    """Scores as the leaderboard shows them: rounded down to a multiple of ``delta``."""
+    """Scores as the leaderboard shows them: rounded down to a multiple of ``delta`` (``index * delta``)."""
     if resolution == 0:
         return np.asarray(scores, dtype=float)
     return grid_index(scores, resolution) * resolution
 
 
 def least_score_at_index(index, resolution: float, max_steps: int = 64) -> np.ndarray:
-    """The least float ``s`` with ``floor(s / delta) >= index`` (``delta > 0``).
+    """The least float ``s`` with ``grid_index(s, delta) >= index`` (``delta > 0``).
 
-    ``index * delta`` is off by a few ulps in either direction; this walks it
-    to the exact boundary with ``nextafter`` so that reaching the returned
-    score is both necessary and sufficient for the published level.
+    ``(index - slack) * delta`` is off by a few ulps in either direction; this
+    walks it to the exact boundary with ``nextafter`` so that reaching the
+    returned score is both necessary and sufficient for the published level.
     """
     if resolution <= 0:
         raise ValueError("least_score_at_index needs a resolution > 0")
     index = np.asarray(index, dtype=float)
-    t = index * resolution
+    t = (index - GRID_SLACK) * resolution
     for _ in range(max_steps):
-        low = np.floor(t / resolution) < index
+        low = grid_index(t, resolution) < index
         if not low.any():
             break
         t = np.where(low, np.nextafter(t, np.inf), t)
     for _ in range(max_steps):
         prev = np.nextafter(t, -np.inf)
-        can = np.floor(prev / resolution) >= index
+        can = grid_index(prev, resolution) >= index
         if not can.any():
             break
         t = np.where(can, prev, t)

@@ -60,6 +60,13 @@ whose message is one line; a file that is not valid TOML or cannot be read
 gets the file's path as its field.  Loading builds the
 :class:`~sim.game.LeaderboardGame` once, so every error surfaces at load
 time.
+
+Custom functions are probed at load time (:data:`PROBE_EFFORTS`, for all
+developers at once, for a 2-D array of efforts and for a single developer);
+an exception, a NaN, a result of the wrong shape, a non-finite score or
+limit, or a non-finite cost at efforts up to 1 is a
+:class:`~sim.errors.ScenarioError` naming ``score.function``,
+``score.limit`` or ``cost.function``.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ import difflib
 import importlib
 import math
 import re
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,11 +90,24 @@ from sim.errors import ScenarioError
 from sim.game import LeaderboardGame
 from sim.leaderboard import TIE_BREAKS, check_resolution, tie_priority
 from sim.rewards import SCHEMES, RewardScheme
-from sim.scores import Affine, CustomScoreSpec, ExpSaturationSpec, Param, PowerLawSpec, ScoreFamily, ScoreSpec
+from sim.scores import (
+    CUSTOM_MAX_EFFORT,
+    Affine,
+    CustomScoreSpec,
+    ExpSaturation,
+    ExpSaturationSpec,
+    Param,
+    PowerLaw,
+    PowerLawSpec,
+    ScoreFamily,
+    ScoreSpec,
+)
 
 __all__ = [
     "DISTRIBUTIONS",
     "INITIAL_PROFILES",
+    "MAX_DEVELOPERS",
+    "PROBE_EFFORTS",
     "SCHEDULES",
     "SCORE_FAMILIES",
     "DesignerSpec",
@@ -104,6 +125,10 @@ __all__ = [
 SCORE_FAMILIES = ("power_law", "exp_saturation", "custom")
 SCHEDULES = ("simultaneous", "sequential", "random_order", "asynchronous")
 INITIAL_PROFILES = ("zero", "random")
+#: Most developers a scenario may have (a sample larger than this is a typo, not a game).
+MAX_DEVELOPERS = 1_000_000
+#: Efforts at which custom score and cost functions are probed at load time.
+PROBE_EFFORTS = (0.0, 1e-3, 1.0, 1e3, 1e6)
 #: Sampling distributions and their parameters with defaults.
 DISTRIBUTIONS: dict[str, dict[str, float]] = {
     "uniform": {"low": 0.0, "high": 1.0},
@@ -173,7 +198,9 @@ class SampleSpec:
 
     def __post_init__(self):
         if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 2:
-            raise ScenarioError("developers.sample.n", self.n, "needs an integer number of developers >= 2")
+            raise ScenarioError("developers.sample.n", _shown(self.n), "needs an integer number of developers >= 2")
+        if self.n > MAX_DEVELOPERS:
+            raise ScenarioError("developers.sample.n", _shown(self.n), f"at most {MAX_DEVELOPERS} developers")
         object.__setattr__(self, "n", int(self.n))
         if self.distribution not in DISTRIBUTIONS:
             raise ScenarioError(
@@ -188,21 +215,36 @@ class SampleSpec:
                         f"developers.sample.{name}", value, f"not a parameter of the {self.distribution} distribution"
                     )
                 continue
-            value = used[name] if value is None else float(value)
+            value = used[name] if value is None else _as_float(value, f"developers.sample.{name}")
             if not math.isfinite(value):
-                raise ScenarioError(f"developers.sample.{name}", value, "must be finite")
+                raise ScenarioError(f"developers.sample.{name}", value, "must be a finite number")
             object.__setattr__(self, name, value)
         if self.distribution == "uniform" and not self.high > self.low:
             raise ScenarioError("developers.sample.high", self.high, f"must be > low = {self.low}")
+        if self.distribution == "uniform" and not math.isfinite(self.high - self.low):
+            raise ScenarioError(
+                "developers.sample.high", self.high, f"high - low must be finite (low = {self.low:g}); it overflows"
+            )
         if self.distribution == "normal" and not self.sd > 0:
             raise ScenarioError("developers.sample.sd", self.sd, "must be > 0")
 
     def draw(self, seed: int) -> np.ndarray:
         """The capabilities for ``seed``, from the ``"capability"`` stream of :func:`scenario_streams`."""
         rng = np.random.default_rng(scenario_streams(seed)["capability"])
-        if self.distribution == "uniform":
-            return rng.uniform(self.low, self.high, self.n)
-        return rng.normal(self.mean, self.sd, self.n)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.distribution == "uniform":
+                theta = rng.uniform(self.low, self.high, self.n)
+            else:
+                theta = rng.normal(self.mean, self.sd, self.n)
+        bad = ~np.isfinite(theta)
+        if bad.any():
+            raise ScenarioError(
+                "developers.sample",
+                self.to_dict(),
+                f"drew {int(bad.sum())} non-finite capabilities of {self.n} (first: {theta[bad][0]}); "
+                "use smaller parameters",
+            )
+        return theta
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"n": self.n, "distribution": self.distribution}
@@ -224,12 +266,16 @@ class Developers:
         raw = self.capability
         try:
             theta = np.array(raw, dtype=float)
+        except OverflowError:
+            raise ScenarioError("developers.capability", _shown(raw), "must be finite numbers") from None
         except (TypeError, ValueError):
             raise ScenarioError("developers.capability", raw, "must be a list of numbers") from None
         if theta.ndim != 1 or theta.size < 2:
             raise ScenarioError("developers.capability", _listed(raw), "needs a list of at least 2 developers")
+        if theta.size > MAX_DEVELOPERS:
+            raise ScenarioError("developers.capability", theta.size, f"at most {MAX_DEVELOPERS} developers")
         if not np.all(np.isfinite(theta)):
-            raise ScenarioError("developers.capability", theta.tolist(), "must be finite")
+            raise ScenarioError("developers.capability", theta.tolist(), "must be finite numbers")
         if self.sample is not None and self.sample.n != theta.size:
             raise ScenarioError("developers.sample.n", self.sample.n, f"but {theta.size} capabilities were given")
         object.__setattr__(self, "capability", _read_only(theta))
@@ -266,6 +312,8 @@ class LeaderboardSpec:
             object.__setattr__(self, "resolution", check_resolution(self.resolution))
         except ScenarioError as err:
             raise err.prefixed("leaderboard") from None
+        except OverflowError:
+            raise ScenarioError("leaderboard.resolution", _shown(self.resolution), "must be a finite number") from None
         except (TypeError, ValueError):
             raise ScenarioError("leaderboard.resolution", self.resolution, "must be a number") from None
         if self.tie_break not in TIE_BREAKS:
@@ -313,6 +361,8 @@ class DynamicsSpec:
         else:
             try:
                 efforts = tuple(float(v) for v in self.initial)
+            except OverflowError:
+                raise ScenarioError("dynamics.initial", _shown(self.initial), "efforts must be finite") from None
             except (TypeError, ValueError):
                 raise ScenarioError("dynamics.initial", self.initial, "must be a list of efforts") from None
             if not all(math.isfinite(v) and v >= 0 for v in efforts):
@@ -349,12 +399,17 @@ class Scenario:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
             raise ScenarioError("name", self.name, "needs a non-empty string")
+        if not self.name.isprintable():
+            raise ScenarioError("name", self.name, "must be one line of printable text, without control characters")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ScenarioError("seed", self.seed, "must be an integer >= 0")
+            raise ScenarioError("seed", _shown(self.seed), "must be an integer >= 0")
         object.__setattr__(self, "seed", int(self.seed))
         n = self.n
         if self.gamma is not None:
-            gamma = np.array(self.gamma, dtype=float)
+            try:
+                gamma = np.array(self.gamma, dtype=float)
+            except OverflowError:
+                raise ScenarioError("cost.gamma", _shown(self.gamma), "scales must be finite") from None
             if gamma.shape != (n,):
                 raise ScenarioError("cost.gamma", _listed(self.gamma), f"needs one scale per developer (n = {n})")
             if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
@@ -364,10 +419,15 @@ class Scenario:
             raise ScenarioError(
                 "dynamics.initial", list(self.dynamics.initial), f"needs one effort per developer (n = {n})"
             )
-        self.rewards  # noqa: B018  (validates the reward vector for n)
+        rewards = self.rewards  # validates the reward vector for n
+        with np.errstate(over="ignore", invalid="ignore"):
+            gaps_finite = bool(np.all(np.isfinite(np.diff(rewards))))
+        if not gaps_finite:
+            raise ScenarioError("reward.values", rewards.tolist(), "differences between rewards must be finite")
         bound = self.bound_score()
+        _check_bound_score(bound)
         if isinstance(self.score, CustomScoreSpec):
-            _probe_custom_score(self.score, bound, n)
+            _probe_custom_score(self.score, self.theta)
         if isinstance(self.cost, CustomCost):
             _probe_custom_cost(self.cost, n)
         self.game()
@@ -388,7 +448,8 @@ class Scenario:
     def rewards(self) -> np.ndarray:
         """Rewards by rank for this scenario's ``n`` (read-only)."""
         try:
-            return self.reward.vector(self.n)
+            with np.errstate(over="ignore"):  # huge custom values are checked, gaps and all, at construction
+                return self.reward.vector(self.n)
         except ScenarioError as err:
             raise err.prefixed("reward") from None
 
@@ -474,35 +535,82 @@ class Scenario:
         }
 
 
-def _probe_custom_score(spec: CustomScoreSpec, bound, n: int) -> None:
-    """Call a custom score (and limit) once at zero effort so a broken function fails at load time."""
-    path = callable_path(spec.function)
+def _check_bound_score(bound: ScoreFamily) -> None:
+    """Reject built-in parameters that are finite one by one but overflow together."""
+    if isinstance(bound, (PowerLaw, ExpSaturation)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = bound.upper - bound.lower
+        if not np.all(np.isfinite(spread)):
+            raise ScenarioError("score.upper", bound.upper.tolist(), "upper - lower must be finite for every developer")
+    if isinstance(bound, PowerLaw) and bound.effort_unit < sys.float_info.min:
+        raise ScenarioError(
+            "score.effort_unit",
+            bound.effort_unit,
+            f"must be >= {sys.float_info.min:g} so that 1 / effort_unit is finite",
+        )
+
+
+def _probe(function: Callable, args: tuple, field_name: str, where: str, *, allow_inf: bool = False) -> np.ndarray:
+    """Call a user's ``function(*args)`` and check its result, or raise a one-line :class:`ScenarioError`.
+
+    The result must be numbers broadcastable to the shape of ``args[0]``
+    (as :class:`~sim.scores.CustomScore` and :class:`~sim.costs.CustomCost`
+    broadcast them), finite, except that ``allow_inf`` lets ``+inf`` through
+    (a cost may overflow at large efforts).
+    """
+    path = callable_path(function)
+    shape = np.shape(args[0])
     try:
-        values = np.asarray(bound.score(np.zeros(n)), dtype=float)
-    except Exception as err:  # noqa: BLE001 - any failure of user code is a scenario error
-        raise ScenarioError("score.function", path, f"calling f(theta, 0) failed: {_describe(err)}") from None
-    if values.shape != (n,) or not np.all(np.isfinite(values)):
-        raise ScenarioError("score.function", path, f"f(theta, 0) must give {n} finite scores, got {values.tolist()}")
+        with np.errstate(all="ignore"):
+            raw = function(*args)
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of user code is a scenario error
+        raise ScenarioError(field_name, path, f"raised {_describe(err)} {where}") from None
+    try:
+        values = np.asarray(raw, dtype=float)
+    except (Exception, SystemExit):  # noqa: BLE001 - a result of any type may fail to convert
+        raise ScenarioError(field_name, path, f"returned {_kind(raw)}, not numbers, {where}") from None
+    try:
+        values = np.broadcast_to(values, shape)
+    except ValueError:
+        raise ScenarioError(
+            field_name, path, f"returned shape {values.shape} for inputs of shape {shape} {where}"
+        ) from None
+    bad = np.isnan(values) | (np.isneginf(values) if allow_inf else np.isinf(values))
+    if bad.any():
+        raise ScenarioError(field_name, path, f"returned {values[bad].flat[0]} {where}; must be finite")
+    return values
+
+
+def _probe_custom_score(spec: CustomScoreSpec, theta: np.ndarray) -> None:
+    """Call a custom score (and limit) at :data:`PROBE_EFFORTS` so a broken function fails at load time.
+
+    The score is called for all developers at each effort, on a 2-D array of
+    efforts (one row per effort) and for a single developer (0-d arrays), the
+    shapes the game uses; without a declared limit it is also called at
+    :data:`~sim.scores.CUSTOM_MAX_EFFORT`, which then serves as the limit.
+    """
+    n = theta.size
+    efforts = PROBE_EFFORTS if spec.limit is not None else (*PROBE_EFFORTS, CUSTOM_MAX_EFFORT)
+    for effort in efforts:
+        _probe(spec.function, (theta.copy(), np.full(n, effort)), "score.function", f"at effort {effort:g}")
+    grid = np.array(efforts)[:, None] + np.zeros(n)
+    _probe(spec.function, (theta + np.zeros_like(grid), grid), "score.function", "for a 2-D array of efforts")
+    _probe(spec.function, (np.array(theta[0]), np.array(1.0)), "score.function", "for one developer (0-d arrays)")
     if spec.limit is not None:
-        limit_path = callable_path(spec.limit)
-        try:
-            limit = np.asarray(bound.limit(), dtype=float)
-        except Exception as err:  # noqa: BLE001
-            raise ScenarioError("score.limit", limit_path, f"calling limit(theta) failed: {_describe(err)}") from None
-        if limit.shape != (n,) or np.any(np.isnan(limit)):
-            raise ScenarioError("score.limit", limit_path, f"limit(theta) must give {n} numbers, got {limit.tolist()}")
+        _probe(spec.limit, (theta.copy(),), "score.limit", "for the developers' capabilities")
+        _probe(spec.limit, (np.array(theta[0]),), "score.limit", "for one developer (a 0-d array)")
 
 
 def _probe_custom_cost(cost: CustomCost, n: int) -> None:
-    """Call a custom cost once so a broken function fails at load time."""
-    path = callable_path(cost.function)
-    x = np.linspace(0.0, 1.0, n)
-    try:
-        values = np.asarray(cost(x), dtype=float)
-    except Exception as err:  # noqa: BLE001
-        raise ScenarioError("cost.function", path, f"calling c(x) failed: {_describe(err)}") from None
-    if values.shape != (n,) or not np.all(np.isfinite(values)):
-        raise ScenarioError("cost.function", path, f"c(x) must give finite costs, got {values.tolist()}")
+    """Call a custom cost at :data:`PROBE_EFFORTS` so a broken function fails at load time.
+
+    The cost must be finite up to effort 1; beyond, ``+inf`` (overflow) is allowed.
+    """
+    for effort in PROBE_EFFORTS:
+        _probe(cost.function, (np.full(n, effort),), "cost.function", f"at effort {effort:g}", allow_inf=effort > 1)
+    grid = np.array(PROBE_EFFORTS)[:, None] + np.zeros(n)
+    _probe(cost.function, (grid,), "cost.function", "for a 2-D array of efforts", allow_inf=True)
+    _probe(cost.function, (np.array(1.0),), "cost.function", "for one developer (a 0-d array)")
 
 
 def _score_to_dict(spec: ScoreSpec) -> dict:
@@ -547,8 +655,12 @@ def load_scenario(path) -> Scenario:
         raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {_one_line(err.strerror)}") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except RecursionError:
+        raise ScenarioError(where, None, "invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
         message = _one_line(str(err))
+        if not isinstance(err, tomllib.TOMLDecodeError):
+            message = message.split(";")[0]  # drop Python's advice on sys.set_int_max_str_digits
         found = re.search(r"line (\d+)", message)
         lines = text.splitlines()
         line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
@@ -564,7 +676,8 @@ def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -
     for section in _SECTIONS_REQUIRED:
         if section not in data:
             raise ScenarioError(section, None, f"missing required section [{section}]")
-    name = _expect_string(data["name"], "name") if "name" in data else (name_hint or "unnamed")
+    hint = "".join(c if c.isprintable() else "?" for c in name_hint).strip()
+    name = _expect_string(data["name"], "name") if "name" in data else (hint or "unnamed")
     seed = _integer(data.get("seed", 0), "seed", minimum=0)
 
     developers = _parse_developers(_section(data, "developers"), seed)
@@ -671,7 +784,8 @@ def _parse_reward(table: dict) -> RewardScheme:
     if "values" in table:
         kwargs["values"] = _number_list(table["values"], "reward.values")
     try:
-        return RewardScheme(scheme=scheme, **kwargs)
+        with np.errstate(over="ignore"):  # gaps between huge values: checked by Scenario
+            return RewardScheme(scheme=scheme, **kwargs)
     except ScenarioError as err:
         raise err.prefixed("reward") from None
 
@@ -731,13 +845,15 @@ def import_callable(path: object, field_name: str) -> Callable:
         raise ScenarioError(field_name, path, 'must look like "module.path:attribute"')
     try:
         obj = importlib.import_module(module_name.strip())
-    except Exception as err:  # noqa: BLE001 - an import can fail in any way
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - an import can fail in any way
         raise ScenarioError(field_name, path, f"cannot import module {module_name!r}: {_describe(err)}") from None
     for part in attribute.strip().split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ScenarioError(field_name, path, f"{module_name!r} has no attribute {attribute!r}") from None
+        except Exception as err:  # noqa: BLE001 - a lazy attribute can fail in any way
+            raise ScenarioError(field_name, path, f"cannot get {attribute!r}: {_describe(err)}") from None
     if not callable(obj):
         raise ScenarioError(field_name, path, f"{attribute!r} is not callable")
     return obj
@@ -779,8 +895,21 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _describe(err: BaseException) -> str:
-    return f"{type(err).__name__}: {_one_line(err)}" if str(err) else type(err).__name__
+def _describe(err: BaseException, limit: int = 160) -> str:
+    """``TypeName: message`` on one line, the message cut to about ``limit`` characters."""
+    text = _one_line(err)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _shown(value: object) -> object:
+    """``value`` for an error message: an integer too long to print is summarised."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and abs(int(value)).bit_length() > 1000:
+        return f"<integer of about {int(abs(int(value)).bit_length() * math.log10(2)) + 1} digits>"
+    if isinstance(value, (list, tuple)) and any(_shown(v) is not v for v in value):
+        return [_shown(v) for v in value]
+    return value
 
 
 def _listed(value: object) -> object:
@@ -801,6 +930,8 @@ def _as_float(value: object, field_name: str) -> float:
         raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}")
     try:
         return float(value)
+    except OverflowError:
+        raise ScenarioError(field_name, _shown(value), "must be a finite number") from None
     except (TypeError, ValueError):
         raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}") from None
 
@@ -809,9 +940,9 @@ def _number(value: object, field_name: str, minimum: float | None = None) -> flo
     """A finite int or float (never a bool or string), optionally ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ScenarioError(field_name, value, f"must be a number, got {_kind(value)}")
-    number = float(value)
+    number = _as_float(value, field_name)
     if not math.isfinite(number):
-        raise ScenarioError(field_name, value, "must be finite")
+        raise ScenarioError(field_name, value, "must be a finite number")
     if minimum is not None and number < minimum:
         raise ScenarioError(field_name, value, f"must be >= {minimum:g}")
     return number
@@ -821,7 +952,7 @@ def _integer(value: object, field_name: str, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(field_name, value, f"must be an integer, got {_kind(value)}")
     if minimum is not None and value < minimum:
-        raise ScenarioError(field_name, value, f"must be >= {minimum}")
+        raise ScenarioError(field_name, _shown(value), f"must be >= {minimum}")
     return value
 
 

@@ -222,9 +222,11 @@ class CustomScore(_Bound):
     ``score(hi) >= s`` and then bisects to ``rtol`` (relative); the returned
     effort is always the upper end of the bracket, so ``score(E) >= s``
     holds by construction.  A target not reached by
-    :data:`CUSTOM_MAX_EFFORT` (or at or above ``limit_function(theta)`` when
-    one is given) gets ``+inf``.  The function must be non-decreasing in
-    effort for the inverse to be the *least* such effort.
+    :data:`CUSTOM_MAX_EFFORT` (or above ``limit_function(theta)`` when one
+    is given; a function may attain its limit) gets ``+inf``.  The function
+    must be non-decreasing in effort for the inverse to be the *least* such
+    effort.  An exception or a NaN from the function becomes a one-line
+    :class:`~sim.errors.ScenarioError` naming ``score.function``.
     """
 
     function: Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -236,29 +238,45 @@ class CustomScore(_Bound):
     def __post_init__(self):
         object.__setattr__(self, "theta", np.asarray(self.theta, dtype=float))
 
-    def score(self, e) -> np.ndarray:
-        e = np.asarray(e, dtype=float)
-        theta, e = np.broadcast_arrays(self.theta, e)
-        out = np.asarray(self.function(theta, e), dtype=float)
-        if out.shape != theta.shape:
+    def _call(self, theta: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """``function(theta, e)`` with its failures turned into one-line :class:`ScenarioError`."""
+        try:
+            out = np.asarray(self.function(theta, e), dtype=float)
             out = np.broadcast_to(out, theta.shape)
+        except Exception as err:  # a user's function: report, do not crash
+            where = f" at effort {float(np.max(e)):.6g}" if np.size(e) else ""
+            raise ScenarioError("score.function", _name(self.function), f"raised {_brief(err)}{where}") from None
+        bad = np.isnan(out) & ~np.isnan(e)
+        if bad.any():
+            raise ScenarioError(
+                "score.function", _name(self.function), f"returned NaN at effort {float(e[bad].flat[0]):.6g}"
+            )
         return out
+
+    def score(self, e) -> np.ndarray:
+        theta, e = np.broadcast_arrays(self.theta, np.asarray(e, dtype=float))
+        return self._call(theta, e)
 
     def limit(self) -> np.ndarray:
         if self.limit_function is not None:
-            return np.broadcast_to(np.asarray(self.limit_function(self.theta), dtype=float), self.shape).copy()
+            try:
+                lim = np.broadcast_to(np.asarray(self.limit_function(self.theta), dtype=float), self.shape).copy()
+            except Exception as err:
+                raise ScenarioError("score.limit", _name(self.limit_function), f"raised {_brief(err)}") from None
+            return lim
         return self.score(np.full(self.shape, CUSTOM_MAX_EFFORT))
 
     def effort_to_reach(self, s) -> np.ndarray:
         theta, s = np.broadcast_arrays(self.theta, np.asarray(s, dtype=float))
         shape = theta.shape
         theta, s = theta.ravel().copy(), s.ravel().copy()
-        f = lambda e: np.asarray(self.function(theta, e), dtype=float)  # noqa: E731
+        f = lambda e: self._call(theta, e)  # noqa: E731
         result = np.full(s.shape, np.nan)
         zero = f(np.zeros_like(s)) >= s
         result[zero] = 0.0
         if self.limit_function is not None:
-            capped = ~zero & (s >= np.asarray(self.limit_function(theta), dtype=float))
+            # Above the declared limit nothing reaches; at it, a function that attains it does.
+            capped = ~zero & (s > self.broadcast_to(shape).reshape(-1).limit())
             result[capped] = np.inf
         todo = np.isnan(result)
         lo = np.zeros_like(s)
@@ -290,6 +308,16 @@ class CustomScore(_Bound):
 ScoreFamily = Union[PowerLaw, ExpSaturation, CustomScore]
 
 
+def _name(function) -> str:
+    """``module:qualname`` of a callable, for error messages."""
+    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
+
+
+def _brief(err: BaseException) -> str:
+    """``TypeName: message`` on one line."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
 def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
     """Least additional effort ``x >= 0`` with ``family.score(tau + x) >= target``, checked forward.
 
@@ -307,62 +335,76 @@ def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
     target = np.asarray(target, dtype=float)
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.array(np.maximum(family.effort_to_reach(target) - tau, 0.0), dtype=float, copy=True)
-        tau_b = np.broadcast_to(tau, x.shape)
-        target_b = np.broadcast_to(target, x.shape)
-        short = np.isfinite(x) & (family.score(tau + x) < target)
-        if short.any():
-            # Bracket upwards on the short entries only: lo stays short, x moves up until it reaches.
-            idx = np.flatnonzero(short)
-            sub = family.broadcast_to(x.shape).reshape(-1)[idx]
-            t_s, g_s = tau_b.ravel()[idx], target_b.ravel()[idx]
-            lo = x.ravel()[idx]
-            hi = lo.copy()
-            step = np.spacing(np.abs(t_s + lo))
-            todo = np.ones(idx.size, dtype=bool)
-            for _ in range(2200):  # from the smallest subnormal to overflow
-                hi = np.where(todo, lo + step, hi)
-                reached = todo & (sub.score(t_s + hi) >= g_s)
-                todo &= ~reached & np.isfinite(hi)
-                if not todo.any():
-                    break
-                lo = np.where(todo, hi, lo)
-                step = np.where(todo, step * 2.0, step)
-            hi = np.where(sub.score(t_s + hi) >= g_s, hi, np.inf)
-            flat = x.ravel()
-            flat[idx] = hi
-            x = flat.reshape(x.shape)
-    # The inverse may also overshoot: where the previous float still reaches the
-    # target, find the boundary by doubling a step down and bisecting on floats.
-    hi = x
-    over = np.isfinite(hi) & (hi > 0) & (family.score(tau + np.nextafter(hi, 0.0)) >= target)
-    if over.any():
-        step = np.where(over, np.spacing(np.where(np.isfinite(hi), hi, 1.0)), 0.0)
-        lo = hi.copy()
-        unresolved = over.copy()
-        for _ in range(1100):  # enough doublings to cover the whole float range
-            lo = np.where(unresolved, np.maximum(hi - step, 0.0), lo)
-            reaches = unresolved & (family.score(tau + lo) >= target)
-            at_zero = reaches & (lo == 0.0)
-            hi = np.where(at_zero, 0.0, hi)
-            unresolved &= reaches & ~at_zero
-            if not unresolved.any():
-                break
-            step = np.where(unresolved, step * 2.0, step)
-        # Invariant on bisected entries: score(tau + lo) < target <= score(tau + hi).
-        bisect = over & (hi > 0)
-        active = bisect.copy()
-        lo_b, hi_b = np.where(bisect, lo, 0.0), np.where(bisect, hi, 1.0)
-        for _ in range(1100):
-            active &= np.nextafter(lo_b, np.inf) < hi_b
-            if not active.any():
-                break
-            mid = lo_b + 0.5 * (hi_b - lo_b)
-            mid = np.where((mid <= lo_b) | (mid >= hi_b), np.nextafter(lo_b, np.inf), mid)
-            reaches = family.score(tau + mid) >= target
-            hi_b = np.where(active & reaches, mid, hi_b)
-            lo_b = np.where(active & ~reaches, mid, lo_b)
-        x = np.where(bisect, hi_b, hi)
-    return x
+        shape = x.shape
+        x = x.reshape(-1)
+        fam = family.broadcast_to(shape).reshape(-1)
+        tau_f = np.broadcast_to(tau, shape).reshape(-1)
+        target_f = np.broadcast_to(target, shape).reshape(-1)
+        finite = np.isfinite(x)
+        reaches = np.zeros(x.shape, dtype=bool)
+        reaches[finite] = fam[finite].score(tau_f[finite] + x[finite]) >= target_f[finite]
+        # Short of the target: bracket upwards from x.
+        short = np.flatnonzero(finite & ~reaches)
+        if short.size:
+            lo, hi = _bracket(fam[short], tau_f[short], target_f[short], x[short], up=True)
+            x[short] = _bisect_floats(fam[short], tau_f[short], target_f[short], lo, hi)
+        # Reaching it, but so does the float below: the inverse overshot; bracket downwards.
+        maybe = np.flatnonzero(reaches & (x > 0))
+        if maybe.size:
+            below = np.nextafter(x[maybe], 0.0)
+            over = maybe[fam[maybe].score(tau_f[maybe] + below) >= target_f[maybe]]
+            if over.size:
+                lo, hi = _bracket(fam[over], tau_f[over], target_f[over], x[over], up=False)
+                x[over] = _bisect_floats(fam[over], tau_f[over], target_f[over], lo, hi)
+    return x.reshape(shape)
+
+
+def _bracket(fam, tau, target, x, up: bool):
+    """A bracket ``(lo, hi)`` with ``score(tau + lo) < target <= score(tau + hi)`` next to ``x``.
+
+    Steps away from ``x`` by one ulp of ``tau + x``, doubling each time.
+    Going up, ``x`` fails and the search is for a ``hi`` that reaches (``inf``
+    if no finite effort does); going down, ``x`` reaches and the search is
+    for a ``lo`` that fails (``lo = -1`` marks that zero effort reaches).
+    """
+    step = np.spacing(np.abs(tau + x))
+    reach, fail = (np.full(x.shape, np.inf), x.copy()) if up else (x.copy(), np.full(x.shape, np.nan))
+    todo = np.ones(x.shape, dtype=bool)
+    for _ in range(2200):  # from the smallest subnormal to overflow
+        cand = x + step if up else np.maximum(x - step, 0.0)
+        hit = fam.score(tau + cand) >= target
+        reach = np.where(todo & hit, cand, reach)
+        fail = np.where(todo & ~hit, cand, fail)
+        if up:
+            todo &= ~hit & np.isfinite(cand)
+        else:
+            todo &= hit & (cand > 0.0)
+        if not todo.any():
+            break
+        step = step * 2.0
+    if not up:
+        fail = np.where(np.isnan(fail), -1.0, fail)  # even zero effort reaches the target
+    return fail, reach
+
+
+def _bisect_floats(fam, tau, target, lo, hi):
+    """Bisect on floats until ``lo`` and ``hi`` are adjacent; returns ``hi`` (which reaches ``target``).
+
+    Invariant: ``score(tau + lo) < target <= score(tau + hi)``; entries with
+    ``hi`` infinite are returned as they are, and ``lo < 0`` (zero already
+    reaches) gives ``0``.
+    """
+    active = np.isfinite(hi) & (lo >= 0)
+    for _ in range(2200):
+        active &= np.nextafter(lo, np.inf) < hi
+        if not active.any():
+            break
+        mid = lo + 0.5 * (hi - lo)
+        mid = np.where((mid <= lo) | (mid >= hi), np.nextafter(lo, np.inf), mid)
+        hit = fam.score(tau + mid) >= target
+        hi = np.where(active & hit, mid, hi)
+        lo = np.where(active & ~hit, mid, lo)
+    return np.where(lo < 0, 0.0, hi)
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,9 @@ from sim.leaderboard import grid_index, least_score_at_index
 from sim.rewards import reward_gaps
 from sim.scores import PowerLaw, least_effort
 
+#: A baseline within this many ulps of its limit counts as saturated in doubles.
+SATURATION_ULPS = 1000
+
 #: Default upper end of the search for ``tau*`` (in the score family's effort units).
 DEFAULT_TAU_MAX = 1e12
 #: Levels of the published grid that :func:`stabilising_threshold` enumerates
@@ -61,15 +64,33 @@ def just_overtake(game: LeaderboardGame, tau=None) -> np.ndarray:
     ``b_{i-1}(tau)`` itself.  ``+inf`` where the target is unreachable.
     """
     tau = game.tau if tau is None else tau
-    tau = np.asarray(tau, dtype=float)[..., None]
+    return _just_overtake_pairs(game, np.asarray(tau, dtype=float)[..., None])
+
+
+def _just_overtake_pairs(game: LeaderboardGame, tau: np.ndarray) -> np.ndarray:
+    """``Delta_k(tau[..., k])``: pair ``k`` at its own level; ``tau`` broadcasts against ``(n - 1,)``."""
     strong, weak = _pairs(game)
-    rival = game.score[strong].score(np.broadcast_to(tau, tau.shape[:-1] + strong.shape))
+    tau = np.broadcast_to(tau, np.broadcast_shapes(tau.shape, strong.shape))
+    rival = game.score[strong].score(tau)
     if game.resolution == 0:
         target = rival
     else:
         level = grid_index(rival, game.resolution) + np.where(_weaker_wins_ties(game), 0.0, 1.0)
         target = least_score_at_index(level, game.resolution)
     return least_effort(game.score[weak], tau, target)
+
+
+def float_saturated(game: LeaderboardGame, tau=None) -> np.ndarray:
+    """Developers whose baseline ``b_i(tau)`` is within float round-off of its limit.
+
+    There, doubles cannot tell scores apart any more (``U - b <= SATURATION_ULPS``
+    ulps of ``U``), and ``Delta_i(tau)`` and the equilibrium checks reflect
+    round-off rather than the model.  Boolean array, one entry per developer.
+    """
+    tau = game.tau if tau is None else tau
+    b = game.score.score(np.broadcast_to(np.asarray(tau, dtype=float)[..., None], np.shape(tau) + (game.n,)))
+    limit = np.broadcast_to(np.asarray(game.score.limit(), dtype=float), (game.n,))
+    return np.abs(limit - b) <= SATURATION_ULPS * np.spacing(np.abs(limit))
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,12 @@ def zero_is_equilibrium_exact(game: LeaderboardGame, tau: float | None = None) -
 
 def _holds_at(game: LeaderboardGame, taus: np.ndarray) -> np.ndarray:
     """Proposition 4.5 per pair at many levels: bool array ``taus.shape + (n - 1,)``."""
-    delta = just_overtake(game, taus)
+    return _pairs_hold(game, np.asarray(taus, dtype=float)[..., None])
+
+
+def _pairs_hold(game: LeaderboardGame, tau: np.ndarray) -> np.ndarray:
+    """Proposition 4.5 for pair ``k`` at ``tau[..., k]`` (``tau`` broadcasts against ``(n - 1,)``)."""
+    delta = _just_overtake_pairs(game, tau)
     gap = reward_gaps(game.rewards)
     return _pair_costs(game, delta) >= gap - utility_tolerance(game.rewards)
 
@@ -179,22 +205,27 @@ class StabilisingThreshold:
 
 
 def stabilising_threshold(
-    game: LeaderboardGame, tau_max: float = DEFAULT_TAU_MAX, samples: int = 400
+    game: LeaderboardGame, tau_max: float = DEFAULT_TAU_MAX, per_decade: int = 20
 ) -> StabilisingThreshold:
     """``tau* = inf {tau >= 0 : gamma_i c(Delta_i(tau')) >= r_{i-1} - r_i for all i and all tau' >= tau}``.
 
     With ``delta = 0`` (exact scores) the condition is monotone in ``tau``
     under the paper's assumptions (Lemma 5.2, Proposition 5.3), so ``tau*`` is
-    found by bracketing on ``samples`` log-spaced levels in ``[0, tau_max]``
-    and bisecting the last change; a condition that fails again after holding
-    is reported (``vouched=False``) rather than hidden.
+    found by bracketing on log-spaced levels (``per_decade`` a decade, from
+    ``1e-9`` effort units to ``tau_max``) and bisecting the last change, all
+    pairs at once; a condition that fails again after holding is reported
+    (``vouched=False``) rather than hidden.  Levels at which a pair's scores
+    are within float round-off of their limits (:func:`float_saturated`)
+    cannot be resolved in doubles and are left out, with a note.
 
     With ``delta > 0``, ``Delta_i(tau)`` is a sawtooth: on each interval where
     the rival's published level is constant it falls with slope ``-1``, and it
     jumps when the rival reaches the next level at ``T_m = E(theta_{i-1},
     t_m)``.  The condition can therefore only fail just before some ``T_m``;
     the search enumerates every level the rival can reach and returns the
-    last ``T_m`` before which the condition fails (exact, no sampling).
+    last ``T_m`` before which the condition fails (exact, no sampling, no
+    bound), falling back to the sampled search when there are more than
+    :data:`MAX_GRID_LEVELS` levels.
     """
     if not (np.isfinite(tau_max) and tau_max > 0):
         raise ValueError(f"tau_max must be a finite number > 0, got {tau_max!r}")
@@ -202,23 +233,40 @@ def stabilising_threshold(
         result = _threshold_grid_levels(game)
         if result is not None:
             return result
-    return _threshold_bisection(game, tau_max, samples, fallback=game.resolution > 0)
+    return _threshold_bisection(game, tau_max, per_decade, fallback=game.resolution > 0)
 
 
-def _threshold_bisection(game: LeaderboardGame, tau_max: float, samples: int, fallback: bool) -> StabilisingThreshold:
-    taus = np.concatenate([[0.0], np.geomspace(tau_max * 1e-18, tau_max, samples)])
-    holds = _holds_at(game, taus)  # (samples + 1, pairs)
-    per_pair = np.zeros(game.n - 1)
+def _threshold_bisection(
+    game: LeaderboardGame, tau_max: float, per_decade: int, fallback: bool
+) -> StabilisingThreshold:
+    unit = float(getattr(game.score, "effort_unit", 1.0))
+    low = min(1e-9 * unit, tau_max * 1e-3)
+    decades = np.log10(tau_max) - np.log10(low)
+    taus = np.concatenate([[0.0], np.geomspace(low, tau_max, max(int(decades * per_decade), 2) + 1)])
+    holds = _holds_at(game, taus)  # (levels, pairs)
+    resolvable = _pair_resolvable(game, taus)  # (levels, pairs)
+    pairs = game.n - 1
+    per_pair = np.zeros(pairs)
     notes = []
     vouched = not fallback
     if fallback:
         notes.append("too many grid levels to enumerate; sampled search on the sawtooth cannot be vouched for")
-    for k in range(game.n - 1):
-        fails = ~holds[:, k]
+    lo, hi = np.zeros(pairs), np.zeros(pairs)
+    bisect = np.zeros(pairs, dtype=bool)
+    for k in range(pairs):
+        # Only the levels before the pair's scores saturate in doubles can be judged.
+        unresolvable = np.flatnonzero(~resolvable[:, k])
+        end = int(unresolvable[0]) if unresolvable.size else taus.size
+        if end == 0:  # saturated from the start (a constant score, say): judge all, vouch for nothing
+            end, vouched = taus.size, False
+            notes.append(f"pair {k + 1}: scores are within float round-off of their limits at every tau")
+        elif end < taus.size:
+            notes.append(
+                f"pair {k + 1}: scores are within float round-off of their limits from tau = {taus[end]:.6g} on; "
+                "larger tau cannot be resolved in double precision"
+            )
+        fails = ~holds[:end, k]
         if not fails.any():
-            continue
-        if fails[-1]:
-            per_pair[k] = np.inf
             continue
         last = int(np.flatnonzero(fails)[-1])
         if not fails[: last + 1].all():
@@ -226,25 +274,46 @@ def _threshold_bisection(game: LeaderboardGame, tau_max: float, samples: int, fa
             first_hold = int(np.flatnonzero(~fails)[0])
             notes.append(
                 f"pair {k + 1}: condition not monotone in tau (holds at tau={taus[first_hold]:.6g}, "
-                f"fails again at tau={taus[last]:.6g}); tau* is the last failure found on {samples} samples"
+                f"fails again at tau={taus[last]:.6g})"
             )
-        lo, hi = taus[last], taus[last + 1]
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if not (lo < mid < hi):
-                break
-            if _holds_at(game, np.array([mid]))[0, k]:
-                hi = mid
-            else:
-                lo = mid
-        per_pair[k] = hi
-    if not np.all(np.isfinite(per_pair)):
-        notes.append(f"the condition still fails at tau_max = {tau_max:g}")
+        if last == end - 1:
+            per_pair[k] = np.inf
+            bound = "tau_max" if end == taus.size else "tau"
+            notes.append(f"pair {k + 1}: the condition still fails at {bound} = {taus[end - 1]:.6g}")
+            continue
+        lo[k], hi[k], bisect[k] = taus[last], taus[last + 1], True
+    # Bisect every bracketed pair at once; invariant: fails at lo, holds at hi.
+    for _ in range(200):
+        mid = np.where(bisect, 0.5 * (lo + hi), 0.0)
+        active = bisect & (lo < mid) & (mid < hi)
+        if not active.any():
+            break
+        ok = _pairs_hold(game, mid)
+        hi = np.where(active & ok, mid, hi)
+        lo = np.where(active & ~ok, mid, lo)
+    per_pair = np.where(bisect, hi, per_pair)
     return StabilisingThreshold(per_pair, vouched, "bisection", tau_max, "; ".join(notes))
 
 
+def _pair_resolvable(game: LeaderboardGame, taus: np.ndarray) -> np.ndarray:
+    """Whether doubles can resolve pair ``k`` at each level: bool array ``taus.shape + (n - 1,)``.
+
+    Not where the rival's baseline sits within :data:`SATURATION_ULPS` ulps of
+    its own limit (its score has stopped moving in doubles) or of the
+    challenger's limit (reachability of the target is decided by round-off).
+    """
+    strong, weak = _pairs(game)
+    rival = game.score[strong].score(np.broadcast_to(taus[:, None], taus.shape + strong.shape))
+    limit = np.broadcast_to(np.asarray(game.score.limit(), dtype=float), (game.n,))
+
+    def near(x, lim):
+        return np.abs(lim - x) <= SATURATION_ULPS * np.spacing(np.abs(lim))
+
+    return ~(near(rival, limit[strong]) | near(rival, limit[weak]))
+
+
 def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None:
-    """Exact ``tau*`` for ``delta > 0`` by enumerating the rival's grid levels; ``None`` if too many."""
+    """Exact ``tau*`` for ``delta > 0`` by enumerating the rival's grid levels; ``None`` if not possible."""
     delta = game.resolution
     strong, weak = _pairs(game)
     gaps = reward_gaps(game.rewards)
@@ -256,13 +325,14 @@ def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None
             continue  # c(Delta) >= 0 >= gap - tol everywhere
         rival, challenger = game.score[strong[k]], game.score[weak[k]]
         start = float(grid_index(rival.score(0.0), delta))
-        limit = float(rival.limit())
-        top = float(np.floor(limit / delta))
-        if least_score_at_index(top, delta) >= limit:
-            top -= 1
-        count = int(top - start)
-        if count > MAX_GRID_LEVELS:
+        top = float(grid_index(rival.limit(), delta))
+        if not (np.isfinite(start) and np.isfinite(top)) or top - start > MAX_GRID_LEVELS:
             return None
+        # The rival's highest level is the limit's, unless the limit is only approached.
+        if top > start and not np.isfinite(least_effort(rival, 0.0, least_score_at_index(top, delta))):
+            top -= 1
+        top = max(top, start)
+        count = int(top - start)
         # Levels the rival's baseline crosses as tau grows, and when it crosses them.
         levels = start + np.arange(1, count + 1, dtype=float)
         crossing = least_effort(rival, 0.0, least_score_at_index(levels, delta))
@@ -272,14 +342,13 @@ def _threshold_grid_levels(game: LeaderboardGame) -> StabilisingThreshold | None
         cost = game.gamma[weak[k]] * np.where(np.isfinite(left_limit), game.cost(np.nan_to_num(left_limit)), np.inf)
         failing = np.flatnonzero(cost < gaps[k] - tol)
         # After the last crossing the rival's level stays put and Delta falls without bound.
-        final_level = start + count
-        final_target = least_score_at_index(final_level + tie_offset[k], delta)
+        final_target = least_score_at_index(top + tie_offset[k], delta)
         if np.isfinite(least_effort(challenger, 0.0, final_target)):
             per_pair[k] = np.inf
         elif failing.size:
             per_pair[k] = crossing[failing[-1]]
     never = not np.all(np.isfinite(per_pair))
-    note = "the weaker developer can always catch up once the rival saturates" if never else ""
+    note = "the weaker developer can always catch up once the rival's score stops rising" if never else ""
     return StabilisingThreshold(per_pair, True, "grid_levels", np.inf, note)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
 from sim.leaderboard import (
+    GRID_SLACK,
     check_resolution,
     grid_index,
     least_score_at_index,
@@ -66,8 +67,8 @@ def test_grid_index_is_monotone_and_published_score_is_within_one_step(values, d
 @given(k=st.integers(-(10**7), 10**7), delta=deltas)
 def test_least_score_at_index_is_exactly_the_boundary(k, delta):
     t = float(least_score_at_index(k, delta))
-    assert math.floor(t / delta) >= k
-    assert math.floor(np.nextafter(t, -np.inf) / delta) < k
+    assert grid_index(t, delta) >= k
+    assert grid_index(np.nextafter(t, -np.inf), delta) < k
 
 
 @HYP
@@ -76,8 +77,8 @@ def test_least_score_at_index_vectorised(ks, delta):
     k = np.array(ks, dtype=float)
     t = least_score_at_index(k, delta)
     assert t.shape == k.shape
-    assert np.all(np.floor(t / delta) >= k)
-    assert np.all(np.floor(np.nextafter(t, -np.inf) / delta) < k)
+    assert np.all(grid_index(t, delta) >= k)
+    assert np.all(grid_index(np.nextafter(t, -np.inf), delta) < k)
 
 
 def test_least_score_at_index_needs_positive_resolution():
@@ -192,9 +193,19 @@ def test_overtake_target_exact_scores_by_hand():
 
 def test_overtake_target_grid_by_hand():
     # delta = 0.25, rival 0.6 -> level 2 (published 0.5). Winning ties: reach level 2 (0.5).
-    # Losing ties: reach level 3, whose least score is 0.75 (exactly representable).
+    # Losing ties: reach level 3 (0.75). The least score at a level lies GRID_SLACK grid steps below the line.
     t = overtake_target(np.array([0.6, 0.6]), 0.25, np.array([True, False]))
-    assert t.tolist() == [0.5, 0.75]
+    assert t == pytest.approx([0.5 - 0.25 * GRID_SLACK, 0.75 - 0.25 * GRID_SLACK], rel=0, abs=1e-14)
+    assert grid_index(t, 0.25).tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("score", "delta", "level"), [(0.3, 0.01, 30), (0.6, 1e-4, 6000), (0.7, 0.1, 7), (0.29, 0.01, 29)]
+)
+def test_decimal_scores_publish_as_the_decimal_they_stand_for(score, delta, level):
+    # 0.3 / 0.01 == 29.999999999999996 in doubles: a plain floor would publish 0.29.
+    assert grid_index(score, delta) == level
+    assert published_scores(score, delta) == pytest.approx(score)
 
 
 @HYP
@@ -213,5 +224,5 @@ def test_overtake_target_broadcasts():
     wins = np.array([[True], [False]])
     t = overtake_target(rival, 0.1, wins)
     assert t.shape == (2, 2)
-    assert np.all(np.floor(t[0] / 0.1) == np.floor(rival[0] / 0.1))
-    assert np.all(np.floor(t[1] / 0.1) == np.floor(rival[1] / 0.1) + 1)
+    assert np.all(grid_index(t[0], 0.1) == grid_index(rival[0], 0.1))
+    assert np.all(grid_index(t[1], 0.1) == grid_index(rival[1], 0.1) + 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from sim.game import LeaderboardGame
 from sim.leaderboard import tie_priority
 from sim.rewards import RewardScheme
 from sim.scenario import (
+    PROBE_EFFORTS,
     DesignerSpec,
     Developers,
     DynamicsSpec,
@@ -225,6 +228,338 @@ def test_custom_score_that_fails_when_called_is_caught_at_load():
         "score.function", minimal(score={"family": "custom", "function": "sim.examples:exponential_cost"})
     )
     assert "TypeError" in err.message
+
+
+# ---------------------------------------------------------------------------
+# Values that overflow, and user functions probed at load time
+# ---------------------------------------------------------------------------
+
+HUGE = 10**400  # a 401-digit TOML integer: too large for a float
+
+
+def with_score(**changes) -> dict:
+    return minimal(score={**minimal()["score"], **changes})
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (minimal(designer={"tau": HUGE}), "designer.tau"),
+        (minimal(designer={"tau": -HUGE}), "designer.tau"),
+        (minimal(leaderboard={"resolution": HUGE}), "leaderboard.resolution"),
+        (with_score(effort_unit=HUGE), "score.effort_unit"),
+        (with_score(lower=HUGE), "score.lower"),
+        (with_score(alpha={"intercept": 0, "slope": HUGE}), "score.alpha.slope"),
+        (with_score(beta=[0.5, HUGE, 0.5]), "score.beta"),
+        (minimal(cost={"family": "power", "exponent": HUGE}), "cost.exponent"),
+        (minimal(cost={"family": "linear", "gamma": [1, HUGE, 1]}), "cost.gamma"),
+        (minimal(reward={"scheme": "geometric", "q": HUGE}), "reward.q"),
+        (minimal(reward={"scheme": "custom", "values": [HUGE, 0, 0]}), "reward.values"),
+        (minimal(developers={"capability": [HUGE, 1.0]}), "developers.capability"),
+        (minimal(developers={"sample": {"n": 3, "low": -HUGE}}), "developers.sample.low"),
+        (minimal(dynamics={"initial": [0, HUGE, 0]}), "dynamics.initial"),
+    ],
+)
+def test_huge_integers_are_not_finite_numbers(data, field):
+    err = raises_field(field, data)
+    assert "finite number" in err.message
+    assert "\n" not in str(err) and len(str(err)) < 300
+
+
+def test_a_300_digit_integer_still_fits_in_a_float():
+    assert parse_scenario(minimal(designer={"tau": 10**299})).designer.tau == 1e299
+
+
+def test_an_integer_too_long_to_print_is_summarised():
+    err = raises_field("designer.tau", minimal(designer={"tau": 10**5000}))
+    assert "digits" in str(err) and len(str(err)) < 200
+    err = raises_field("developers.sample.n", minimal(developers={"sample": {"n": 10**5000}}))
+    assert "digits" in str(err)
+
+
+def test_constructors_reject_huge_integers_too():
+    for make, field in [
+        (lambda: DesignerSpec(tau=HUGE), "designer.tau"),
+        (lambda: LeaderboardSpec(resolution=HUGE), "leaderboard.resolution"),
+        (lambda: Developers(capability=[HUGE, 1.0]), "developers.capability"),
+        (lambda: DynamicsSpec(initial=(HUGE, 0.0)), "dynamics.initial"),
+        (lambda: SampleSpec(n=3, high=HUGE), "developers.sample.high"),
+        (lambda: dataclasses.replace(parse_scenario(minimal()), gamma=[1, HUGE, 1]), "cost.gamma"),
+    ]:
+        with pytest.raises(ScenarioError) as info:
+            make()
+        assert info.value.field == field, str(info.value)
+
+
+def test_sample_whose_range_overflows_is_rejected():
+    sample = {"n": 3, "distribution": "uniform", "low": -1e308, "high": 1e308}
+    err = raises_field("developers.sample.high", minimal(developers={"sample": sample}))
+    assert "high - low" in err.message
+    # A tiny but positive interval is fine.
+    tiny = parse_scenario(minimal(developers={"sample": {"n": 3, "low": 0.0, "high": 5e-324}}))
+    assert np.all((tiny.theta >= 0.0) & (tiny.theta <= 5e-324))
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {"n": 50, "distribution": "normal", "sd": 1e308},
+        {"n": 3, "distribution": "normal", "mean": 1e308, "sd": 1e308},
+        {"n": 50, "distribution": "normal", "mean": -1.7e308, "sd": 1e307},
+    ],
+)
+def test_sampled_capabilities_must_be_finite(sample):
+    err = raises_field("developers.sample", minimal(developers={"sample": sample}))
+    assert "non-finite" in err.message
+    with pytest.raises(ScenarioError) as info:
+        SampleSpec(**sample).draw(0)
+    assert info.value.field == "developers.sample"
+
+
+def test_sample_size_is_capped():
+    raises_field("developers.sample.n", minimal(developers={"sample": {"n": 10**12}}))
+
+
+def test_score_parameters_whose_spread_overflows():
+    for family in ({"family": "exp_saturation"}, {"family": "power_law", "alpha": 0.0, "beta": 0.5}):
+        score = {**family, "lower": -1e308, "upper": 1e308}
+        err = raises_field("score.upper", minimal(score=score))
+        assert "upper - lower" in err.message
+
+
+def test_subnormal_effort_unit():
+    raises_field("score.effort_unit", with_score(effort_unit=1e-320))
+    assert parse_scenario(with_score(effort_unit=1e-300)).score.effort_unit == 1e-300
+
+
+def test_reward_gaps_must_be_finite():
+    err = raises_field("reward.values", minimal(reward={"scheme": "custom", "values": [1e308, -1e308, -1e308]}))
+    assert "differences" in err.message
+    ok = parse_scenario(minimal(reward={"scheme": "custom", "values": [1e308, 1e308, 0.0]}))
+    assert ok.rewards.tolist() == [1e308, 1e308, 0.0]
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "carriage\rreturn", "tab\there", "nul\x00", "sep\u2028"])
+def test_name_must_be_one_printable_line(name):
+    err = raises_field("name", minimal(name=name))
+    assert "\n" not in str(err) and "\r" not in str(err)
+
+
+def test_name_hint_is_made_printable():
+    data = minimal()
+    del data["name"]
+    assert parse_scenario(data, name_hint="odd\nstem").name == "odd?stem"
+
+
+def test_file_with_too_long_integer_or_deep_nesting(tmp_path):
+    for text, words in [
+        ("x = " + "1" * 5000, "digits"),
+        ("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+    ]:
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(path)
+        assert info.value.field == str(path)
+        assert words in info.value.message and "set_int_max_str_digits" not in info.value.message
+
+
+# User functions for the load-time probes, reached through a throwaway module.
+
+
+def _smooth(theta, e):
+    return 1.0 - np.exp(-(np.asarray(theta) + np.asarray(e)))
+
+
+def score_raises_at_1000(theta, e):
+    if np.any(np.asarray(e) >= 1000):
+        raise ValueError("effort out of range\n(second line)")
+    return _smooth(theta, e)
+
+
+def score_nan_at_1e6(theta, e):
+    return np.where(np.asarray(e) >= 1e6, np.nan, _smooth(theta, e))
+
+
+def score_inf_at_1000(theta, e):
+    return np.where(np.asarray(e) >= 1000, np.inf, _smooth(theta, e))
+
+
+def score_inf_at_1e15(theta, e):
+    return np.where(np.asarray(e) >= 1e15, np.inf, _smooth(theta, e))
+
+
+def score_too_long(theta, e):
+    return np.append(_smooth(theta, e), 0.0)
+
+
+def score_string(theta, e):
+    return "high"
+
+
+def score_exits(theta, e):
+    sys.exit(3)
+
+
+def score_smooth(theta, e):
+    return _smooth(theta, e)
+
+
+def limit_one(theta):
+    return 1.0
+
+
+def limit_raises(theta):
+    raise RuntimeError("no limit")
+
+
+def limit_inf(theta):
+    return np.full(np.shape(theta), np.inf)
+
+
+def limit_nan(theta):
+    return np.full(np.shape(theta), np.nan)
+
+
+def limit_wrong_shape(theta):
+    return np.ones(np.size(theta) + 1)
+
+
+def limit_needs_a_list(theta):
+    return np.ones(len(theta))
+
+
+def cost_raises_at_1e6(x):
+    if np.any(np.asarray(x) >= 1e6):
+        raise OverflowError("cost too large")
+    return np.asarray(x) ** 2
+
+
+def cost_nan_at_1000(x):
+    return np.where(np.asarray(x) >= 1000, np.nan, x)
+
+
+def cost_inf_at_1(x):
+    return np.where(np.asarray(x) >= 1, np.inf, x)
+
+
+def cost_neg_inf_at_1e6(x):
+    return np.where(np.asarray(x) >= 1e6, -np.inf, x)
+
+
+def cost_inf_at_1000(x):
+    return np.where(np.asarray(x) >= 1000, np.inf, x)
+
+
+def cost_flattens(x):
+    return np.ravel(np.asarray(x) ** 2)
+
+
+@pytest.fixture
+def probes(monkeypatch) -> str:
+    """Register this file's probe functions as module ``scenario_probes``; returns ``"scenario_probes:"``."""
+    module = types.ModuleType("scenario_probes")
+    for name, value in globals().items():
+        if name.startswith(("score_", "limit_", "cost_")) and callable(value):
+            setattr(module, name, value)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return module.__name__ + ":"
+
+
+@pytest.mark.parametrize(
+    ("function", "limit", "words"),
+    [
+        ("score_raises_at_1000", None, ["raised ValueError: effort out of range (second line)", "at effort 1000"]),
+        ("score_nan_at_1e6", None, ["nan", "at effort 1e+06"]),
+        ("score_inf_at_1000", None, ["inf", "at effort 1000"]),
+        ("score_inf_at_1e15", None, ["inf", "at effort 1e+15"]),
+        ("score_too_long", None, ["shape (4,)", "(3,)", "at effort 0"]),
+        ("score_string", None, ["returned a string"]),
+        ("score_exits", None, ["raised SystemExit: 3"]),
+    ],
+)
+def test_custom_score_is_probed_at_many_efforts(probes, function, limit, words):
+    score = {"family": "custom", "function": probes + function}
+    err = raises_field("score.function", minimal(score=score))
+    assert err.value.endswith(":" + function)
+    for word in words:
+        assert word in err.message, err.message
+    assert "\n" not in str(err)
+
+
+def test_custom_score_probe_efforts():
+    assert PROBE_EFFORTS == (0.0, 1e-3, 1.0, 1e3, 1e6)
+
+
+def test_a_declared_limit_replaces_the_probe_at_the_effort_cap(probes):
+    score = {"family": "custom", "function": probes + "score_inf_at_1e15", "limit": probes + "limit_one"}
+    s = parse_scenario(minimal(score=score))
+    np.testing.assert_array_equal(s.bound_score().limit(), np.ones(3))
+
+
+def test_custom_score_that_is_not_vectorised():
+    err = raises_field("score.function", minimal(score={"family": "custom", "function": "numpy:dot"}))
+    assert "2-D" in err.message
+
+
+@pytest.mark.parametrize(
+    ("limit", "words"),
+    [
+        ("limit_raises", ["raised RuntimeError: no limit"]),
+        ("limit_inf", ["inf", "must be finite"]),
+        ("limit_nan", ["nan"]),
+        ("limit_wrong_shape", ["shape (4,)"]),
+        ("limit_needs_a_list", ["TypeError", "one developer"]),
+    ],
+)
+def test_custom_limit_is_probed(probes, limit, words):
+    score = {"family": "custom", "function": "sim.examples:shifted_exponential", "limit": probes + limit}
+    err = raises_field("score.limit", minimal(score=score))
+    assert err.value.endswith(":" + limit)
+    for word in words:
+        assert word in err.message, err.message
+
+
+@pytest.mark.parametrize(
+    ("function", "words"),
+    [
+        ("cost_raises_at_1e6", ["raised OverflowError: cost too large", "at effort 1e+06"]),
+        ("cost_nan_at_1000", ["nan", "at effort 1000"]),
+        ("cost_inf_at_1", ["inf", "at effort 1"]),
+        ("cost_neg_inf_at_1e6", ["-inf", "at effort 1e+06"]),
+        ("cost_flattens", ["shape (15,)", "2-D"]),
+    ],
+)
+def test_custom_cost_is_probed_at_many_efforts(probes, function, words):
+    err = raises_field("cost.function", minimal(cost={"family": "custom", "function": probes + function}))
+    assert err.value.endswith(":" + function)
+    for word in words:
+        assert word in err.message, err.message
+
+
+def test_probes_accept_good_functions(probes):
+    # A cost may overflow to +inf at large efforts (exponential_cost does); a limit may be one number.
+    s = parse_scenario(
+        minimal(
+            score={"family": "custom", "function": probes + "score_smooth", "limit": probes + "limit_one"},
+            cost={"family": "custom", "function": probes + "cost_inf_at_1000"},
+        )
+    )
+    np.testing.assert_array_equal(s.bound_score().limit(), np.ones(3))
+    assert parse_scenario(minimal(cost={"family": "custom", "function": "sim.examples:exponential_cost"}))
+
+
+def test_import_callable_survives_odd_modules(monkeypatch):
+    lazy = types.ModuleType("lazy_module")
+
+    def module_getattr(name):
+        raise RuntimeError(f"cannot load {name}")
+
+    lazy.__getattr__ = module_getattr
+    monkeypatch.setitem(sys.modules, "lazy_module", lazy)
+    with pytest.raises(ScenarioError) as info:
+        import_callable("lazy_module:thing", "score.function")
+    assert info.value.field == "score.function" and "RuntimeError" in info.value.message
 
 
 def test_top_level_errors():

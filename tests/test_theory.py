@@ -14,7 +14,7 @@ from sim import theory
 from sim.assumptions import check_assumptions
 from sim.costs import LinearCost
 from sim.game import LeaderboardGame
-from sim.leaderboard import grid_index
+from sim.leaderboard import grid_index, least_score_at_index
 from sim.rewards import RewardScheme
 from sim.scores import ExpSaturation, PowerLaw
 
@@ -49,8 +49,11 @@ def test_just_overtake_exact_scores_by_hand():
 def test_just_overtake_on_grid_needs_next_level():
     fam = ExpSaturation(np.array([0.5, 0.0]), np.array([1.5, 1.0]), np.ones(2))
     game = LeaderboardGame(np.array([0.5, 0.0]), fam, LinearCost(1.0), np.array([1.0, 0.0]), resolution=0.1)
-    # Rival publishes 0.5; the weaker loses ties, so it must reach 0.6: 1 - exp(-E) = 0.6, E = log 2.5.
-    assert theory.just_overtake(game) == pytest.approx([np.log(2.5)], rel=1e-12)
+    # Rival publishes 0.5; the weaker loses ties, so it must reach 0.6: 1 - exp(-E) = 0.6, E = log 2.5
+    # (up to the grid's slack: the least score on level 6 lies GRID_SLACK steps below 0.6).
+    assert theory.just_overtake(game) == pytest.approx([np.log(2.5)], rel=1e-9)
+    target = least_score_at_index(6, 0.1)
+    assert theory.just_overtake(game) == pytest.approx([-np.log1p(-target)], rel=1e-12)
     weaker_score = fam[1].score(theory.just_overtake(game)[0])
     assert grid_index(weaker_score, 0.1) == 6
 
