@@ -14,8 +14,9 @@ provides, vectorised over numpy arrays:
 * ``score(e)``: the score at total effort ``e``;
 * ``effort_to_reach(s)``: the least total effort with ``score >= s``; ``0``
   when the score at zero effort already reaches ``s``; ``+inf`` when ``s`` is
-  at or above the saturation limit (for a custom callable with no declared
-  limit: when no effort up to :data:`CUSTOM_MAX_EFFORT` reaches ``s``);
+  at or above the saturation limit (for a custom callable: above its declared
+  limit, which it may attain, or, with none declared, when no effort up to
+  :data:`CUSTOM_MAX_EFFORT` reaches ``s``);
 * ``limit()``: the saturation limit ``f(theta, inf)``.
 
 The inverse is closed form for the power law and exponential saturation and a
