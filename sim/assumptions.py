@@ -142,7 +142,8 @@ def check_cost(cost, efforts: np.ndarray | None = None) -> list[AssumptionResult
         )
     )
     # A convex non-decreasing function is bounded only if it is eventually constant.
-    unbounded = bool(c[-1] > c[np.searchsorted(x, x[-1] / 2)] * (1 + RTOL) + RTOL)
+    half = c[np.searchsorted(x, x[-1] / 2)]
+    unbounded = bool(np.isposinf(c[-1]) or c[-1] > half * (1 + RTOL) + RTOL)
     results.append(
         AssumptionResult(
             "cost unbounded",

@@ -171,9 +171,12 @@ def _print_theory(report: dict, out) -> None:
             "scores are within round-off of their limits (see above)"
             if report["float_saturated"]
             else "the scenario breaks an assumption the proposition needs (see `lbsim check`)"
-            if report["tie_break"] == "capability"
+            if report["tie_break"] == "capability" and report["resolution"] == 0
             else f"ties are broken by {report['tie_break']}, not against the lower capability as the proposition "
             "assumes (Theorem 4.6), or an assumption fails (see `lbsim check`); trust the exact check"
+            if report["tie_break"] != "capability"
+            else "on a published grid one step up can pass several developers sharing a level, which the "
+            "adjacent test does not see, or an assumption fails (see `lbsim check`); trust the exact check"
         )
         print(f"note: the two tests disagree: {reason}", file=out)
     if report["stabilises"]:

@@ -34,28 +34,30 @@ def check_resolution(resolution: float) -> float:
     return resolution
 
 
-#: Slack, in grid steps, below a grid line within which a score publishes on
-#: the line: decimal scores such as 0.3 are stored as 0.29999999999999998890,
-#: and ``0.3 / 0.01`` is ``29.999999999999996``; with the slack the score
-#: publishes as 0.30, as the decimal it stands for.  The rule stays monotone
-#: in the score, so ranks remain exactly consistent.
-GRID_SLACK = 1e-9
+#: Slack, in ulps of ``s / delta``, below a grid line within which a score
+#: publishes on the line: decimal scores such as 0.3 are stored as
+#: 0.29999999999999998890, and ``0.3 / 0.01`` is ``29.999999999999996``; with
+#: the slack the score publishes as 0.30, the decimal it stands for.  It is a
+#: few ulps only, so no score the model keeps measurably below a line (a limit
+#: on the line, say) is published on it; the rule stays monotone in the score,
+#: so ranks remain exactly consistent.
+GRID_SLACK_ULPS = 16
 
 
 def grid_index(scores, resolution: float) -> np.ndarray:
     """The published grid level ``floor(s / delta + slack)``; the score itself when ``delta = 0``.
 
-    ``slack = GRID_SLACK + 8 * eps * |s / delta|`` absorbs the binary
-    representation error of decimal scores (see :data:`GRID_SLACK`).
+    ``slack = GRID_SLACK_ULPS * eps * |s / delta|`` absorbs the binary
+    representation error of decimal scores (see :data:`GRID_SLACK_ULPS`).
     """
     scores = np.asarray(scores, dtype=float)
     if resolution == 0:
         return scores
     q = scores / resolution
-    return np.floor(q + (GRID_SLACK + _EIGHT_EPS * np.abs(q)))
+    return np.floor(q + _SLACK * np.abs(q))
 
 
-_EIGHT_EPS = 8 * float(np.finfo(float).eps)
+_SLACK = GRID_SLACK_ULPS * float(np.finfo(float).eps)
 
 
 def published_scores(scores, resolution: float) -> np.ndarray:
@@ -75,7 +77,7 @@ def least_score_at_index(index, resolution: float, max_steps: int = 64) -> np.nd
     if resolution <= 0:
         raise ValueError("least_score_at_index needs a resolution > 0")
     index = np.asarray(index, dtype=float)
-    t = (index - GRID_SLACK) * resolution
+    t = index * resolution
     for _ in range(max_steps):
         low = grid_index(t, resolution) < index
         if not low.any():

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
 from sim.leaderboard import (
-    GRID_SLACK,
     check_resolution,
     grid_index,
     least_score_at_index,
@@ -193,9 +192,10 @@ def test_overtake_target_exact_scores_by_hand():
 
 def test_overtake_target_grid_by_hand():
     # delta = 0.25, rival 0.6 -> level 2 (published 0.5). Winning ties: reach level 2 (0.5).
-    # Losing ties: reach level 3 (0.75). The least score at a level lies GRID_SLACK grid steps below the line.
+    # Losing ties: reach level 3 (0.75). The least score at a level lies a few ulps below the line (the slack).
     t = overtake_target(np.array([0.6, 0.6]), 0.25, np.array([True, False]))
-    assert t == pytest.approx([0.5 - 0.25 * GRID_SLACK, 0.75 - 0.25 * GRID_SLACK], rel=0, abs=1e-14)
+    assert t == pytest.approx([0.5, 0.75], rel=1e-14)
+    assert np.all(t <= [0.5, 0.75])
     assert grid_index(t, 0.25).tolist() == [2, 3]
 
 
@@ -203,6 +203,8 @@ def test_overtake_target_grid_by_hand():
     ("score", "delta", "level"), [(0.3, 0.01, 30), (0.6, 1e-4, 6000), (0.7, 0.1, 7), (0.29, 0.01, 29)]
 )
 def test_decimal_scores_publish_as_the_decimal_they_stand_for(score, delta, level):
+    # ... while a score measurably below a line (1e-12 under it: thousands of ulps) stays below it.
+    assert grid_index(delta * level - 1e-12, delta) == level - 1
     # 0.3 / 0.01 == 29.999999999999996 in doubles: a plain floor would publish 0.29.
     assert grid_index(score, delta) == level
     assert published_scores(score, delta) == pytest.approx(score)

@@ -50,7 +50,7 @@ def test_just_overtake_on_grid_needs_next_level():
     fam = ExpSaturation(np.array([0.5, 0.0]), np.array([1.5, 1.0]), np.ones(2))
     game = LeaderboardGame(np.array([0.5, 0.0]), fam, LinearCost(1.0), np.array([1.0, 0.0]), resolution=0.1)
     # Rival publishes 0.5; the weaker loses ties, so it must reach 0.6: 1 - exp(-E) = 0.6, E = log 2.5
-    # (up to the grid's slack: the least score on level 6 lies GRID_SLACK steps below 0.6).
+    # (up to the grid's slack: the least score on level 6 lies a few ulps below 0.6).
     assert theory.just_overtake(game) == pytest.approx([np.log(2.5)], rel=1e-9)
     target = least_score_at_index(6, 0.1)
     assert theory.just_overtake(game) == pytest.approx([-np.log1p(-target)], rel=1e-12)
