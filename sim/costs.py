@@ -16,7 +16,7 @@ from typing import ClassVar, Union
 
 import numpy as np
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, callable_path, describe_exception
 
 
 def _positive(name: str, value: float) -> float:
@@ -115,15 +115,17 @@ class CustomCost:
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        name = f"{getattr(self.function, '__module__', '?')}:{getattr(self.function, '__qualname__', '?')}"
         try:
             out = np.broadcast_to(np.asarray(self.function(x), dtype=float), x.shape)
         except Exception as err:  # a user's function: report, do not crash
-            reason = " ".join(f"{type(err).__name__}: {err}".split())
-            raise ScenarioError("cost.function", name, f"raised {reason}") from None
+            raise ScenarioError(
+                "cost.function", callable_path(self.function), f"raised {describe_exception(err)}"
+            ) from None
         bad = np.isnan(out) & ~np.isnan(x)
         if bad.any():
-            raise ScenarioError("cost.function", name, f"returned NaN at effort {float(x[bad].flat[0]):.6g}")
+            raise ScenarioError(
+                "cost.function", callable_path(self.function), f"returned NaN at effort {float(x[bad].flat[0]):.6g}"
+            )
         return self.scale * out
 
     def linear_lower_bound(self) -> float:

@@ -31,6 +31,23 @@ class ScenarioError(ValueError):
         return ScenarioError(f"{prefix}.{self.field}" if self.field else prefix, self.value, self.message)
 
 
+def callable_path(function) -> str:
+    """The ``"module:qualname"`` path of a callable (``repr`` when it has none), for messages and files."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname:
+        return repr(function)
+    return f"{module}:{qualname}"
+
+
+def describe_exception(err: BaseException, limit: int = 160) -> str:
+    """``TypeName: message`` on one line, the message cut to about ``limit`` characters."""
+    text = " ".join(str(err).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

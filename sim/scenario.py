@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 
 from sim.costs import COST_FAMILIES, CostFunction, CustomCost
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, callable_path, describe_exception
 from sim.game import LeaderboardGame
 from sim.leaderboard import TIE_BREAKS, check_resolution, tie_priority
 from sim.rewards import SCHEMES, RewardScheme
@@ -564,7 +564,7 @@ def _probe(function: Callable, args: tuple, field_name: str, where: str, *, allo
         with np.errstate(all="ignore"):
             raw = function(*args)
     except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of user code is a scenario error
-        raise ScenarioError(field_name, path, f"raised {_describe(err)} {where}") from None
+        raise ScenarioError(field_name, path, f"raised {describe_exception(err)} {where}") from None
     try:
         values = np.asarray(raw, dtype=float)
     except (Exception, SystemExit):  # noqa: BLE001 - a result of any type may fail to convert
@@ -846,26 +846,19 @@ def import_callable(path: object, field_name: str) -> Callable:
     try:
         obj = importlib.import_module(module_name.strip())
     except (Exception, SystemExit) as err:  # noqa: BLE001 - an import can fail in any way
-        raise ScenarioError(field_name, path, f"cannot import module {module_name!r}: {_describe(err)}") from None
+        raise ScenarioError(
+            field_name, path, f"cannot import module {module_name!r}: {describe_exception(err)}"
+        ) from None
     for part in attribute.strip().split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ScenarioError(field_name, path, f"{module_name!r} has no attribute {attribute!r}") from None
         except Exception as err:  # noqa: BLE001 - a lazy attribute can fail in any way
-            raise ScenarioError(field_name, path, f"cannot get {attribute!r}: {_describe(err)}") from None
+            raise ScenarioError(field_name, path, f"cannot get {attribute!r}: {describe_exception(err)}") from None
     if not callable(obj):
         raise ScenarioError(field_name, path, f"{attribute!r} is not callable")
     return obj
-
-
-def callable_path(function: Callable) -> str:
-    """The ``"module:qualname"`` path of a module-level function (inverse of :func:`import_callable`)."""
-    module = getattr(function, "__module__", None)
-    qualname = getattr(function, "__qualname__", None)
-    if not module or not qualname:
-        return repr(function)
-    return f"{module}:{qualname}"
 
 
 # ---------------------------------------------------------------------------
@@ -893,14 +886,6 @@ def _kind(value: object) -> str:
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
-
-
-def _describe(err: BaseException, limit: int = 160) -> str:
-    """``TypeName: message`` on one line, the message cut to about ``limit`` characters."""
-    text = _one_line(err)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _shown(value: object) -> object:

@@ -39,7 +39,7 @@ from typing import Union
 import numpy as np
 from scipy.special import expit
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, callable_path, describe_exception
 
 # ---------------------------------------------------------------------------
 # Parameter specifications
@@ -246,11 +246,13 @@ class CustomScore(_Bound):
             out = np.broadcast_to(out, theta.shape)
         except Exception as err:  # a user's function: report, do not crash
             where = f" at effort {float(np.max(e)):.6g}" if np.size(e) else ""
-            raise ScenarioError("score.function", _name(self.function), f"raised {_brief(err)}{where}") from None
+            raise ScenarioError(
+                "score.function", callable_path(self.function), f"raised {describe_exception(err)}{where}"
+            ) from None
         bad = np.isnan(out) & ~np.isnan(e)
         if bad.any():
             raise ScenarioError(
-                "score.function", _name(self.function), f"returned NaN at effort {float(e[bad].flat[0]):.6g}"
+                "score.function", callable_path(self.function), f"returned NaN at effort {float(e[bad].flat[0]):.6g}"
             )
         return out
 
@@ -263,7 +265,9 @@ class CustomScore(_Bound):
             try:
                 lim = np.broadcast_to(np.asarray(self.limit_function(self.theta), dtype=float), self.shape).copy()
             except Exception as err:
-                raise ScenarioError("score.limit", _name(self.limit_function), f"raised {_brief(err)}") from None
+                raise ScenarioError(
+                    "score.limit", callable_path(self.limit_function), f"raised {describe_exception(err)}"
+                ) from None
             return lim
         return self.score(np.full(self.shape, CUSTOM_MAX_EFFORT))
 
@@ -307,16 +311,6 @@ class CustomScore(_Bound):
 
 
 ScoreFamily = Union[PowerLaw, ExpSaturation, CustomScore]
-
-
-def _name(function) -> str:
-    """``module:qualname`` of a callable, for error messages."""
-    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
-
-
-def _brief(err: BaseException) -> str:
-    """``TypeName: message`` on one line."""
-    return " ".join(f"{type(err).__name__}: {err}".split())
 
 
 def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
