@@ -6,6 +6,7 @@ A scenario file describes one leaderboard game and how to play it out::
     seed = 7                       # optional, default 0
     [developers]
     capability = [1.0, 0.5]        # or sample = {n = 10, distribution = "uniform", low = 0.0, high = 1.0}
+    budget = 50.0                  # optional: most effort per developer per round (number or list)
     [score]
     family = "power_law"           # power_law | exp_saturation | custom
     lower = 0.25                   # number, list (one per developer), or {intercept = a, slope = b}
@@ -21,12 +22,15 @@ A scenario file describes one leaderboard game and how to play it out::
     [leaderboard]                  # optional
     resolution = 0.0001
     tie_break = "capability"       # capability | id | random
+    noise = 0.0                    # sd of Gaussian evaluation noise added to each score
     [designer]                     # optional
     tau = 0.0
     [dynamics]                     # optional
     schedule = "simultaneous"      # simultaneous | sequential | random_order | asynchronous
     rounds = 2000
     initial = "zero"               # zero | random | [x1, x2, ...]
+    response = "best"              # best | logit (then temperature = T > 0)
+    # revision_probability = 0.5   # asynchronous only
 
 Keys by section (anything else is an error that names the key):
 
@@ -35,7 +39,9 @@ Keys by section (anything else is an error that names the key):
   ``low``, ``high`` (defaults 0, 1) or ``"normal"`` with ``mean``, ``sd``
   (defaults 0, 1)).  Samples are drawn with
   a stream split from the scenario's seed (:func:`scenario_streams`), never the
-  global random state.
+  global random state.  Optional ``budget``: the most additional effort a
+  developer may spend per round, a number (the same for everyone) or a list
+  (one per developer), each finite and ``>= 0``; omit it for no limit.
 * ``[score]``: ``family``; ``power_law``: ``lower``, ``upper``, ``alpha``,
   ``beta``, optional ``effort_unit`` (1); ``exp_saturation``: ``lower``,
   ``upper``, optional ``rate`` (1); ``custom``: ``function`` and optional
@@ -49,10 +55,15 @@ Keys by section (anything else is an error that names the key):
 * ``[reward]``: ``scheme`` and its parameter (``k`` for ``top_k``, ``q``
   for ``geometric``, ``exponent`` for ``zipf``, ``values`` for ``custom``).
 * ``[leaderboard]``: ``resolution`` (``1e-4``), ``tie_break``
-  (``"capability"``).
+  (``"capability"``), ``noise`` (``0``: the standard deviation of Gaussian
+  evaluation noise added to each evaluated score before it is published).
 * ``[designer]``: ``tau`` (``0``).
 * ``[dynamics]``: ``schedule`` (``"simultaneous"``), ``rounds`` (2000),
-  ``initial`` (``"zero"``).
+  ``initial`` (``"zero"``; given efforts may not exceed the budgets),
+  ``revision_probability`` (asynchronous schedule only, in ``(0, 1]``,
+  default :data:`DEFAULT_REVISION_PROBABILITY`), ``response`` (``"best"`` or
+  ``"logit"``) and ``temperature`` (``> 0``, required by and only used by
+  ``response = "logit"``).
 
 Every problem raises :class:`~sim.errors.ScenarioError` whose ``field`` is
 the dotted path of the offending key (``"score.beta"``, ``"reward.k"``) and
@@ -104,10 +115,12 @@ from sim.scores import (
 )
 
 __all__ = [
+    "DEFAULT_REVISION_PROBABILITY",
     "DISTRIBUTIONS",
     "INITIAL_PROFILES",
     "MAX_DEVELOPERS",
     "PROBE_EFFORTS",
+    "RESPONSES",
     "SCHEDULES",
     "SCORE_FAMILIES",
     "DesignerSpec",
@@ -125,6 +138,10 @@ __all__ = [
 SCORE_FAMILIES = ("power_law", "exp_saturation", "custom")
 SCHEDULES = ("simultaneous", "sequential", "random_order", "asynchronous")
 INITIAL_PROFILES = ("zero", "random")
+#: How a developer picks its effort when it revises: exact best response or a logit (smoothed) choice.
+RESPONSES = ("best", "logit")
+#: Chance that a developer revises in a round under ``schedule = "asynchronous"`` when none is given.
+DEFAULT_REVISION_PROBABILITY = 0.5
 #: Most developers a scenario may have (a sample larger than this is a typo, not a game).
 MAX_DEVELOPERS = 1_000_000
 #: Efforts at which custom score and cost functions are probed at load time.
@@ -257,10 +274,14 @@ class Developers:
     """The competing developers: ``capability`` (read-only float array, one per developer).
 
     ``sample`` records how the capabilities were drawn, when they were.
+    ``budget`` is the most additional effort each developer may spend per
+    round: ``None`` (unlimited) or a number or one number per developer,
+    each finite and ``>= 0``, stored as a read-only float array of length ``n``.
     """
 
     capability: np.ndarray
     sample: SampleSpec | None = None
+    budget: np.ndarray | None = None
 
     def __post_init__(self):
         raw = self.capability
@@ -279,11 +300,13 @@ class Developers:
         if self.sample is not None and self.sample.n != theta.size:
             raise ScenarioError("developers.sample.n", self.sample.n, f"but {theta.size} capabilities were given")
         object.__setattr__(self, "capability", _read_only(theta))
+        if self.budget is not None:
+            object.__setattr__(self, "budget", _read_only(_check_budget(self.budget, theta.size)))
 
     @classmethod
-    def sampled(cls, sample: SampleSpec, seed: int) -> Developers:
-        """Developers with capabilities drawn by ``sample`` from ``seed``."""
-        return cls(capability=sample.draw(seed), sample=sample)
+    def sampled(cls, sample: SampleSpec, seed: int, budget=None) -> Developers:
+        """Developers with capabilities drawn by ``sample`` from ``seed`` (and an optional ``budget``)."""
+        return cls(capability=sample.draw(seed), sample=sample, budget=budget)
 
     @property
     def n(self) -> int:
@@ -292,20 +315,59 @@ class Developers:
     def __eq__(self, other):
         if not isinstance(other, Developers):
             return NotImplemented
-        return np.array_equal(self.capability, other.capability) and self.sample == other.sample
+        same_budget = (self.budget is None and other.budget is None) or (
+            self.budget is not None and other.budget is not None and np.array_equal(self.budget, other.budget)
+        )
+        return np.array_equal(self.capability, other.capability) and self.sample == other.sample and same_budget
 
     def to_dict(self) -> dict:
-        if self.sample is not None:
-            return {"sample": self.sample.to_dict()}
-        return {"capability": self.capability.tolist()}
+        out: dict[str, Any] = (
+            {"sample": self.sample.to_dict()} if self.sample is not None else {"capability": self.capability.tolist()}
+        )
+        if self.budget is not None:
+            out["budget"] = self.budget.tolist()
+        return out
+
+
+def _check_budget(raw: object, n: int) -> np.ndarray:
+    """``raw`` (a number or one number per developer) as ``n`` finite budgets ``>= 0``."""
+    field_name = "developers.budget"
+    items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    odd_array = isinstance(raw, np.ndarray) and raw.dtype.kind not in "iuf"
+    if odd_array or any(isinstance(v, (bool, str, dict, list, tuple)) or v is None for v in items):
+        raise ScenarioError(field_name, _listed(raw), "must be a number or a list of numbers (one per developer)")
+    try:
+        budget = np.array(raw, dtype=float)
+    except OverflowError:
+        raise ScenarioError(field_name, _shown(_listed(raw)), "must be finite numbers") from None
+    except (TypeError, ValueError):
+        raise ScenarioError(field_name, _listed(raw), "must be a number or a list of numbers") from None
+    scalar = budget.ndim == 0
+    if scalar:
+        budget = np.full(n, float(budget))
+    elif budget.shape != (n,):
+        raise ScenarioError(field_name, _listed(raw), f"needs one budget per developer (n = {n}), got {budget.size}")
+    bad = np.flatnonzero(~np.isfinite(budget) | (budget < 0))
+    if bad.size:
+        i = int(bad[0])
+        shown, where = (float(budget[0]), "") if scalar else (budget.tolist(), f"entry {i}: ")
+        if budget[i] == np.inf:
+            raise ScenarioError(field_name, shown, f"{where}must be finite; omit budget for an unlimited one")
+        raise ScenarioError(field_name, shown, f"{where}must be a finite number >= 0")
+    return budget
 
 
 @dataclass(frozen=True)
 class LeaderboardSpec:
-    """The published leaderboard: ``resolution`` ``delta >= 0`` and the ``tie_break`` rule."""
+    """The published leaderboard: ``resolution`` ``delta >= 0``, the ``tie_break`` rule and evaluation ``noise``.
+
+    ``noise >= 0`` is the standard deviation of the Gaussian noise added to
+    each evaluated score before it is published (``0``: exact evaluation).
+    """
 
     resolution: float = 0.0001
     tie_break: str = "capability"
+    noise: float = 0.0
 
     def __post_init__(self):
         try:
@@ -318,6 +380,10 @@ class LeaderboardSpec:
             raise ScenarioError("leaderboard.resolution", self.resolution, "must be a number") from None
         if self.tie_break not in TIE_BREAKS:
             raise ScenarioError("leaderboard.tie_break", self.tie_break, f"unknown tie rule; {_choose(TIE_BREAKS)}")
+        noise = _as_float(self.noise, "leaderboard.noise")
+        if not (math.isfinite(noise) and noise >= 0):
+            raise ScenarioError("leaderboard.noise", self.noise, "must be a finite number >= 0")
+        object.__setattr__(self, "noise", noise)
 
 
 @dataclass(frozen=True)
@@ -335,15 +401,24 @@ class DesignerSpec:
 
 @dataclass(frozen=True)
 class DynamicsSpec:
-    """How repeated play runs: update ``schedule``, number of ``rounds``, ``initial`` profile.
+    """How repeated play runs: update ``schedule``, number of ``rounds``, ``initial`` profile, ``response``.
 
     ``initial`` is ``"zero"``, ``"random"`` or a tuple of non-negative efforts
-    (its length is checked against the developers by :class:`Scenario`).
+    (its length, and the budgets, are checked against the developers by
+    :class:`Scenario`).  ``revision_probability`` in ``(0, 1]`` is the chance
+    that a developer revises in a round; it is used only by the
+    ``"asynchronous"`` schedule, which defaults it to
+    :data:`DEFAULT_REVISION_PROBABILITY`, and must be ``None`` otherwise.
+    ``response`` is ``"best"`` (exact best response) or ``"logit"``, which
+    needs a ``temperature > 0`` in utility units (``None`` for ``"best"``).
     """
 
     schedule: str = "simultaneous"
     rounds: int = 2000
     initial: str | tuple[float, ...] = "zero"
+    revision_probability: float | None = None
+    response: str = "best"
+    temperature: float | None = None
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -368,6 +443,36 @@ class DynamicsSpec:
             if not all(math.isfinite(v) and v >= 0 for v in efforts):
                 raise ScenarioError("dynamics.initial", list(efforts), "efforts must be finite and >= 0")
             object.__setattr__(self, "initial", efforts)
+        self._check_revision_probability()
+        self._check_response()
+
+    def _check_revision_probability(self) -> None:
+        name = "dynamics.revision_probability"
+        if self.revision_probability is None:
+            if self.schedule == "asynchronous":
+                object.__setattr__(self, "revision_probability", DEFAULT_REVISION_PROBABILITY)
+            return
+        if self.schedule != "asynchronous":
+            raise ScenarioError(name, _shown(self.revision_probability), 'only used by schedule = "asynchronous"')
+        p = _as_float(self.revision_probability, name)
+        if not (math.isfinite(p) and 0 < p <= 1):
+            raise ScenarioError(name, self.revision_probability, "must be a probability in (0, 1]")
+        object.__setattr__(self, "revision_probability", p)
+
+    def _check_response(self) -> None:
+        if not isinstance(self.response, str) or self.response not in RESPONSES:
+            raise ScenarioError("dynamics.response", self.response, f"unknown response; {_choose(RESPONSES)}")
+        name = "dynamics.temperature"
+        if self.response != "logit":
+            if self.temperature is not None:
+                raise ScenarioError(name, _shown(self.temperature), 'only used by response = "logit"')
+            return
+        if self.temperature is None:
+            raise ScenarioError(name, None, 'required when response = "logit" (a temperature > 0 in utility units)')
+        temperature = _as_float(self.temperature, name)
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ScenarioError(name, self.temperature, "must be a finite number > 0")
+        object.__setattr__(self, "temperature", temperature)
 
 
 # ---------------------------------------------------------------------------
@@ -419,6 +524,14 @@ class Scenario:
             raise ScenarioError(
                 "dynamics.initial", list(self.dynamics.initial), f"needs one effort per developer (n = {n})"
             )
+        if not isinstance(self.dynamics.initial, str) and self.developers.budget is not None:
+            for i, (effort, limit) in enumerate(zip(self.dynamics.initial, self.developers.budget, strict=True)):
+                if effort > limit:
+                    raise ScenarioError(
+                        "dynamics.initial",
+                        list(self.dynamics.initial),
+                        f"effort of developer {i} exceeds its budget {limit:g}",
+                    )
         rewards = self.rewards  # validates the reward vector for n
         with np.errstate(over="ignore", invalid="ignore"):
             gaps_finite = bool(np.all(np.isfinite(np.diff(rewards))))
@@ -443,6 +556,13 @@ class Scenario:
     def theta(self) -> np.ndarray:
         """Capabilities (read-only), one per developer id."""
         return self.developers.capability
+
+    @property
+    def budget(self) -> np.ndarray:
+        """The most additional effort per developer per round (read-only, shape ``(n,)``; ``inf``: unlimited)."""
+        if self.developers.budget is not None:
+            return self.developers.budget
+        return _read_only(np.full(self.n, np.inf))
 
     @property
     def rewards(self) -> np.ndarray:
@@ -517,7 +637,17 @@ class Scenario:
             value = getattr(self.reward, name)
             if value is not None:
                 reward[name] = list(value) if isinstance(value, tuple) else value
-        initial = self.dynamics.initial
+        dyn = self.dynamics
+        dynamics: dict[str, Any] = {
+            "schedule": dyn.schedule,
+            "rounds": dyn.rounds,
+            "initial": dyn.initial if isinstance(dyn.initial, str) else list(dyn.initial),
+            "response": dyn.response,
+        }
+        for name in ("revision_probability", "temperature"):
+            if getattr(dyn, name) is not None:
+                dynamics[name] = getattr(dyn, name)
+        board = self.leaderboard
         return {
             "name": self.name,
             "seed": self.seed,
@@ -525,13 +655,9 @@ class Scenario:
             "score": _score_to_dict(self.score),
             "cost": cost,
             "reward": reward,
-            "leaderboard": {"resolution": self.leaderboard.resolution, "tie_break": self.leaderboard.tie_break},
+            "leaderboard": {"resolution": board.resolution, "tie_break": board.tie_break, "noise": board.noise},
             "designer": {"tau": self.designer.tau},
-            "dynamics": {
-                "schedule": self.dynamics.schedule,
-                "rounds": self.dynamics.rounds,
-                "initial": initial if isinstance(initial, str) else list(initial),
-            },
+            "dynamics": dynamics,
         }
 
 
@@ -704,7 +830,8 @@ def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -
 
 
 def _parse_developers(table: dict, seed: int) -> Developers:
-    _check_keys(table, "developers", ("capability", "sample"))
+    _check_keys(table, "developers", ("capability", "sample", "budget"))
+    budget = _parse_budget(table["budget"]) if "budget" in table else None
     if "capability" in table and "sample" in table:
         raise ScenarioError("developers", sorted(table), "give either capability = [...] or sample = {...}, not both")
     if "sample" in table:
@@ -721,12 +848,26 @@ def _parse_developers(table: dict, seed: int) -> Developers:
             for name in DISTRIBUTIONS[distribution]
             if name in sample
         }
-        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed)
+        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed, budget=budget)
     capability = _required(table, "developers", "capability", hint="give capability = [...] or sample = {...}")
     values = _number_list(capability, "developers.capability")
     if len(values) < 2:
         raise ScenarioError("developers.capability", list(values), "needs at least 2 developers")
-    return Developers(capability=values)
+    return Developers(capability=values, budget=budget)
+
+
+def _parse_budget(value: object) -> float | tuple[float, ...]:
+    """``developers.budget``: a number or a list of numbers (checked for ``n``, sign and finiteness by Developers)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise ScenarioError("developers.budget", value, f"entry {i}: must be a number, got {_kind(item)}")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(
+            "developers.budget", value, f"must be a number or a list of numbers (one per developer), got {_kind(value)}"
+        )
+    return value
 
 
 def _parse_score(table: dict, n: int) -> ScoreSpec:
@@ -791,12 +932,14 @@ def _parse_reward(table: dict) -> RewardScheme:
 
 
 def _parse_leaderboard(table: dict) -> LeaderboardSpec:
-    _check_keys(table, "leaderboard", ("resolution", "tie_break"))
+    _check_keys(table, "leaderboard", ("resolution", "tie_break", "noise"))
     kwargs: dict[str, Any] = {}
     if "resolution" in table:
         kwargs["resolution"] = _number(table["resolution"], "leaderboard.resolution", minimum=0.0)
     if "tie_break" in table:
         kwargs["tie_break"] = _choice(table["tie_break"], "leaderboard.tie_break", TIE_BREAKS, what="tie rule")
+    if "noise" in table:
+        kwargs["noise"] = _number(table["noise"], "leaderboard.noise", minimum=0.0)
     return LeaderboardSpec(**kwargs)
 
 
@@ -808,7 +951,7 @@ def _parse_designer(table: dict) -> DesignerSpec:
 
 
 def _parse_dynamics(table: dict, n: int) -> DynamicsSpec:
-    _check_keys(table, "dynamics", ("schedule", "rounds", "initial"))
+    _check_keys(table, "dynamics", ("schedule", "rounds", "initial", "revision_probability", "response", "temperature"))
     kwargs: dict[str, Any] = {}
     if "schedule" in table:
         kwargs["schedule"] = _choice(table["schedule"], "dynamics.schedule", SCHEDULES, what="schedule")
@@ -829,6 +972,12 @@ def _parse_dynamics(table: dict, n: int) -> DynamicsSpec:
             raise ScenarioError(
                 "dynamics.initial", initial, f'must be "zero", "random" or a list of efforts, got {_kind(initial)}'
             )
+    if "revision_probability" in table:  # checked by DynamicsSpec: schedule first, then (0, 1]
+        kwargs["revision_probability"] = table["revision_probability"]
+    if "response" in table:
+        kwargs["response"] = _choice(table["response"], "dynamics.response", RESPONSES, what="response")
+    if "temperature" in table:
+        kwargs["temperature"] = _number(table["temperature"], "dynamics.temperature")
     return DynamicsSpec(**kwargs)
 
 

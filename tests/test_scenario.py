@@ -18,7 +18,9 @@ from sim.game import LeaderboardGame
 from sim.leaderboard import tie_priority
 from sim.rewards import RewardScheme
 from sim.scenario import (
+    DEFAULT_REVISION_PROBABILITY,
     PROBE_EFFORTS,
+    RESPONSES,
     DesignerSpec,
     Developers,
     DynamicsSpec,
@@ -94,6 +96,11 @@ def test_there_are_enough_bad_scenarios():
         "dynamics.schedule",
         "dynamics.initial",
         "score.function",
+        "dynamics.revision_probability",
+        "dynamics.response",
+        "dynamics.temperature",
+        "leaderboard.noise",
+        "developers.budget",
     ):
         assert needed in fields, needed
 
@@ -923,3 +930,340 @@ def test_parse_builds_the_game_once_at_load_time(monkeypatch):
         parse_scenario(minimal(designer={"tau": 0.25}))
     assert info.value.field == "game"
     assert len(calls) == 1 and calls[0]["tau"] == 0.25 and calls[0]["resolution"] == 0.0001
+
+
+# ---------------------------------------------------------------------------
+# Budgets, evaluation noise, revision probability, logit response
+# ---------------------------------------------------------------------------
+
+CAPABILITY = {"capability": [1.0, 0.5, 0.2]}
+
+
+def test_new_keys_default():
+    s = parse_scenario(minimal())
+    assert s.dynamics.revision_probability is None
+    assert s.dynamics.response == "best" and s.dynamics.temperature is None
+    assert s.leaderboard.noise == 0.0 and isinstance(s.leaderboard.noise, float)
+    assert s.developers.budget is None
+    assert s.budget.shape == (3,) and np.all(np.isinf(s.budget)) and np.all(s.budget > 0)
+    with pytest.raises(ValueError):
+        s.budget[0] = 1.0
+    assert RESPONSES == ("best", "logit") and DEFAULT_REVISION_PROBABILITY == 0.5
+    assert DynamicsSpec() == DynamicsSpec(schedule="simultaneous", rounds=2000, initial="zero", response="best")
+    assert LeaderboardSpec() == LeaderboardSpec(noise=0)
+
+
+def test_asynchronous_revision_probability():
+    default = parse_scenario(minimal(dynamics={"schedule": "asynchronous"}))
+    assert default.dynamics.revision_probability == DEFAULT_REVISION_PROBABILITY == 0.5
+    assert DynamicsSpec(schedule="asynchronous").revision_probability == 0.5
+    given = parse_scenario(minimal(dynamics={"schedule": "asynchronous", "revision_probability": 0.25}))
+    assert given.dynamics.revision_probability == 0.25
+    one = parse_scenario(minimal(dynamics={"schedule": "asynchronous", "revision_probability": 1}))
+    assert one.dynamics.revision_probability == 1.0 and isinstance(one.dynamics.revision_probability, float)
+    for schedule in ("simultaneous", "sequential", "random_order"):
+        assert parse_scenario(minimal(dynamics={"schedule": schedule})).dynamics.revision_probability is None
+
+
+def test_logit_response_and_noise_parse():
+    s = parse_scenario(minimal(dynamics={"response": "logit", "temperature": 2}, leaderboard={"noise": 0.01}))
+    assert s.dynamics.response == "logit"
+    assert s.dynamics.temperature == 2.0 and isinstance(s.dynamics.temperature, float)
+    assert s.leaderboard.noise == 0.01
+    assert parse_scenario(minimal(dynamics={"response": "best"})).dynamics.temperature is None
+
+
+def test_budget_scalar_expands_and_list_is_kept():
+    scalar = parse_scenario(minimal(developers={**CAPABILITY, "budget": 5}))
+    np.testing.assert_array_equal(scalar.developers.budget, [5.0, 5.0, 5.0])
+    assert scalar.developers.budget.dtype == float
+    np.testing.assert_array_equal(scalar.budget, [5.0, 5.0, 5.0])
+    with pytest.raises(ValueError):
+        scalar.developers.budget[0] = 1.0
+    listed = parse_scenario(minimal(developers={**CAPABILITY, "budget": [1, 0, 2.5]}))
+    np.testing.assert_array_equal(listed.budget, [1.0, 0.0, 2.5])
+    # The same budgets written as a scalar or a list are the same scenario.
+    assert scalar == parse_scenario(minimal(developers={**CAPABILITY, "budget": [5.0, 5.0, 5.0]}))
+    assert scalar.to_dict()["developers"] == {**CAPABILITY, "budget": [5.0, 5.0, 5.0]}
+
+
+def test_budget_with_sampled_developers():
+    s = parse_scenario(minimal(developers={"sample": {"n": 6}, "budget": 2.0}))
+    assert s.n == 6
+    np.testing.assert_array_equal(s.budget, np.full(6, 2.0))
+    plain = parse_scenario(minimal(developers={"sample": {"n": 6}}))
+    np.testing.assert_array_equal(s.theta, plain.theta)  # the budget does not change the capability draw
+    listed = parse_scenario(minimal(developers={"sample": {"n": 4}, "budget": [1, 2, 3, 4]}))
+    np.testing.assert_array_equal(listed.budget, [1.0, 2.0, 3.0, 4.0])
+    assert "sample" in listed.to_dict()["developers"] and listed.to_dict()["developers"]["budget"] == [1, 2, 3, 4]
+    raises_field("developers.budget", minimal(developers={"sample": {"n": 4}, "budget": [1.0, 2.0, 3.0]}))
+
+
+def test_budget_directly_and_in_sampled():
+    developers = Developers(capability=[1.0, 0.5], budget=3.0)
+    np.testing.assert_array_equal(developers.budget, [3.0, 3.0])
+    assert developers == Developers(capability=[1.0, 0.5], budget=np.array([3.0, 3.0]))
+    assert developers != Developers(capability=[1.0, 0.5])
+    assert Developers(capability=[1.0, 0.5]) != developers
+    assert developers != Developers(capability=[1.0, 0.5], budget=[3.0, 2.0])
+    sampled = Developers.sampled(SampleSpec(n=3), seed=1, budget=[1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(sampled.budget, [1.0, 2.0, 3.0])
+    assert Developers(capability=[1.0, 0.5]).to_dict() == {"capability": [1.0, 0.5]}
+    assert developers.to_dict() == {"capability": [1.0, 0.5], "budget": [3.0, 3.0]}
+
+
+def with_everything(**dynamics) -> dict:
+    return minimal(
+        developers={**CAPABILITY, "budget": [4.0, 2.0, 1.0]},
+        leaderboard={"noise": 0.02},
+        dynamics={"schedule": "asynchronous", "revision_probability": 0.25, "response": "logit", "temperature": 0.5}
+        | dynamics,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        with_everything(),
+        with_everything(initial=[4.0, 2.0, 0.5]),
+        minimal(developers={**CAPABILITY, "budget": 3}, leaderboard={"noise": 0.0}),
+        minimal(developers={"sample": {"n": 5, "distribution": "normal"}, "budget": 1.5}, dynamics={"rounds": 3}),
+        minimal(developers={"sample": {"n": 3}, "budget": [0.0, 1.0, 2.0]}, dynamics={"schedule": "asynchronous"}),
+        minimal(dynamics={"response": "logit", "temperature": 1e-3, "schedule": "random_order"}),
+    ],
+)
+def test_new_keys_round_trip(data):
+    s = parse_scenario(data)
+    again = parse_scenario(s.to_dict())
+    assert again == s
+    assert again.to_dict() == s.to_dict()
+    np.testing.assert_array_equal(again.budget, s.budget)
+
+
+def test_to_dict_writes_new_keys_only_when_set():
+    bare = parse_scenario(minimal()).to_dict()
+    assert "budget" not in bare["developers"]
+    assert bare["leaderboard"]["noise"] == 0.0
+    assert bare["dynamics"]["response"] == "best"
+    assert "revision_probability" not in bare["dynamics"] and "temperature" not in bare["dynamics"]
+    full = parse_scenario(with_everything()).to_dict()
+    assert full["developers"]["budget"] == [4.0, 2.0, 1.0]
+    assert full["leaderboard"]["noise"] == 0.02
+    assert full["dynamics"] == {
+        "schedule": "asynchronous",
+        "rounds": 2000,
+        "initial": "zero",
+        "response": "logit",
+        "revision_probability": 0.25,
+        "temperature": 0.5,
+    }
+    assert (
+        parse_scenario(minimal(dynamics={"schedule": "asynchronous"})).to_dict()["dynamics"]["revision_probability"]
+        == 0.5
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        with_everything(revision_probability=0.5),
+        with_everything(temperature=0.25),
+        with_everything(response="best", temperature=None),
+        with_everything(schedule="simultaneous", revision_probability=None),
+        {**with_everything(), "leaderboard": {"noise": 0.0}},
+        {**with_everything(), "developers": {**CAPABILITY, "budget": [4.0, 2.0, 1.5]}},
+        {**with_everything(), "developers": {**CAPABILITY, "budget": 4.0}},
+        {**with_everything(), "developers": CAPABILITY},
+    ],
+)
+def test_scenarios_differing_only_in_a_new_key_are_unequal(other):
+    other = {**other, "dynamics": {k: v for k, v in other["dynamics"].items() if v is not None}}
+    base = parse_scenario(with_everything())
+    assert parse_scenario(other) != base
+    assert base != parse_scenario(other)
+
+
+def test_budget_unequal_to_unlimited():
+    bare = parse_scenario(minimal())
+    assert parse_scenario(minimal(developers={**CAPABILITY, "budget": 1e300})) != bare
+    assert parse_scenario(minimal(leaderboard={"noise": 1e-9})) != bare
+    assert parse_scenario(minimal(dynamics={"response": "logit", "temperature": 1.0})) != bare
+
+
+def test_initial_efforts_within_budget():
+    ok = parse_scenario(minimal(developers={**CAPABILITY, "budget": [1.0, 2.0, 0.0]}, dynamics={"initial": [1, 2, 0]}))
+    assert ok.dynamics.initial == (1.0, 2.0, 0.0)
+    err = raises_field(
+        "dynamics.initial",
+        minimal(developers={**CAPABILITY, "budget": [1.0, 2.0, 0.0]}, dynamics={"initial": [1.0, 2.0, 0.5]}),
+    )
+    assert err.value == [1.0, 2.0, 0.5]
+    assert err.message == "effort of developer 2 exceeds its budget 0"
+    err = raises_field(
+        "dynamics.initial", minimal(developers={**CAPABILITY, "budget": 1.5}, dynamics={"initial": [2, 0, 0]})
+    )
+    assert "developer 0" in err.message and "budget 1.5" in err.message
+    # "random" initial profiles are drawn later, below the budgets; they are not checked here.
+    assert parse_scenario(minimal(developers={**CAPABILITY, "budget": 0.0}, dynamics={"initial": "random"}))
+
+
+@pytest.mark.parametrize(
+    ("section", "table", "field", "words"),
+    [
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": 0},
+            "dynamics.revision_probability",
+            "(0, 1]",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": -0.1},
+            "dynamics.revision_probability",
+            "(0, 1]",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": 1.5},
+            "dynamics.revision_probability",
+            "(0, 1]",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": float("nan")},
+            "dynamics.revision_probability",
+            "(0, 1]",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": float("inf")},
+            "dynamics.revision_probability",
+            "(0, 1]",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": "0.5"},
+            "dynamics.revision_probability",
+            "number",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": True},
+            "dynamics.revision_probability",
+            "number",
+        ),
+        (
+            "dynamics",
+            {"schedule": "asynchronous", "revision_probability": HUGE},
+            "dynamics.revision_probability",
+            "finite",
+        ),
+        ("dynamics", {"revision_probability": 0.5}, "dynamics.revision_probability", 'schedule = "asynchronous"'),
+        (
+            "dynamics",
+            {"schedule": "sequential", "revision_probability": 0.5},
+            "dynamics.revision_probability",
+            "only used by",
+        ),
+        ("dynamics", {"response": "softmax"}, "dynamics.response", "choose one of best, logit"),
+        ("dynamics", {"response": "Logit"}, "dynamics.response", "did you mean 'logit'"),
+        ("dynamics", {"response": 1}, "dynamics.response", "string"),
+        ("dynamics", {"response": "logit"}, "dynamics.temperature", "required when response"),
+        ("dynamics", {"response": "logit", "temperature": 0}, "dynamics.temperature", "> 0"),
+        ("dynamics", {"response": "logit", "temperature": -1.0}, "dynamics.temperature", "> 0"),
+        ("dynamics", {"response": "logit", "temperature": float("inf")}, "dynamics.temperature", "finite"),
+        ("dynamics", {"response": "logit", "temperature": "1"}, "dynamics.temperature", "number"),
+        ("dynamics", {"temperature": 1.0}, "dynamics.temperature", 'only used by response = "logit"'),
+        ("dynamics", {"response": "best", "temperature": 1.0}, "dynamics.temperature", "only used by"),
+        ("leaderboard", {"noise": -0.5}, "leaderboard.noise", ">= 0"),
+        ("leaderboard", {"noise": "0.1"}, "leaderboard.noise", "number"),
+        ("leaderboard", {"noise": True}, "leaderboard.noise", "number"),
+        ("leaderboard", {"noise": float("inf")}, "leaderboard.noise", "finite"),
+        ("leaderboard", {"noise": float("nan")}, "leaderboard.noise", "finite"),
+        ("leaderboard", {"noise": HUGE}, "leaderboard.noise", "finite"),
+        ("developers", {**CAPABILITY, "budget": -1.0}, "developers.budget", ">= 0"),
+        ("developers", {**CAPABILITY, "budget": [1.0, -1.0, 1.0]}, "developers.budget", "entry 1"),
+        ("developers", {**CAPABILITY, "budget": [1.0, 2.0]}, "developers.budget", "one budget per developer (n = 3)"),
+        ("developers", {**CAPABILITY, "budget": []}, "developers.budget", "one budget per developer"),
+        ("developers", {**CAPABILITY, "budget": float("inf")}, "developers.budget", "omit budget"),
+        ("developers", {**CAPABILITY, "budget": [1.0, float("inf"), 1.0]}, "developers.budget", "omit budget"),
+        ("developers", {**CAPABILITY, "budget": float("-inf")}, "developers.budget", "finite"),
+        ("developers", {**CAPABILITY, "budget": float("nan")}, "developers.budget", "finite"),
+        ("developers", {**CAPABILITY, "budget": "10"}, "developers.budget", "string"),
+        ("developers", {**CAPABILITY, "budget": True}, "developers.budget", "boolean"),
+        ("developers", {**CAPABILITY, "budget": [1.0, "2", 1.0]}, "developers.budget", "entry 1"),
+        ("developers", {**CAPABILITY, "budget": {"all": 1.0}}, "developers.budget", "table"),
+        ("developers", {**CAPABILITY, "budget": [1, HUGE, 1]}, "developers.budget", "finite"),
+        ("developers", {**CAPABILITY, "budget": HUGE}, "developers.budget", "finite"),
+    ],
+)
+def test_new_keys_bad_values_name_their_field(section, table, field, words):
+    err = raises_field(field, minimal(**{section: table}))
+    assert words in err.message, err.message
+    assert "\n" not in str(err) and str(err).startswith(f"{field} = ")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "field"),
+    [
+        ("designer", "budget", "designer.budget"),
+        ("dynamics", "budget", "dynamics.budget"),
+        ("leaderboard", "temperature", "leaderboard.temperature"),
+        ("dynamics", "noise", "dynamics.noise"),
+        ("developers", "response", "developers.response"),
+        ("leaderboard", "revision_probability", "leaderboard.revision_probability"),
+    ],
+)
+def test_new_keys_are_rejected_elsewhere(section, key, field):
+    table = dict(CAPABILITY) if section == "developers" else {}
+    err = raises_field(field, minimal(**{section: {**table, key: 1.0}}))
+    assert "unknown key" in err.message
+
+
+def test_budget_is_not_a_top_level_or_sample_key():
+    raises_field("budget", minimal(budget=1.0))
+    raises_field("developers.sample.budget", minimal(developers={"sample": {"n": 3, "budget": 1.0}}))
+
+
+def test_new_keys_are_validated_on_construction():
+    for make, field in [
+        (lambda: DynamicsSpec(revision_probability=0.5), "dynamics.revision_probability"),
+        (lambda: DynamicsSpec(schedule="asynchronous", revision_probability=0.0), "dynamics.revision_probability"),
+        (lambda: DynamicsSpec(schedule="asynchronous", revision_probability=HUGE), "dynamics.revision_probability"),
+        (lambda: DynamicsSpec(response="softmax"), "dynamics.response"),
+        (lambda: DynamicsSpec(response=["logit"]), "dynamics.response"),
+        (lambda: DynamicsSpec(response="logit"), "dynamics.temperature"),
+        (lambda: DynamicsSpec(response="logit", temperature=float("nan")), "dynamics.temperature"),
+        (lambda: DynamicsSpec(temperature=1.0), "dynamics.temperature"),
+        (lambda: LeaderboardSpec(noise=-1.0), "leaderboard.noise"),
+        (lambda: LeaderboardSpec(noise=None), "leaderboard.noise"),
+        (lambda: Developers(capability=[1.0, 0.5], budget=[1.0]), "developers.budget"),
+        (lambda: Developers(capability=[1.0, 0.5], budget=[[1.0, 1.0]]), "developers.budget"),
+        (lambda: Developers(capability=[1.0, 0.5], budget=np.array(["1", "2"])), "developers.budget"),
+        (lambda: Developers(capability=[1.0, 0.5], budget=np.inf), "developers.budget"),
+        (lambda: Developers(capability=[1.0, 0.5], budget="1"), "developers.budget"),
+        (lambda: Developers.sampled(SampleSpec(n=3), 0, budget=[1.0, 1.0]), "developers.budget"),
+    ]:
+        with pytest.raises(ScenarioError) as info:
+            make()
+        assert info.value.field == field, str(info.value)
+    spec = DynamicsSpec(schedule="asynchronous", revision_probability=1, response="logit", temperature=3)
+    assert spec.revision_probability == 1.0 and spec.temperature == 3.0
+    assert LeaderboardSpec(noise=np.float32(0.5)).noise == 0.5
+    scenario = parse_scenario(minimal(developers={**CAPABILITY, "budget": 1.0}))
+    with pytest.raises(ScenarioError) as info:
+        dataclasses.replace(scenario, dynamics=DynamicsSpec(initial=(0.0, 1.5, 0.0)))
+    assert info.value.field == "dynamics.initial" and "developer 1" in info.value.message
+
+
+def test_budget_reaches_a_toml_file(tmp_path):
+    path = tmp_path / "budgeted.toml"
+    path.write_text(
+        '[developers]\ncapability = [1.0, 0.5]\nbudget = 50\n[score]\nfamily = "exp_saturation"\nlower = 0.1\n'
+        'upper = 0.9\n[cost]\nfamily = "linear"\nscale = 0.01\n[reward]\nscheme = "winner_take_all"\n'
+        '[leaderboard]\nnoise = 0.001\n[dynamics]\nschedule = "asynchronous"\nresponse = "logit"\ntemperature = 0.05\n'
+    )
+    s = load_scenario(path)
+    np.testing.assert_array_equal(s.budget, [50.0, 50.0])
+    assert s.leaderboard.noise == 0.001
+    assert (s.dynamics.revision_probability, s.dynamics.response, s.dynamics.temperature) == (0.5, "logit", 0.05)
