@@ -44,27 +44,41 @@ def check_resolution(resolution: float) -> float:
 GRID_SLACK_ULPS = 16
 
 
-def grid_index(scores, resolution: float) -> np.ndarray:
+def grid_index(scores, resolution) -> np.ndarray:
     """The published grid level ``floor(s / delta + slack)``; the score itself when ``delta = 0``.
 
     ``slack = GRID_SLACK_ULPS * eps * |s / delta|`` absorbs the binary
     representation error of decimal scores (see :data:`GRID_SLACK_ULPS`).
+    ``resolution`` is a number or an array broadcastable against ``scores``
+    (one resolution per scenario in a batch); entries with ``delta = 0`` give
+    the score itself, exactly as the scalar rule does.
     """
     scores = np.asarray(scores, dtype=float)
-    if resolution == 0:
-        return scores
-    q = scores / resolution
-    return np.floor(q + _SLACK * np.abs(q))
+    if np.ndim(resolution) == 0:
+        if resolution == 0:
+            return scores
+        q = scores / resolution
+        return np.floor(q + _SLACK * np.abs(q))
+    resolution = np.asarray(resolution, dtype=float)
+    exact = resolution == 0
+    q = scores / np.where(exact, 1.0, resolution)
+    return np.where(exact, scores, np.floor(q + _SLACK * np.abs(q)))
 
 
 _SLACK = GRID_SLACK_ULPS * float(np.finfo(float).eps)
 
 
-def published_scores(scores, resolution: float) -> np.ndarray:
-    """Scores as the leaderboard shows them: rounded down to a multiple of ``delta`` (``index * delta``)."""
-    if resolution == 0:
-        return np.asarray(scores, dtype=float)
-    return grid_index(scores, resolution) * resolution
+def published_scores(scores, resolution) -> np.ndarray:
+    """Scores as the leaderboard shows them: rounded down to a multiple of ``delta`` (``index * delta``).
+
+    ``resolution`` may be an array broadcastable against ``scores``; ``delta = 0`` entries show the score.
+    """
+    if np.ndim(resolution) == 0:
+        if resolution == 0:
+            return np.asarray(scores, dtype=float)
+        return grid_index(scores, resolution) * resolution
+    resolution = np.asarray(resolution, dtype=float)
+    return np.where(resolution == 0, np.asarray(scores, dtype=float), grid_index(scores, resolution) * resolution)
 
 
 def least_score_at_index(index, resolution: float, max_steps: int = 64) -> np.ndarray:
@@ -74,10 +88,12 @@ def least_score_at_index(index, resolution: float, max_steps: int = 64) -> np.nd
     walks it to the exact boundary with ``nextafter`` so that reaching the
     returned score is both necessary and sufficient for the published level.
     """
-    if resolution <= 0:
+    if np.any(np.asarray(resolution) <= 0):
         raise ValueError("least_score_at_index needs a resolution > 0")
     index = np.asarray(index, dtype=float)
+    # The slack lets scores a few ulps below the line publish on it: start there, then walk to the exact boundary.
     t = index * resolution
+    t = t - _SLACK * np.abs(t)
     for _ in range(max_steps):
         low = grid_index(t, resolution) < index
         if not low.any():

@@ -316,6 +316,14 @@ ScoreFamily = Union[PowerLaw, ExpSaturation, CustomScore]
 def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
     """Least additional effort ``x >= 0`` with ``family.score(tau + x) >= target``, checked forward.
 
+    See :func:`least_effort_and_score`, which also returns the score reached.
+    """
+    return least_effort_and_score(family, tau, target)[0]
+
+
+def least_effort_and_score(family: ScoreFamily, tau, target) -> tuple[np.ndarray, np.ndarray]:
+    """Least additional effort ``x >= 0`` with ``family.score(tau + x) >= target``, checked forward.
+
     Starts from the family's inverse ``max(E(target) - tau, 0)``.  Where
     evaluating the score forward shows that round-off left it short of
     ``target``, it raises ``x`` by a step that starts at one ulp of
@@ -325,6 +333,10 @@ def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
     floats, so the result reaches the target and the float below it does
     not.  ``+inf`` where the target is unreachable.  This is what makes ranks
     bought with the result earned, and the effort the least that buys them.
+
+    Returns ``(x, score)``: the effort and the score ``family.score(tau + x)``
+    it reaches, evaluated forward (NaN where ``x`` is infinite), so callers
+    need not evaluate it again.
     """
     tau = np.asarray(tau, dtype=float)
     target = np.asarray(target, dtype=float)
@@ -336,8 +348,10 @@ def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
         tau_f = np.broadcast_to(tau, shape).reshape(-1)
         target_f = np.broadcast_to(target, shape).reshape(-1)
         finite = np.isfinite(x)
-        reaches = np.zeros(x.shape, dtype=bool)
-        reaches[finite] = fam[finite].score(tau_f[finite] + x[finite]) >= target_f[finite]
+        all_finite = bool(finite.all())
+        reached = np.full(x.shape, np.nan)
+        reached[finite] = (fam if all_finite else fam[finite]).score(tau_f[finite] + x[finite])
+        reaches = reached >= target_f
         # Short of the target: bracket upwards from x.
         short = np.flatnonzero(finite & ~reaches)
         if short.size:
@@ -345,13 +359,20 @@ def least_effort(family: ScoreFamily, tau, target) -> np.ndarray:
             x[short] = _bisect_floats(fam[short], tau_f[short], target_f[short], lo, hi)
         # Reaching it, but so does the float below: the inverse overshot; bracket downwards.
         maybe = np.flatnonzero(reaches & (x > 0))
+        over = maybe[:0]
         if maybe.size:
             below = np.nextafter(x[maybe], 0.0)
             over = maybe[fam[maybe].score(tau_f[maybe] + below) >= target_f[maybe]]
             if over.size:
                 lo, hi = _bracket(fam[over], tau_f[over], target_f[over], x[over], up=False)
                 x[over] = _bisect_floats(fam[over], tau_f[over], target_f[over], lo, hi)
-    return x.reshape(shape)
+        # The score at the final effort, evaluated forward (re-evaluated where the search moved x).
+        moved = np.concatenate([short, over])
+        moved = moved[np.isfinite(x[moved])]
+        if moved.size:
+            reached[moved] = fam[moved].score(tau_f[moved] + x[moved])
+        reached[~np.isfinite(x)] = np.nan
+    return x.reshape(shape), reached.reshape(shape)
 
 
 def _bracket(fam, tau, target, x, up: bool):
