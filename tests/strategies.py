@@ -67,3 +67,30 @@ def assumption_games(draw, min_n: int = 2, max_n: int = 5, resolution=None) -> L
         resolution = draw(st.sampled_from([0.0, 1e-4, 1e-3]))
     tau = draw(st.one_of(st.just(0.0), st.floats(0.0, 1e3)))
     return LeaderboardGame(theta, score, cost, rewards, tau=tau, resolution=resolution)
+
+
+def scenario_from_game(game: LeaderboardGame, *, schedule: str = "simultaneous", rounds: int = 50, **dynamics):
+    """A :class:`~sim.scenario.Scenario` playing ``game`` (power-law score, built-in cost) repeatedly."""
+    from sim.rewards import RewardScheme as Scheme
+    from sim.scenario import DesignerSpec, Developers, DynamicsSpec, LeaderboardSpec, Scenario
+    from sim.scores import PowerLawSpec
+
+    score = game.score
+    spec = PowerLawSpec(
+        lower=tuple(score.lower.tolist()),
+        upper=tuple(score.upper.tolist()),
+        alpha=tuple(score.alpha.tolist()),
+        beta=tuple(score.beta.tolist()),
+        effort_unit=score.effort_unit,
+    )
+    return Scenario(
+        name="drawn",
+        seed=0,
+        developers=Developers(capability=tuple(game.theta.tolist())),
+        score=spec,
+        cost=game.cost,
+        reward=Scheme("custom", values=tuple(game.rewards.tolist())),
+        leaderboard=LeaderboardSpec(resolution=game.resolution, tie_break=game.tie_break),
+        designer=DesignerSpec(tau=game.tau),
+        dynamics=DynamicsSpec(schedule=schedule, rounds=rounds, **dynamics),
+    )

@@ -1,0 +1,1043 @@
+"""Batch engine: repeated leaderboard competition for many scenarios at once.
+
+State at round ``t`` is the effort profile ``x(t)`` of every scenario, an
+array shaped ``scenarios x developers``.  Each round the leaderboard
+publishes the scores ``f(theta_i, tau + x_i)`` (plus evaluation noise, when
+the scenario has some) rounded down to its resolution, ranks them, and the
+developers respond (section 3 of DESIGN.md):
+
+* **best response** (the default): the exact best response of
+  :func:`sim.game.best_responses`, vectorised over scenarios, developers and
+  candidates.  A developer's candidates are zero effort and the least effort
+  that ranks it above each rival (:func:`sim.scores.least_effort_and_score`,
+  checked forward); each candidate's rank is recomputed from the score it
+  reaches, and among candidates within :func:`sim.game.utility_tolerance` of
+  the best utility the smallest effort is taken.  Efforts above the
+  developer's budget are not allowed.  As usual in best-response dynamics a
+  developer revises only on a strict improvement: one whose current effort is
+  already a best response keeps it (:func:`hold_current`).
+* **logit response** with temperature ``T``: a candidate ``k`` is chosen with
+  probability proportional to ``exp(u_k / T)`` (distinct efforts only; one
+  uniform draw per developer and round, inverse-CDF).
+
+Schedules: ``simultaneous`` (everyone responds to ``x(t)``), ``sequential``
+(developers ``0, 1, ..., n-1`` in turn, each seeing the updates before it),
+``random_order`` (sequential in a fresh seeded order each round) and
+``asynchronous`` (each developer independently revises with probability
+``p``; those who revise respond to ``x(t)``).
+
+Randomness.  Each scenario owns its generators, split up front from its seed
+(:func:`dynamics_streams`), one per use, so a scenario's trajectory does not
+depend on which other scenarios share its batch, nor on chunking or workers.
+The Mesa model (:mod:`sim.model`) draws from the same streams in the same
+order and calls the same response kernel (:meth:`BatchGame.respond`), which
+is why the two engines give identical trajectories.
+
+Speed.  For the built-in score and cost families the per-candidate work runs
+in the compiled kernel :mod:`sim.kernel` (same bits as the numpy path, which
+remains for custom families and the logit response), and a
+:class:`CandidateCache` remembers least efforts across rounds, so that a
+target met before (the same grid level, cycle after cycle) is not searched
+for again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim import analysis
+from sim.costs import CostFunction, FlatQuadraticCost, LinearCost, PowerCost
+from sim.errors import ScenarioError
+from sim.game import LeaderboardGame, utility_tolerance
+from sim.leaderboard import grid_index, least_score_at_index, ranks
+from sim.scores import CustomScore, ExpSaturation, PowerLaw, ScoreFamily, least_effort_and_score
+
+#: Named random streams of the dynamics, split from the scenario's
+#: ``"dynamics"`` stream in this fixed order.
+DYNAMICS_STREAMS = ("initial", "order", "revision", "choice", "noise")
+
+#: Candidate-by-rival comparisons processed at once when counting ranks.
+RANK_BLOCK = 1 << 22
+
+#: Cost families declared non-decreasing, for which :meth:`BatchGame.reach` may prune candidates.
+_MONOTONE_COSTS = (LinearCost, PowerCost, FlatQuadraticCost)
+
+#: Most entries of a :class:`CandidateCache` level table (about 17 bytes each).
+LEVEL_TABLE_ENTRIES = 1 << 23
+
+#: Rounds of random draws a :class:`DynamicsRandom` buffers per stream.
+DRAW_BLOCK = 256
+
+
+# ---------------------------------------------------------------------------
+# Random streams
+# ---------------------------------------------------------------------------
+
+
+def dynamics_streams(seed: int) -> dict[str, np.random.SeedSequence]:
+    """One ``SeedSequence`` per use in :data:`DYNAMICS_STREAMS`, from the scenario seed's ``"dynamics"`` child."""
+    from sim.scenario import scenario_streams
+
+    parent = scenario_streams(seed)["dynamics"]
+    return dict(zip(DYNAMICS_STREAMS, parent.spawn(len(DYNAMICS_STREAMS)), strict=True))
+
+
+class DynamicsRandom:
+    """A scenario's random draws for repeated play, one generator per stream.
+
+    Every method returns one round's draws for the ``n`` developers (indexed
+    by developer id).  Draws are buffered in blocks of :data:`DRAW_BLOCK`
+    rounds; a generator's stream is consumed in order whatever the block
+    size, and both engines use this class, so they see the same numbers.
+    """
+
+    def __init__(self, seed: int, n: int):
+        self.n = n
+        self._rng = {name: np.random.default_rng(ss) for name, ss in dynamics_streams(seed).items()}
+        self._buffer: dict[str, tuple[np.ndarray, int]] = {}
+
+    def _next(self, name: str, normal: bool = False) -> np.ndarray:
+        block, used = self._buffer.get(name, (None, DRAW_BLOCK))
+        if used == DRAW_BLOCK:
+            rng = self._rng[name]
+            block = rng.standard_normal((DRAW_BLOCK, self.n)) if normal else rng.random((DRAW_BLOCK, self.n))
+            used = 0
+        self._buffer[name] = (block, used + 1)
+        return block[used]
+
+    def initial(self, high: np.ndarray) -> np.ndarray:
+        """A random initial profile: efforts uniform on ``[0, high_i)``."""
+        return self._rng["initial"].random(self.n) * high
+
+    def order(self) -> np.ndarray:
+        """This round's random update order (a permutation of developer ids)."""
+        return np.argsort(self._next("order"), kind="stable")
+
+    def revision(self) -> np.ndarray:
+        """Uniforms deciding who revises this round (asynchronous schedule)."""
+        return self._next("revision")
+
+    def choice(self) -> np.ndarray:
+        """Uniforms for the logit response, one per developer."""
+        return self._next("choice")
+
+    def noise(self) -> np.ndarray:
+        """Standard normal evaluation noise, one per developer."""
+        return self._next("noise", normal=True)
+
+
+# ---------------------------------------------------------------------------
+# The batch game
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """Responses of the developers in ``rows`` (arrays shaped ``scenarios x rows``).
+
+    ``effort`` is the chosen effort; ``score``, ``rank`` and ``utility`` what
+    it buys against the rivals' published levels.  With ``candidates=True``
+    the candidate arrays (``scenarios x rows x n``: effort, ``inf`` where
+    infeasible; utility; rank) are kept as well.
+    """
+
+    effort: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    utility: np.ndarray
+    candidate_effort: np.ndarray | None = field(default=None, repr=False)
+    candidate_utility: np.ndarray | None = field(default=None, repr=False)
+    candidate_rank: np.ndarray | None = field(default=None, repr=False)
+    next_effort: np.ndarray | None = field(default=None, repr=False)
+
+
+def _score_batch_key(score: ScoreFamily) -> tuple:
+    if isinstance(score, PowerLaw):
+        return (PowerLaw, score.effort_unit)
+    if isinstance(score, CustomScore):
+        return (CustomScore, score.function, score.limit_function, score.rtol)
+    return (type(score),)
+
+
+def _stack_scores(scores: Sequence[ScoreFamily], n: int) -> ScoreFamily:
+    first = scores[0]
+    return dataclasses.replace(
+        first,
+        **{name: np.stack([np.broadcast_to(getattr(s, name), (n,)) for s in scores]) for name in first._array_fields},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BatchGame:
+    """``S`` leaderboard games with the same number of developers ``n``, stepped together.
+
+    Arrays are shaped ``(S, n)`` (``tau``, ``resolution``, ``noise``: ``(S,)``).
+    All games share the score family's type (and its scalar settings) and the
+    cost function; everything else (capabilities, score parameters, rewards,
+    ``tau``, resolution, cost scales ``gamma``, tie priorities, budgets,
+    noise) may differ per scenario.  Build one with :meth:`from_games`.
+    """
+
+    theta: np.ndarray
+    score: ScoreFamily
+    cost: CostFunction
+    rewards: np.ndarray
+    tau: np.ndarray
+    resolution: np.ndarray
+    gamma: np.ndarray
+    priority: np.ndarray
+    budget: np.ndarray
+    noise: np.ndarray
+    baseline: np.ndarray = field(init=False, repr=False)
+    tolerance: np.ndarray = field(init=False, repr=False)
+    reach: np.ndarray = field(init=False, repr=False)
+    kernel_spec: tuple | None = field(init=False, repr=False)
+
+    def __post_init__(self):
+        shape = self.theta.shape
+        for name in ("rewards", "gamma", "priority", "budget"):
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(f"BatchGame.{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
+        for name in ("tau", "resolution", "noise"):
+            if np.shape(getattr(self, name)) != shape[:1]:
+                raise ValueError(f"BatchGame.{name} must have shape {shape[:1]}, got {np.shape(getattr(self, name))}")
+        # f(theta_i, tau + 0): what a developer scores with no additional effort, computed as the
+        # core computes the zero-effort candidate (tau + 0.0), so the two agree to the bit.
+        object.__setattr__(self, "baseline", self.score.score(self.tau[:, None] + np.zeros(shape)))
+        object.__setattr__(self, "tolerance", np.array([utility_tolerance(r) for r in self.rewards]))
+        object.__setattr__(self, "reach", self._reach())
+        object.__setattr__(self, "kernel_spec", self._kernel_spec())
+
+    def _kernel_spec(self) -> tuple | None:
+        """Score and cost parameters for :func:`sim.kernel.respond`, or ``None`` (custom families: numpy)."""
+        from sim import kernel
+
+        shape = self.shape
+        full = lambda v: np.ascontiguousarray(np.broadcast_to(v, shape), dtype=float)  # noqa: E731
+        if isinstance(self.score, PowerLaw):
+            sc = self.score
+            spec = (kernel.POWER_LAW, full(sc.lower), full(sc.upper), full(sc.alpha), full(sc.beta), sc.effort_unit)
+        elif isinstance(self.score, ExpSaturation):
+            sc = self.score
+            spec = (kernel.EXP_SATURATION, full(sc.lower), full(sc.upper), full(sc.rate), np.zeros(shape), 1.0)
+        else:
+            return None
+        if isinstance(self.cost, LinearCost):
+            cost = (kernel.LINEAR, self.cost.scale, 0.0)
+        elif isinstance(self.cost, PowerCost):
+            cost = (kernel.POWER, self.cost.scale, self.cost.exponent)
+        elif isinstance(self.cost, FlatQuadraticCost):
+            cost = (kernel.FLAT_QUADRATIC, self.cost.scale, self.cost.free_effort)
+        else:
+            return None
+        return (*spec, *cost)
+
+    def _reach(self) -> np.ndarray:
+        """The highest score worth reaching: ``f(theta_i, tau + X_i)`` with ``X_i`` the largest float such that
+        ``gamma_i (c(X_i) - c(0)) <= r_1 - r_n`` and ``X_i <= budget_i``.
+
+        A target above it needs an effort ``x > X_i``, whose utility is below
+        ``r_n - gamma_i c(0)``, the least that zero effort earns; such a
+        candidate is never chosen.  Needs a score non-decreasing in effort and
+        a non-decreasing cost, so it is ``+inf`` (no pruning) for custom families.
+        """
+        if not isinstance(self.score, (PowerLaw, ExpSaturation)) or not isinstance(self.cost, _MONOTONE_COSTS):
+            return np.full(self.shape, np.inf)
+        span = (self.rewards[:, 0] - self.rewards[:, -1])[:, None]
+        zero_cost = self.cost(np.zeros(self.shape))
+        with np.errstate(over="ignore", invalid="ignore"):
+            pays = lambda x: self.gamma * (self.cost(x) - zero_cost) <= span  # noqa: E731
+            # Bisection on the bit patterns of non-negative floats (monotone in the value) down to adjacent floats.
+            lo = np.zeros(self.shape, dtype=np.int64)
+            hi = np.full(self.shape, np.float64(np.finfo(float).max).view(np.int64))
+            top = pays(hi.view(np.float64))
+            for _ in range(70):
+                gap = hi - lo > 1
+                if not gap.any():
+                    break
+                mid = lo + (hi - lo) // 2
+                ok = pays(mid.view(np.float64))
+                lo = np.where(gap & ok, mid, lo)
+                hi = np.where(gap & ~ok, mid, hi)
+            largest = np.where(top, np.inf, lo.view(np.float64))
+            largest = np.minimum(largest, self.budget)
+            return np.where(np.isfinite(largest), self.score.score(self.tau[:, None] + largest), np.inf)
+
+    @classmethod
+    def from_games(cls, games: Sequence[LeaderboardGame], budget=None, noise=None) -> BatchGame:
+        """Stack one-shot games (:class:`~sim.game.LeaderboardGame`) into a batch.
+
+        ``budget`` is ``(S, n)`` (``inf``: unlimited; default unlimited) and
+        ``noise`` ``(S,)`` (default 0).  Raises ``ValueError`` when the games
+        cannot share a batch (see :func:`batch_key`).
+        """
+        if not games:
+            raise ValueError("a batch needs at least one game")
+        n = games[0].n
+        key = (n, _score_batch_key(games[0].score), games[0].cost)
+        for k, g in enumerate(games):
+            if (g.n, _score_batch_key(g.score), g.cost) != key:
+                raise ValueError(
+                    f"game {k} cannot share a batch with game 0: the number of developers, the score family "
+                    "(and its effort unit or function) and the cost must be the same"
+                )
+        S = len(games)
+        budget = np.full((S, n), np.inf) if budget is None else np.asarray(budget, dtype=float).reshape(S, n)
+        noise = np.zeros(S) if noise is None else np.asarray(noise, dtype=float).reshape(S)
+        return cls(
+            theta=np.stack([g.theta for g in games]),
+            score=_stack_scores([g.score for g in games], n),
+            cost=games[0].cost,
+            rewards=np.stack([g.rewards for g in games]),
+            tau=np.array([g.tau for g in games]),
+            resolution=np.array([g.resolution for g in games]),
+            gamma=np.stack([g.gamma for g in games]),
+            priority=np.stack([g.priority for g in games]),
+            budget=budget,
+            noise=noise,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.theta.shape
+
+    def scores(self, x) -> np.ndarray:
+        """``s_i = f(theta_i, tau + x_i)``, shape ``(S, n)``."""
+        return self.score.score(self.tau[:, None] + x)
+
+    def levels(self, evaluated, resolution=None) -> np.ndarray:
+        """Published grid levels of evaluated scores (the score itself where ``delta = 0``).
+
+        ``evaluated`` is ``(S, n)``; or give ``resolution`` per entry for any other shape.
+        """
+        return grid_index(evaluated, self.resolution[:, None] if resolution is None else resolution)
+
+    def published(self, evaluated) -> np.ndarray:
+        """Scores as the leaderboards show them: ``level * delta`` (the score where ``delta = 0``)."""
+        level = self.levels(evaluated)
+        return np.where(self.resolution[:, None] > 0, level * self.resolution[:, None], evaluated)
+
+    def ranks(self, evaluated) -> np.ndarray:
+        """Ranks (1 = top) from published levels, ties by priority."""
+        out = np.empty(self.shape, dtype=np.int64)
+        for delta in np.unique(self.resolution):
+            rows = self.resolution == delta
+            out[rows] = ranks(evaluated[rows], float(delta), self.priority[rows])
+        return out
+
+    def costs(self, x) -> np.ndarray:
+        """``gamma_i * c(x_i)``."""
+        return self.gamma * self.cost(x)
+
+    # -- targets ---------------------------------------------------------
+
+    def _tie_targets(self, evaluated, level) -> tuple[np.ndarray, np.ndarray]:
+        """Per rival: the least score that draws level with it and the least that beats it outright.
+
+        ``(T0, T1)``, each ``(S, n)``: with ``delta > 0`` the least floats at
+        the rival's published level and at the next one; with ``delta = 0``
+        the rival's score and the next float above it (as
+        :func:`sim.leaderboard.overtake_target`).
+        """
+        draw = evaluated.copy()
+        beat = np.nextafter(evaluated, np.inf)
+        grid = self.resolution > 0
+        if grid.any():
+            delta = self.resolution[grid][:, None]
+            lv = level[grid]
+            draw[grid] = least_score_at_index(lv, delta)
+            beat[grid] = least_score_at_index(lv + 1.0, delta)
+        return draw, beat
+
+    # -- the response kernel ---------------------------------------------
+
+    def respond(
+        self, evaluated, rows, candidates: bool = False, cache: CandidateCache | None = None, current=None
+    ) -> Response:
+        """Exact best response of developer ``rows[s, r]`` in scenario ``s`` to the published leaderboard.
+
+        ``evaluated`` ``(S, n)`` are the scores the leaderboard evaluated
+        this round (true scores plus noise); rivals are seen at their
+        published levels.  A developer's own candidate scores are computed
+        without noise.  Candidates, ranks, utilities and the choice follow
+        :func:`sim.game.best_responses` exactly (same operations in the same
+        order), so without noise the result agrees with it to the bit.
+
+        Two shortcuts leave the result unchanged:
+
+        * a target at or below the developer's zero-effort score needs
+          exactly zero effort, and a target above its *reach*
+          ``f(theta_i, tau + X_i)`` (:meth:`reach`) needs more effort than
+          could ever pay (or than the budget allows), so such a candidate is
+          never chosen and its least effort is not computed (unless
+          ``candidates=True``, which the logit response needs);
+        * ``cache`` (:class:`CandidateCache`) remembers the least effort for
+          each developer and rival across rounds; a target that has not
+          moved is not recomputed.
+
+        With ``current`` (the developers' current efforts, ``(S, m)``) the
+        response also carries ``next_effort``: the current effort where it is
+        already a best response, else the best response (:func:`hold_current`).
+        For the built-in families the work is done by the compiled kernel
+        :func:`sim.kernel.respond`, which returns the same bits.
+        """
+        evaluated = np.asarray(evaluated, dtype=float)
+        rows = np.asarray(rows, dtype=np.int64)
+        if not candidates and self.kernel_spec is not None:
+            return self._respond_compiled(evaluated, rows, cache, current)
+        response = self._respond_numpy(evaluated, rows, candidates, cache)
+        if current is not None:
+            nxt = hold_current(self, evaluated, rows, current, response)
+            response = dataclasses.replace(response, next_effort=nxt)
+        return response
+
+    def _respond_compiled(self, evaluated, rows, cache, current) -> Response:
+        from sim import kernel
+
+        S, n = self.shape
+        m = rows.shape[1]
+        if cache is None:
+            cache = CandidateCache(self, table=False)
+        out = {
+            "effort": np.empty((S, m)),
+            "score": np.empty((S, m)),
+            "rank": np.empty((S, m), dtype=np.int64),
+            "utility": np.empty((S, m)),
+            "next_effort": np.empty((S, m)),
+        }
+        hold = current is not None
+        cur = np.ascontiguousarray(current, dtype=float) if hold else np.zeros((S, m))
+        kernel.respond(
+            *self.kernel_spec,
+            self.tau, self.resolution, self.rewards, self.gamma, self.priority, self.budget, self.baseline,
+            self.reach, self.tolerance,
+            np.ascontiguousarray(evaluated), np.ascontiguousarray(rows), cur, hold,
+            cache.target, cache.effort, cache.score,
+            cache.width, cache.base_level, cache.table,
+            out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
+        )  # fmt: skip
+        if not hold:
+            out["next_effort"] = None
+        return Response(**out)
+
+    def _respond_numpy(self, evaluated, rows, candidates, cache) -> Response:
+        S, n = self.shape
+        m = rows.shape[1]
+        level = self.levels(evaluated)
+        draw, beat = self._tie_targets(evaluated, level)
+        prio_rows = np.take_along_axis(self.priority, rows, axis=1)
+        wins_ties = prio_rows[:, :, None] > self.priority[:, None, :]
+        target = np.where(wins_ties, draw[:, None, :], beat[:, None, :])
+        own = rows[:, :, None] == np.arange(n)
+        base = np.take_along_axis(self.baseline, rows, axis=1)
+        # Zero effort already reaches targets at or below the baseline score: the least effort is exactly 0.
+        active = (target > base[:, :, None]) & ~own
+        if not candidates:
+            active &= target <= np.take_along_axis(self.reach, rows, axis=1)[:, :, None]
+        # Every candidate to evaluate, in (scenario, row, column) order: the active ones and zero effort (own column).
+        live = np.flatnonzero(active | own)
+        row_of = live // n  # (s, r) flattened
+        s_idx = row_of // m
+        dev = rows.ravel()[row_of]
+        x = np.zeros(live.size)
+        reached = base.ravel()[row_of]
+        is_active = active.ravel()[live]
+        if is_active.any():
+            sa, da, ja = s_idx[is_active], dev[is_active], live[is_active] % n
+            t_active = target.ravel()[live[is_active]]
+            if cache is not None:
+                target_level = np.where(wins_ties, level[:, None, :], level[:, None, :] + 1.0).ravel()[live[is_active]]
+                hit, xa, ra, slot = cache.lookup(sa, da, ja, t_active, target_level)
+                # A level-table hit also becomes the last target for that rival.
+                todo = np.flatnonzero(~hit)
+            else:
+                xa, ra = np.empty(t_active.size), np.empty(t_active.size)
+                todo = np.arange(t_active.size)
+            if todo.size:
+                st, dt, tt = sa[todo], da[todo], t_active[todo]
+                xa[todo], ra[todo] = least_effort_and_score(self.score[st, dt], self.tau[st], tt)
+                if cache is not None:
+                    cache.store(st, dt, ja[todo], tt, slot[todo], xa[todo], ra[todo])
+            x[is_active] = xa
+            reached[is_active] = ra
+        finite = np.isfinite(x)
+        safe = np.where(finite, x, 0.0)
+        cand_level = self.levels(reached, self.resolution[s_idx])
+        rank = _rank_among(level, self.priority, s_idx, dev, cand_level)
+        utility = self.rewards[s_idx, rank - 1] - self.gamma[s_idx, dev] * self.cost(safe)
+        utility = np.where(finite & (safe <= self.budget[s_idx, dev]), utility, -np.inf)
+        # Per row: the best utility, then the smallest effort within the tolerance of it (first column on ties).
+        starts = np.flatnonzero(np.r_[True, row_of[1:] != row_of[:-1]])
+        good = utility >= np.maximum.reduceat(utility, starts)[row_of - row_of[0]] - self.tolerance[s_idx]
+        masked = np.where(good, safe, np.inf)
+        pickable = np.flatnonzero(good & (masked == np.minimum.reduceat(masked, starts)[row_of - row_of[0]]))
+        chosen = pickable[np.r_[True, row_of[pickable][1:] != row_of[pickable][:-1]]]
+        out = {
+            "effort": safe[chosen].reshape(S, m),
+            "score": reached[chosen].reshape(S, m),
+            "rank": rank[chosen].reshape(S, m),
+            "utility": utility[chosen].reshape(S, m),
+        }
+        if candidates:
+            full_effort = np.full(S * m * n, np.inf)
+            full_utility = np.full(S * m * n, -np.inf)
+            full_rank = np.zeros(S * m * n, dtype=np.int64)
+            full_effort[live] = np.where(np.isfinite(utility), safe, np.inf)
+            full_utility[live] = utility
+            full_rank[live] = rank
+            out.update(
+                candidate_effort=full_effort.reshape(S, m, n),
+                candidate_utility=full_utility.reshape(S, m, n),
+                candidate_rank=full_rank.reshape(S, m, n),
+            )
+        return Response(**out)
+
+    def logit_choice(self, response: Response, temperature, uniform) -> np.ndarray:
+        """Logit (smoothed) response: candidate ``k`` with probability ``exp(u_k / T) / sum_j exp(u_j / T)``.
+
+        Over distinct feasible candidate efforts (a duplicate effort counts
+        once, at its first column); ``temperature`` ``(S,)``, ``uniform``
+        ``(S, m)`` in ``[0, 1)``.  Inverse-CDF: the first candidate whose
+        cumulative probability exceeds the uniform.
+        """
+        eff = response.candidate_effort
+        util = response.candidate_utility
+        n = eff.shape[2]
+        earlier = np.tril(np.ones((n, n), dtype=bool), k=-1)  # earlier[c, c'] = c' < c
+        duplicate = ((eff[:, :, :, None] == eff[:, :, None, :]) & earlier).any(axis=3)
+        usable = np.isfinite(eff) & ~duplicate
+        u = np.where(usable, util, -np.inf)
+        z = (u - u.max(axis=2, keepdims=True)) / np.asarray(temperature, dtype=float)[:, None, None]
+        weight = np.where(usable, np.exp(z), 0.0)
+        cdf = np.cumsum(weight, axis=2)
+        threshold = np.asarray(uniform)[:, :, None] * cdf[:, :, -1:]
+        k = np.minimum(np.argmax(cdf > threshold, axis=2), n - 1)[:, :, None]
+        return np.take_along_axis(np.where(usable, eff, 0.0), k, axis=2)[:, :, 0]
+
+
+def _rank_among(level, priority, s_idx, dev, cand_level) -> np.ndarray:
+    """Rank developer ``dev[k]`` of scenario ``s_idx[k]`` gets at published level ``cand_level[k]``, rivals fixed.
+
+    ``1 +`` the rivals ``j != dev`` with ``level_j > L``, or ``level_j == L``
+    and a higher priority (as :func:`sim.game.ranks_against`).  Processed in
+    blocks of at most :data:`RANK_BLOCK` comparisons.
+    """
+    n = level.shape[1]
+    out = np.empty(cand_level.shape, dtype=np.int64)
+    block = max(1, RANK_BLOCK // n)
+    for start in range(0, cand_level.size, block):
+        sl = slice(start, start + block)
+        s, d, cl = s_idx[sl], dev[sl], cand_level[sl][:, None]
+        rival = level[s]
+        above = (rival > cl) | ((rival == cl) & (priority[s] > priority[s, d][:, None]))
+        # The developer's own current entry is not a rival.
+        out[sl] = 1 + above.sum(axis=1) - above[np.arange(d.size), d]
+    return out
+
+
+class CandidateCache:
+    """Least efforts remembered across rounds, so a target met before is not searched for again.
+
+    On a published grid (``delta > 0``) a target is the least score at a
+    grid level, so the least effort for developer ``i`` depends on the level
+    only: a table ``(S, n, W)`` indexed by the level above ``i``'s
+    zero-effort level remembers every level met so far (arms races revisit
+    the same levels cycle after cycle).  Levels outside the table, and
+    exact scores (``delta = 0``), fall back to remembering the last target
+    per developer and rival.  An entry is reused only for the bit-for-bit
+    same target (same scenario, developer and ``tau``), so results are
+    exactly those computed afresh.  The table is left out when it would
+    exceed :data:`LEVEL_TABLE_ENTRIES` entries.
+    """
+
+    def __init__(self, game: BatchGame, table: bool = True):
+        S, n = game.shape
+        self.target = np.full((S, n, n), np.nan)
+        self.effort = np.empty((S, n, n))
+        self.score = np.empty((S, n, n))
+        self.width = 0
+        # Placeholders when there is no level table (the compiled kernel needs arrays of the right types).
+        self.base_level = np.zeros((1, 1))
+        self.table = np.zeros((1, 1, 1, 2))
+        grid = game.resolution > 0
+        if table and grid.any():
+            base = game.levels(game.baseline)
+            top = game.levels(np.where(np.isfinite(game.reach), game.reach, game.baseline))
+            span = np.where(grid[:, None] & np.isfinite(game.reach), top - base, 0.0)
+            width = int(span.max(initial=0.0))
+            if 0 < width and S * n * width <= LEVEL_TABLE_ENTRIES:
+                self.width = width
+                self.base_level = base
+                self.grid = grid
+                # (effort, score) side by side, so one lookup touches one cache line; NaN effort = not yet computed.
+                self.table = np.full((S, n, width, 2), np.nan)
+
+    def _slots(self, s_idx, dev, target_level):
+        """Table column for each entry (``-1`` where the level table does not apply)."""
+        if not self.width:
+            return np.full(s_idx.shape, -1, dtype=np.int64)
+        offset = target_level - self.base_level[s_idx, dev] - 1.0
+        ok = self.grid[s_idx] & (offset >= 0) & (offset < self.width)
+        return np.where(ok, offset, -1).astype(np.int64)
+
+    def lookup(self, s_idx, dev, j_idx, target, target_level):
+        """``(hit, effort, score, slot)`` for the given entries; ``effort``/``score`` are valid where ``hit``.
+
+        The last target per developer and rival is tried first, then the level table.
+        """
+        slot = self._slots(s_idx, dev, target_level)
+        hit = self.target[s_idx, dev, j_idx] == target
+        x = self.effort[s_idx, dev, j_idx]
+        reached = self.score[s_idx, dev, j_idx]
+        by_level = ~hit & (slot >= 0)
+        if by_level.any():
+            found = self.table[s_idx[by_level], dev[by_level], slot[by_level]]
+            known = ~np.isnan(found[:, 0])
+            where = np.flatnonzero(by_level)[known]
+            hit[where] = True
+            x[where] = found[known, 0]
+            reached[where] = found[known, 1]
+        return hit, x, reached, slot
+
+    def store(self, s_idx, dev, j_idx, target, slot, x, reached):
+        self.target[s_idx, dev, j_idx] = target
+        self.effort[s_idx, dev, j_idx] = x
+        self.score[s_idx, dev, j_idx] = reached
+        by_level = slot >= 0
+        if by_level.any():
+            sl, dl, kl = s_idx[by_level], dev[by_level], slot[by_level]
+            self.table[sl, dl, kl, 0] = x[by_level]
+            self.table[sl, dl, kl, 1] = reached[by_level]
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+
+
+def batch_key(scenario) -> tuple:
+    """Scenarios with equal keys can be stepped in one batch (same ``n``, score family, cost, schedule...)."""
+    dyn = scenario.dynamics
+    game_key = (scenario.n, _score_batch_key(scenario.bound_score()), scenario.cost)
+    return (*game_key, dyn.schedule, getattr(dyn, "response", "best"))
+
+
+def effort_ceiling(game: BatchGame) -> np.ndarray:
+    """The most effort a developer could ever rationally spend: ``sup {x : gamma_i c(x) <= r_1 - r_n}``.
+
+    ``(S, n)``; capped by the budget; found by doubling then bisection on the
+    cost (``2**60`` at most).  Random initial profiles draw below it, and it
+    sets the scale of the recurrence tolerance.
+    """
+    span = (game.rewards[:, 0] - game.rewards[:, -1])[:, None] * np.ones(game.shape)
+    within = lambda x: game.gamma * game.cost(x) <= span  # noqa: E731
+    lo = np.zeros(game.shape)
+    hi = np.ones(game.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(60):
+            grow = within(hi)
+            if not grow.any():
+                break
+            lo = np.where(grow, hi, lo)
+            hi = np.where(grow, hi * 2.0, hi)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            ok = within(mid)
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    return np.minimum(lo, game.budget)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a batch is played: shared by every scenario in it."""
+
+    schedule: str
+    rounds: int
+    response: str
+    revision_probability: np.ndarray  # (S,)
+    temperature: np.ndarray  # (S,)
+
+    @property
+    def stochastic_schedule(self) -> bool:
+        return self.schedule in ("random_order", "asynchronous")
+
+
+def is_deterministic(schedule: str, response: str, noise: float) -> bool:
+    """Whether the next profile is a function of the current one (then a recurrence repeats forever)."""
+    return schedule in ("simultaneous", "sequential") and response == "best" and noise == 0
+
+
+def initial_profiles(scenarios, game: BatchGame, randoms: Sequence[DynamicsRandom]) -> np.ndarray:
+    """``x(0)`` per scenario: zeros, given efforts, or uniform below :func:`effort_ceiling`."""
+    S, n = game.shape
+    x = np.zeros((S, n))
+    ceiling = None
+    for s, scenario in enumerate(scenarios):
+        initial = scenario.dynamics.initial
+        if isinstance(initial, str):
+            if initial == "random":
+                if ceiling is None:
+                    ceiling = effort_ceiling(game)
+                x[s] = randoms[s].initial(ceiling[s])
+        else:
+            x[s] = np.asarray(initial, dtype=float)
+            over = np.flatnonzero(x[s] > game.budget[s])
+            if over.size:
+                i = int(over[0])
+                limit = game.budget[s, i]
+                raise ScenarioError(
+                    "dynamics.initial", list(initial), f"effort of developer {i} exceeds its budget {limit:g}"
+                )
+    return x
+
+
+class _Recorder:
+    """Per-round records: everything (``full``) or state keys plus a rolling tail window (``tail``)."""
+
+    def __init__(self, S: int, n: int, rounds: int, record: str, tail_window: int, cell: np.ndarray):
+        if record not in ("full", "tail"):
+            raise ValueError(f"record must be 'full' or 'tail', got {record!r}")
+        self.record = record
+        self.rounds = rounds
+        self.width = rounds + 1 if record == "full" else min(rounds + 1, tail_window)
+        self.cell = cell
+        self.keys = np.empty((S, rounds + 1), dtype=np.uint64)
+        self.effort = np.empty((S, self.width, n))
+        self.score = np.empty((S, self.width, n))
+        self.published = np.empty((S, self.width, n))
+        self.rank = np.empty((S, self.width, n), dtype=np.int32)
+
+    def add(self, t: int, effort, score, published, rank):
+        self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
+        k = t % self.width
+        self.effort[:, k] = effort
+        self.score[:, k] = score
+        self.published[:, k] = published
+        self.rank[:, k] = rank
+
+    def finish(self):
+        """Unroll the ring buffer so rows are in round order; returns the first stored round."""
+        start = self.rounds + 1 - self.width
+        shift = start % self.width
+        if shift:
+            for name in ("effort", "score", "published", "rank"):
+                setattr(self, name, np.roll(getattr(self, name), -shift, axis=1))
+        return start
+
+
+def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequence[DynamicsRandom],
+         recorder: _Recorder, progress=None) -> None:
+    """Play ``settings.rounds`` rounds from ``x0``, recording each round (rounds ``0..R``)."""
+    S, n = game.shape
+    x = np.array(x0, dtype=float)
+    noisy = bool(np.any(game.noise > 0))
+    all_rows = np.broadcast_to(np.arange(n), (S, n))
+    logit = settings.response == "logit"
+    cache = CandidateCache(game)
+    for t in range(settings.rounds + 1):
+        true_score = game.scores(x)
+        if noisy:
+            z = np.stack([r.noise() for r in randoms])
+            shock = game.noise[:, None] * z
+            evaluated = true_score + shock
+        else:
+            shock = None
+            evaluated = true_score
+        rank = game.ranks(evaluated)
+        recorder.add(t, x, true_score, game.published(evaluated), rank)
+        if t == settings.rounds:
+            break
+        if settings.schedule in ("simultaneous", "asynchronous"):
+            uniform = np.stack([r.choice() for r in randoms]) if logit else None
+            revise = None
+            if settings.schedule == "asynchronous":
+                draws = np.stack([r.revision() for r in randoms])
+                revise = draws < settings.revision_probability[:, None]
+            new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
+            x = new if revise is None else np.where(revise, new, x)
+        else:
+            order = (
+                np.stack([r.order() for r in randoms])
+                if settings.schedule == "random_order"
+                else np.broadcast_to(np.arange(n), (S, n))
+            )
+            uniform = np.stack([r.choice() for r in randoms]) if logit else None
+            evaluated = evaluated.copy()
+            x = x.copy()
+            s_all = np.arange(S)
+            for p in range(n):
+                rows = order[:, p : p + 1]
+                u = None if uniform is None else np.take_along_axis(uniform, rows, axis=1)
+                new = _respond_rows(
+                    game, evaluated, rows, logit, settings.temperature, u, cache, np.take_along_axis(x, rows, axis=1)
+                )[:, 0]
+                dev = rows[:, 0]
+                x[s_all, dev] = new
+                moved = game.score[s_all, dev].score(game.tau + new)
+                evaluated[s_all, dev] = moved if shock is None else moved + shock[s_all, dev]
+        if progress is not None:
+            progress.update(1)
+
+
+def _respond_rows(game: BatchGame, evaluated, rows, logit: bool, temperature, uniform, cache=None,
+                  current=None) -> np.ndarray:
+    """Efforts chosen by developers ``rows``: a best response (holding a current one), or a logit draw."""
+    if logit:
+        response = game.respond(evaluated, rows, candidates=True, cache=cache)
+        return game.logit_choice(response, temperature, uniform)
+    response = game.respond(evaluated, rows, cache=cache, current=current)
+    return response.effort if current is None else response.next_effort
+
+
+def hold_current(game: BatchGame, evaluated, rows, current, response: Response) -> np.ndarray:
+    """Best-response dynamics revise only on a strict improvement.
+
+    A developer whose current effort ``current[s, r]`` is already a best
+    response (its utility within :func:`sim.game.utility_tolerance` of the
+    best, evaluated as the candidates are) keeps it; otherwise it moves to
+    the smallest best effort ``response.effort``.  So a profile in which
+    every effort is a best response, a pure Nash equilibrium, is a fixed
+    point of every schedule (for example the non-zero equilibria under a
+    flat cost), and any fixed point is one.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    S, m = rows.shape
+    s_idx = np.repeat(np.arange(S), m)
+    dev = rows.ravel()
+    cur = np.asarray(current, dtype=float).ravel()
+    score = game.score[s_idx, dev].score(game.tau[s_idx] + cur)
+    level = game.levels(score, game.resolution[s_idx])
+    rank = _rank_among(game.levels(evaluated), game.priority, s_idx, dev, level)
+    utility = game.rewards[s_idx, rank - 1] - game.gamma[s_idx, dev] * game.cost(cur)
+    keep = (utility >= response.utility.ravel() - game.tolerance[s_idx]).reshape(S, m)
+    return np.where(keep, np.asarray(current, dtype=float).reshape(S, m), response.effort)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchRun:
+    """What a batch run recorded, for ``S`` scenarios over rounds ``0..R``.
+
+    ``effort``, ``score`` (true), ``published`` and ``rank`` are
+    ``(S, W, n)`` for the stored rounds ``first_round..R`` (all rounds when
+    recorded in full; the tail window otherwise); ``keys`` ``(S, R + 1)``
+    are the per-round state keys the outcome analyser uses
+    (:func:`sim.analysis.state_keys`).  Rewards, costs and utilities are
+    derived from these on demand.
+    """
+
+    scenarios: tuple
+    game: BatchGame
+    settings: RunSettings
+    effort: np.ndarray
+    score: np.ndarray
+    published: np.ndarray
+    rank: np.ndarray
+    keys: np.ndarray
+    first_round: int
+    cell: np.ndarray
+    deterministic: np.ndarray
+    tail_window: int
+
+    @property
+    def rounds(self) -> int:
+        return self.settings.rounds
+
+    def __len__(self) -> int:
+        return len(self.scenarios)
+
+    def capability_order(self, k: int) -> np.ndarray:
+        """Developer ids strongest first in scenario ``k`` (ties by priority)."""
+        return np.lexsort((-self.game.priority[k], -self.game.theta[k]))
+
+    def reward(self, k: int) -> np.ndarray:
+        """``r_{rank}`` per stored round and developer."""
+        return self.game.rewards[k][self.rank[k] - 1]
+
+    def cost(self, k: int) -> np.ndarray:
+        """``gamma_i c(x_i)`` per stored round and developer."""
+        return self.game.gamma[k] * self.game.cost(self.effort[k])
+
+    def outcome(self, k: int = 0) -> analysis.Outcome:
+        """The outcome of scenario ``k`` (:func:`sim.analysis.classify`)."""
+        correct = analysis.ranking_correct(self.rank[k], self.capability_order(k))
+        return analysis.classify(
+            self.keys[k],
+            self.effort[k],
+            self.rank[k],
+            correct,
+            rounds=self.rounds,
+            deterministic=bool(self.deterministic[k]),
+            cell=float(self.cell[k]),
+            tail_window=self.tail_window,
+        )
+
+    def outcomes(self) -> list[analysis.Outcome]:
+        return [self.outcome(k) for k in range(len(self))]
+
+    def trajectory(self, k: int = 0):
+        """Tidy frame, one row per stored round and developer.
+
+        Columns: ``round``, ``developer``, ``capability``, ``effort``,
+        ``score``, ``published``, ``rank``, ``reward``, ``cost``, ``utility``.
+        """
+        import pandas as pd
+
+        W, n = self.effort.shape[1:]
+        rounds = np.arange(self.first_round, self.first_round + W)
+        reward = self.reward(k)
+        cost = self.cost(k)
+        return pd.DataFrame(
+            {
+                "round": np.repeat(rounds, n),
+                "developer": np.tile(np.arange(n), W),
+                "capability": np.tile(self.game.theta[k], W),
+                "effort": self.effort[k].ravel(),
+                "score": self.score[k].ravel(),
+                "published": self.published[k].ravel(),
+                "rank": self.rank[k].ravel().astype(np.int64),
+                "reward": reward.ravel(),
+                "cost": cost.ravel(),
+                "utility": (reward - cost).ravel(),
+            }
+        )
+
+    def leaderboard(self, k: int = 0):
+        """Per-round leaderboard frame.
+
+        Columns: ``round``, ``ranking_correct`` (the ranking is the capability
+        ranking), ``kendall_tau`` (between the two rankings),
+        ``total_effort``, ``rank_changes`` (developers whose rank changed
+        since the previous stored round; 0 in the first).
+        """
+        import pandas as pd
+
+        W = self.effort.shape[1]
+        rank = self.rank[k]
+        return pd.DataFrame(
+            {
+                "round": np.arange(self.first_round, self.first_round + W),
+                "ranking_correct": analysis.ranking_correct(rank, self.capability_order(k)),
+                "kendall_tau": analysis.kendall_tau(rank, self.game.theta[k]),
+                "total_effort": self.effort[k].sum(axis=1),
+                "rank_changes": analysis.rank_changes(rank),
+            }
+        )
+
+    def summary(self):
+        """One row per scenario: name, seed, tau, outcome, period, entry round and tail statistics."""
+        import pandas as pd
+
+        rows = []
+        for k, scenario in enumerate(self.scenarios):
+            out = self.outcome(k).to_dict()
+            rows.append(
+                {
+                    "scenario": scenario.name,
+                    "seed": scenario.seed,
+                    "tau": float(self.game.tau[k]),
+                    **{key: out[key] for key in ("outcome", "period", "entered_at", "rounds")},
+                    "mean_total_effort_tail": out["total_effort_mean"],
+                    "ranking_correct_share": out["ranking_correct_share"],
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def run_batch(
+    scenarios: Sequence,
+    *,
+    rounds: int | None = None,
+    tau=None,
+    record: str = "full",
+    tail_window: int | None = None,
+    progress: bool = False,
+) -> BatchRun:
+    """Play every scenario in ``scenarios`` (all with the same :func:`batch_key`) together.
+
+    ``rounds`` overrides the scenarios' ``dynamics.rounds`` (which must
+    otherwise agree); ``tau`` (a number or one per scenario) overrides the
+    designer's.  ``record="tail"`` keeps the state keys of every round but
+    the full records only for the last ``tail_window`` rounds (default
+    :func:`sim.analysis.default_tail_window`), so that long runs of many
+    scenarios fit in memory.  ``progress`` shows a tqdm bar over rounds.
+    """
+    scenarios = tuple(scenarios)
+    if not scenarios:
+        raise ValueError("run_batch needs at least one scenario")
+    if len({batch_key(s) for s in scenarios}) > 1:
+        raise ValueError("these scenarios cannot share a batch (group them by sim.engine.batch_key)")
+    if rounds is None:
+        all_rounds = {s.dynamics.rounds for s in scenarios}
+        if len(all_rounds) > 1:
+            raise ValueError(f"scenarios disagree on dynamics.rounds ({sorted(all_rounds)}); pass rounds=")
+        rounds = all_rounds.pop()
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+        raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
+    rounds = int(rounds)
+    S = len(scenarios)
+    taus = [None] * S if tau is None else [float(t) for t in np.broadcast_to(np.asarray(tau, dtype=float), (S,))]
+    games = [s.game(t) for s, t in zip(scenarios, taus, strict=True)]
+    budget = np.stack([_budget(s) for s in scenarios])
+    noise = np.array([float(getattr(s.leaderboard, "noise", 0.0)) for s in scenarios])
+    game = BatchGame.from_games(games, budget=budget, noise=noise)
+    response = getattr(scenarios[0].dynamics, "response", "best")
+    settings = RunSettings(
+        schedule=scenarios[0].dynamics.schedule,
+        rounds=rounds,
+        response=response,
+        revision_probability=np.array(
+            [getattr(s.dynamics, "revision_probability", None) or 1.0 for s in scenarios]
+        ),
+        temperature=np.array([getattr(s.dynamics, "temperature", None) or 1.0 for s in scenarios]),
+    )
+    randoms = [DynamicsRandom(s.seed, s.n) for s in scenarios]
+    x0 = initial_profiles(scenarios, game, randoms)
+    ceiling = effort_ceiling(game)
+    cell = analysis.recurrence_cell(np.max(np.where(np.isfinite(ceiling), ceiling, 0.0), axis=1))
+    window = analysis.default_tail_window(rounds) if tail_window is None else int(tail_window)
+    if window < 1:
+        raise ValueError(f"tail_window must be >= 1, got {window}")
+    recorder = _Recorder(S, game.shape[1], rounds, record, window, cell)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=rounds, desc=f"{S} scenario(s)", unit="round", leave=False)
+    try:
+        with np.errstate(over="ignore"):
+            play(game, settings, x0, randoms, recorder, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    first = recorder.finish()
+    deterministic = np.array([is_deterministic(settings.schedule, response, float(v)) for v in game.noise])
+    return BatchRun(
+        scenarios=scenarios,
+        game=game,
+        settings=settings,
+        effort=recorder.effort,
+        score=recorder.score,
+        published=recorder.published,
+        rank=recorder.rank,
+        keys=recorder.keys,
+        first_round=first,
+        cell=cell,
+        deterministic=deterministic,
+        tail_window=window,
+    )
+
+
+def run(scenario, **kwargs) -> BatchRun:
+    """Play one scenario (a batch of one); see :func:`run_batch`."""
+    return run_batch([scenario], **kwargs)
+
+
+def _budget(scenario) -> np.ndarray:
+    budget = getattr(scenario, "budget", None)
+    if budget is None:
+        return np.full(scenario.n, np.inf)
+    return np.asarray(budget, dtype=float)

@@ -1,0 +1,279 @@
+"""Compiled best-response kernel (numba) for the built-in score and cost families.
+
+:meth:`sim.engine.BatchGame.respond` computes exact best responses with
+numpy, over arrays of candidates.  Most of that work is the exact least
+effort of each candidate (:func:`sim.scores.least_effort_and_score`: the
+closed-form inverse, then a search, checked forward, for the least float that
+reaches the target), which takes a dozen score evaluations per candidate and
+does not vectorise well.  This module does the same computation one
+candidate at a time in compiled code, with the same floating-point
+operations in the same order, so it returns *the same bits* as the numpy
+path and as :func:`sim.game.best_responses` (the tests compare them).  It
+covers the generalised power law and exponential saturation with the
+linear, power and flat-then-quadratic costs; custom families use numpy.
+
+Bit-for-bit notes: ``expit(z)`` is ``1 / (1 + exp(-z))`` (SciPy's formula);
+numpy computes ``x ** 2`` as ``x * x``, so the kernel does too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.leaderboard import GRID_SLACK_ULPS
+
+POWER_LAW, EXP_SATURATION = 0, 1
+LINEAR, POWER, FLAT_QUADRATIC = 0, 1, 2
+
+_SLACK = GRID_SLACK_ULPS * float(np.finfo(float).eps)
+_STEPS = 2200  # as sim.scores: from the smallest subnormal to overflow
+_GRID_STEPS = 64  # as sim.leaderboard.least_score_at_index
+
+
+@njit(cache=True, error_model="numpy")
+def _score(family, lo, up, a, b, unit, e):
+    if family == POWER_LAW:
+        z = a + b * np.log1p(e / unit)
+        return lo + (up - lo) * (1.0 / (1.0 + np.exp(-z)))
+    return up - (up - lo) * np.exp(-a * e)
+
+
+@njit(cache=True, error_model="numpy")
+def _inverse(family, lo, up, a, b, unit, s):
+    """``effort_to_reach`` of the family, as in sim.scores (same operations and case order)."""
+    if family == POWER_LAW:
+        z = np.log(s - lo) - np.log(up - s)
+        effort = unit * np.expm1((z - a) / b)
+        if s <= _score(family, lo, up, a, b, unit, 0.0):
+            effort = 0.0
+        if s >= up:
+            effort = np.inf
+        return max(effort, 0.0)
+    effort = np.log((up - lo) / (up - s)) / a
+    if s <= lo:
+        effort = 0.0
+    if s >= up:
+        effort = np.inf
+    return max(effort, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _cost(kind, scale, param, x):
+    if kind == LINEAR:
+        return scale * x
+    if kind == POWER:
+        if param == 2.0:
+            return scale * (x * x)
+        if param == 1.0:
+            return scale * x
+        return scale * x**param
+    d = max(x - param, 0.0)
+    return scale * (d * d)
+
+
+@njit(cache=True, error_model="numpy")
+def _level(s, delta):
+    if delta == 0.0:
+        return s
+    q = s / delta
+    return np.floor(q + _SLACK * np.abs(q))
+
+
+@njit(cache=True, error_model="numpy")
+def _least_score_at_index(index, delta):
+    t = index * delta
+    t = t - _SLACK * np.abs(t)
+    for _ in range(_GRID_STEPS):
+        if _level(t, delta) >= index:
+            break
+        t = np.nextafter(t, np.inf)
+    for _ in range(_GRID_STEPS):
+        prev = np.nextafter(t, -np.inf)
+        if _level(prev, delta) < index:
+            break
+        t = prev
+    return t
+
+
+@njit(cache=True, error_model="numpy")
+def _reaches(family, lo, up, a, b, unit, tau, x, target):
+    return _score(family, lo, up, a, b, unit, tau + x) >= target
+
+
+@njit(cache=True, error_model="numpy")
+def _bisect(family, lo_p, up_p, a, b, unit, tau, target, lo, hi):
+    if not (np.isfinite(hi) and lo >= 0.0):
+        return 0.0 if lo < 0.0 else hi
+    for _ in range(_STEPS):
+        if not (np.nextafter(lo, np.inf) < hi):
+            break
+        mid = lo + 0.5 * (hi - lo)
+        if mid <= lo or mid >= hi:
+            mid = np.nextafter(lo, np.inf)
+        if _reaches(family, lo_p, up_p, a, b, unit, tau, mid, target):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True, error_model="numpy")
+def least_effort(family, lo, up, a, b, unit, tau, target):
+    """``(x, score)`` exactly as :func:`sim.scores.least_effort_and_score` for one candidate."""
+    x = max(_inverse(family, lo, up, a, b, unit, target) - tau, 0.0)
+    if not np.isfinite(x):
+        return x, np.nan
+    reached = _score(family, lo, up, a, b, unit, tau + x)
+    if reached < target:  # short: bracket upwards, then bisect
+        step = np.spacing(np.abs(tau + x))
+        fail, reach = x, np.inf
+        for _ in range(_STEPS):
+            cand = x + step
+            if _reaches(family, lo, up, a, b, unit, tau, cand, target):
+                reach = cand
+                break
+            fail = cand
+            if not np.isfinite(cand):
+                break
+            step = step * 2.0
+        x = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach)
+    elif x > 0.0 and _reaches(family, lo, up, a, b, unit, tau, np.nextafter(x, 0.0), target):
+        # the inverse overshot: bracket downwards, then bisect
+        step = np.spacing(np.abs(tau + x))
+        fail, reach = np.nan, x
+        for _ in range(_STEPS):
+            cand = max(x - step, 0.0)
+            if _reaches(family, lo, up, a, b, unit, tau, cand, target):
+                reach = cand
+                if not cand > 0.0:
+                    break
+            else:
+                fail = cand
+                break
+            step = step * 2.0
+        if np.isnan(fail):
+            fail = -1.0
+        x = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach)
+    else:
+        return x, reached
+    if np.isfinite(x):
+        return x, _score(family, lo, up, a, b, unit, tau + x)
+    return x, np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _rank(level, priority, s, i, cand_level):
+    """``1 +`` the rivals of developer ``i`` (scenario ``s``) above published level ``cand_level``."""
+    above = 0
+    p = priority[s, i]
+    for j in range(level.size):
+        lj = level[j]
+        if lj > cand_level or (lj == cand_level and priority[s, j] > p):
+            above += 1
+    # Developer i's own current entry is not a rival.
+    if level[i] > cand_level or (level[i] == cand_level and priority[s, i] > p):
+        above -= 1
+    return 1 + above
+
+
+@njit(cache=True, error_model="numpy")
+def respond(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, rows, current, hold,
+    c_target, c_effort, c_score,
+    table_width, base_level, table,
+    out_effort, out_score, out_rank, out_utility, out_next,
+):  # fmt: skip
+    """Best responses of developers ``rows`` (see :meth:`sim.engine.BatchGame.respond`), written to ``out_*``.
+
+    ``out_next`` is the effort the developer moves to: its current one when
+    ``hold`` and that is already a best response (:func:`sim.engine.hold_current`).
+    """
+    S, n = evaluated.shape
+    m = rows.shape[1]
+    level = np.empty(n)
+    draw = np.empty(n)
+    beat = np.empty(n)
+    # Candidate buffers, reused for every row: the choice needs all utilities before it can pick.
+    xs = np.empty(n)
+    ss = np.empty(n)
+    us = np.empty(n)
+    ks = np.empty(n, dtype=np.int64)
+    for s in range(S):
+        delta = resolution[s]
+        for j in range(n):
+            level[j] = _level(evaluated[s, j], delta)
+            if delta > 0.0:
+                draw[j] = _least_score_at_index(level[j], delta)
+                beat[j] = _least_score_at_index(level[j] + 1.0, delta)
+            else:
+                draw[j] = evaluated[s, j]
+                beat[j] = np.nextafter(evaluated[s, j], np.inf)
+        tol = tolerance[s]
+        t = tau[s]
+        for r in range(m):
+            i = rows[s, r]
+            lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+            base = baseline[s, i]
+            g = gamma[s, i]
+            # The zero-effort candidate.
+            best_rank = _rank(level, priority, s, i, _level(base, delta))
+            best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+            best_x, best_s = 0.0, base
+            count = 0
+            top = best_u
+            for j in range(n):
+                if j == i:
+                    continue
+                target = draw[j] if priority[s, i] > priority[s, j] else beat[j]
+                if not (target > base) or target > reach[s, i]:
+                    continue  # zero effort reaches it, or it can never pay
+                target_level = level[j] + (0.0 if priority[s, i] > priority[s, j] else 1.0)
+                if c_target[s, i, j] == target:  # the rival has not moved since this was computed
+                    x, sc = c_effort[s, i, j], c_score[s, i, j]
+                else:
+                    slot = -1
+                    if table_width > 0 and delta > 0.0:
+                        off = target_level - base_level[s, i] - 1.0
+                        if off >= 0.0 and off < table_width:
+                            slot = int(off)
+                    if slot >= 0 and not np.isnan(table[s, i, slot, 0]):
+                        x, sc = table[s, i, slot, 0], table[s, i, slot, 1]
+                    else:
+                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+                        if slot >= 0:
+                            table[s, i, slot, 0] = x
+                            table[s, i, slot, 1] = sc
+                    c_target[s, i, j] = target
+                    c_effort[s, i, j] = x
+                    c_score[s, i, j] = sc
+                if not np.isfinite(x) or x > budget[s, i]:
+                    continue
+                k = _rank(level, priority, s, i, _level(sc, delta))
+                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+                xs[count], ss[count], us[count], ks[count] = x, sc, u, k
+                count += 1
+                if u > top:
+                    top = u
+            # Smallest effort among utilities within the tolerance of the best (zero effort first).
+            if not (best_u >= top - tol):
+                best_x = np.inf
+            for c in range(count):
+                if us[c] >= top - tol and xs[c] < best_x:
+                    best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+            out_effort[s, r] = best_x
+            out_score[s, r] = best_s
+            out_rank[s, r] = best_rank
+            out_utility[s, r] = best_u
+            nxt = best_x
+            if hold:
+                cur = current[s, r]
+                sc = _score(family, lo, up, a, b, unit, t + cur)
+                k = _rank(level, priority, s, i, _level(sc, delta))
+                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
+                if u >= best_u - tol:
+                    nxt = cur
+            out_next[s, r] = nxt

@@ -1,0 +1,114 @@
+"""Tests for the compiled kernel (sim.kernel): the same bits as the numpy path and the core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import assumption_games
+
+from sim import kernel
+from sim.costs import FlatQuadraticCost, LinearCost, PowerCost
+from sim.engine import BatchGame, CandidateCache, hold_current
+from sim.game import LeaderboardGame
+from sim.rewards import RewardScheme
+from sim.scores import ExpSaturation, PowerLaw, least_effort_and_score
+
+
+def _family_args(family, k):
+    if isinstance(family, PowerLaw):
+        return (kernel.POWER_LAW, family.lower[k], family.upper[k], family.alpha[k], family.beta[k], family.effort_unit)
+    return (kernel.EXP_SATURATION, family.lower[k], family.upper[k], family.rate[k], 0.0, 1.0)
+
+
+@pytest.mark.parametrize("kind", ["power_law", "exp_saturation"])
+def test_least_effort_matches_numpy_bit_for_bit(kind):
+    rng = np.random.default_rng(7)
+    K = 3000
+    if kind == "power_law":
+        family = PowerLaw(
+            lower=np.full(K, 0.25),
+            upper=np.full(K, 0.95),
+            alpha=rng.uniform(-3, 1, K),
+            beta=rng.uniform(0.05, 1.5, K),
+            effort_unit=10.0,
+        )
+    else:
+        family = ExpSaturation(lower=rng.uniform(0, 0.5, K), upper=np.full(K, 0.95), rate=rng.uniform(1e-3, 2, K))
+    tau = np.where(rng.random(K) < 0.3, 0.0, 10.0 ** rng.uniform(-3, 6, K))
+    # Targets everywhere: below the zero-effort score, on grid lines, near and at the ceiling, above it.
+    target = np.concatenate(
+        [
+            rng.uniform(0.2, 0.96, K // 3),
+            np.floor(rng.uniform(0.3, 0.95, K // 3) / 1e-4) * 1e-4,
+            0.95 - 10.0 ** rng.uniform(-16, -2, K - 2 * (K // 3)),
+        ]
+    )
+    want_x, want_s = least_effort_and_score(family, tau, target)
+    for k in range(K):
+        x, s = kernel.least_effort(*_family_args(family, k), tau[k], target[k])
+        assert x == want_x[k] or (np.isnan(x) and np.isnan(want_x[k])), k
+        assert s == want_s[k] or (np.isnan(s) and np.isnan(want_s[k])), k
+
+
+def _games(score, cost, n, taus, resolution):
+    rewards = RewardScheme("geometric", q=0.6).vector(n)
+    theta = np.linspace(1.0, 0.1, n)
+    return [LeaderboardGame(theta, score, cost, rewards, tau=t, resolution=resolution) for t in taus]
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        LinearCost(0.01),
+        PowerCost(0.001, 2.0),
+        PowerCost(0.002, 1.5),
+        PowerCost(0.01, 1.0),
+        FlatQuadraticCost(0.001, 5.0),
+    ],
+    ids=lambda c: f"{c.family}-{getattr(c, 'exponent', '')}",
+)
+@pytest.mark.parametrize("resolution", [0.0, 1e-3])
+def test_kernel_respond_matches_the_numpy_path(cost, resolution):
+    n = 6
+    theta = np.linspace(1.0, 0.1, n)
+    score = PowerLaw(lower=np.full(n, 0.25), upper=np.full(n, 0.95), alpha=-2 + 2 * theta, beta=0.3 + 0.2 * theta)
+    batch = BatchGame.from_games(
+        _games(score, cost, n, [0.0, 1.0, 40.0], resolution),
+        budget=np.where(np.arange(3 * n).reshape(3, n) % 4 == 1, 30.0, np.inf),
+        noise=np.zeros(3),
+    )
+    assert batch.kernel_spec is not None
+    rng = np.random.default_rng(3)
+    rows = np.broadcast_to(np.arange(n), (3, n))
+    cache_k, cache_n = CandidateCache(batch), CandidateCache(batch)
+    for _ in range(6):
+        x = rng.exponential(rng.choice([0.5, 20.0, 300.0]), size=(3, n)) * (rng.random((3, n)) < 0.7)
+        x = np.minimum(x, batch.budget)
+        evaluated = batch.scores(x) + rng.normal(0, 1e-3, (3, n)) * (rng.random() < 0.5)
+        got = batch.respond(evaluated, rows, cache=cache_k, current=x)
+        want = batch._respond_numpy(evaluated, rows, False, cache_n)
+        for name in ("effort", "score", "rank", "utility"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        np.testing.assert_array_equal(got.next_effort, hold_current(batch, evaluated, rows, x, want))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=assumption_games(max_n=6), data=st.data())
+def test_kernel_respond_matches_numpy_on_random_games(game, data):
+    batch = BatchGame.from_games([game])
+    n = game.n
+    x = np.array([data.draw(st.lists(st.floats(0.0, 1e4), min_size=n, max_size=n))])
+    rows = np.arange(n)[None, :]
+    evaluated = batch.scores(x)
+    got = batch.respond(evaluated, rows, current=x)
+    want = batch._respond_numpy(evaluated, rows, False, None)
+    for name in ("effort", "score", "rank", "utility"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_exp_saturation_division_by_zero_follows_numpy():
+    """A target at the ceiling divides by zero in the inverse: numpy semantics (inf), no exception."""
+    x, s = kernel.least_effort(kernel.EXP_SATURATION, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0)
+    assert x == np.inf and np.isnan(s)
