@@ -1,0 +1,529 @@
+"""Tests of sim.plots: the data preparation (pure functions) and the figures drawn from it."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import importlib  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Polygon, Rectangle  # noqa: E402
+
+import sim.plots as plots  # noqa: E402
+
+# Developer 0 is the weakest and developer 1 the strongest, so "strongest first" is not "by id".
+THETA = np.array([1.0, 2.0, 1.5])
+STRENGTH_ORDER = [1, 2, 0]
+ROUNDS = 40  # rounds 0..40
+CYCLE_START, PERIOD = 4, 6
+TRANSIENT = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.5, 0.2, 0.0], [1.0, 0.2, 0.3]]
+# One period of the cycle; round 4 + 6k plays CYCLE[0], where the weakest developer tops the board.
+CYCLE = [[3.0, 0.0, 0.0], [3.0, 1.5, 0.0], [3.0, 1.5, 2.0], [0.0, 1.5, 2.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.5]]
+
+
+def make_trajectory(effort: np.ndarray, theta=THETA) -> pd.DataFrame:
+    """A tidy trajectory frame like the engine's, from an efforts array (rounds x developers)."""
+    effort = np.asarray(effort, dtype=float)
+    R1, n = effort.shape
+    theta = np.asarray(theta, dtype=float)
+    score = 1.0 - np.exp(-theta * (1.0 + effort))
+    published = np.floor(score * 100.0) / 100.0
+    rank = np.empty((R1, n), dtype=np.int64)
+    for t in range(R1):
+        order = np.lexsort((np.arange(n), -theta, -published[t]))
+        rank[t, order] = np.arange(1, n + 1)
+    reward = (rank == 1).astype(float)
+    cost = effort**2
+    return pd.DataFrame(
+        {
+            "round": np.repeat(np.arange(R1), n),
+            "developer": np.tile(np.arange(n), R1),
+            "capability": np.tile(theta, R1),
+            "effort": effort.ravel(),
+            "score": score.ravel(),
+            "published": published.ravel(),
+            "rank": rank.ravel(),
+            "reward": reward.ravel(),
+            "cost": cost.ravel(),
+            "utility": (reward - cost).ravel(),
+        }
+    )
+
+
+def make_leaderboard(trajectory: pd.DataFrame) -> pd.DataFrame:
+    n = trajectory["developer"].nunique()
+    rank = trajectory["rank"].to_numpy().reshape(-1, n)
+    theta = trajectory["capability"].to_numpy().reshape(-1, n)[0]
+    ideal = np.empty(n, dtype=np.int64)
+    ideal[np.lexsort((np.arange(n), -theta))] = np.arange(1, n + 1)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    tau = np.mean([np.sign(theta[i] - theta[j]) * np.sign(rank[:, j] - rank[:, i]) for i, j in pairs], axis=0)
+    changes = np.r_[0, (rank[1:] != rank[:-1]).sum(axis=1)]
+    return pd.DataFrame(
+        {
+            "round": np.arange(rank.shape[0]),
+            "ranking_correct": (rank == ideal).all(axis=1),
+            "kendall_tau": tau,
+            "total_effort": trajectory["effort"].to_numpy().reshape(-1, n).sum(axis=1),
+            "rank_changes": changes,
+        }
+    )
+
+
+def cycle_effort(rounds=ROUNDS) -> np.ndarray:
+    rows = [TRANSIENT[t] if t < CYCLE_START else CYCLE[(t - CYCLE_START) % PERIOD] for t in range(rounds + 1)]
+    return np.array(rows)
+
+
+def converging_effort(rounds=ROUNDS) -> np.ndarray:
+    rows = [[max(0.0, 1.0 - 0.2 * t), max(0.0, 0.8 - 0.2 * t), 0.0] for t in range(rounds + 1)]
+    return np.array(rows)
+
+
+@pytest.fixture
+def cycle_traj():
+    return make_trajectory(cycle_effort())
+
+
+@pytest.fixture
+def conv_traj():
+    return make_trajectory(converging_effort())
+
+
+CYCLE_OUTCOME = SimpleNamespace(outcome="cycle", period=PERIOD, entered_at=CYCLE_START)
+CYCLE_DICT = {"outcome": "cycle", "period": PERIOD, "entered_at": CYCLE_START}
+CONV_OUTCOME = {"outcome": "converged_zero", "period": 1, "entered_at": 5}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _cycle_patches(ax):
+    return [p for p in ax.patches if isinstance(p, (Polygon, Rectangle))]
+
+
+def _xspan(patch):
+    if isinstance(patch, Rectangle):
+        return patch.get_x(), patch.get_x() + patch.get_width()
+    xy = np.asarray(patch.get_xy())
+    return xy[:, 0].min(), xy[:, 0].max()
+
+
+def _legend_texts(ax):
+    legend = ax.get_legend()
+    assert legend is not None
+    return [t.get_text() for t in legend.get_texts()]
+
+
+# --------------------------------------------------------------------------- data preparation
+
+
+def test_developer_labels_strongest_first(cycle_traj):
+    labels = plots.developer_labels(cycle_traj)
+    assert list(labels.index) == STRENGTH_ORDER
+    assert list(labels) == ["dev 1 (θ=2.00)", "dev 2 (θ=1.50)", "dev 0 (θ=1.00)"]
+
+
+def test_developer_labels_equal_capabilities_lower_id_first():
+    traj = make_trajectory(np.zeros((3, 3)), theta=[1.0, 1.0, 3.0])
+    assert list(plots.developer_labels(traj).index) == [2, 0, 1]
+
+
+def test_effort_data(cycle_traj):
+    data = plots.effort_data(cycle_traj)
+    assert list(data.columns) == ["round", "developer", "label", "effort"]
+    assert len(data) == 3 * (ROUNDS + 1)
+    assert list(pd.unique(data["developer"])) == STRENGTH_ORDER
+    assert list(data["label"].cat.categories) == list(plots.developer_labels(cycle_traj))
+    first = data[data["developer"] == 1]
+    assert first["round"].tolist() == list(range(ROUNDS + 1))
+    assert first["effort"].tolist() == cycle_effort()[:, 1].tolist()
+
+
+def test_final_order(cycle_traj, conv_traj):
+    # Round 40 plays CYCLE[0]: the weakest developer (0) tops the board with effort 3.
+    assert plots.final_order(cycle_traj) == [0, 1, 2]
+    assert plots.final_order(conv_traj) == STRENGTH_ORDER
+    last = cycle_traj[cycle_traj["round"] == ROUNDS].sort_values("rank")
+    assert plots.final_order(cycle_traj) == last["developer"].tolist()
+
+
+def test_score_data_in_final_order(cycle_traj):
+    data = plots.score_data(cycle_traj)
+    assert list(data.columns) == ["round", "developer", "label", "published"]
+    assert len(data) == 3 * (ROUNDS + 1)
+    assert list(pd.unique(data["developer"])) == [0, 1, 2]
+    labels = plots.developer_labels(cycle_traj)
+    assert list(data["label"].cat.categories) == [labels[d] for d in [0, 1, 2]]
+
+
+def test_bump_data(cycle_traj):
+    data = plots.bump_data(cycle_traj)
+    assert list(data.columns) == ["round", "developer", "label", "rank"]
+    assert len(data) == 3 * (ROUNDS + 1)
+    assert data["rank"].dtype == np.int64
+    assert set(data["rank"]) == {1, 2, 3}
+    assert list(pd.unique(data["developer"])) == STRENGTH_ORDER
+
+
+@pytest.mark.parametrize("outcome", [CYCLE_OUTCOME, CYCLE_DICT])
+def test_cycle_window_default_margin_is_clipped_at_round_zero(cycle_traj, outcome):
+    window = plots.cycle_window(cycle_traj, outcome)
+    # [4 - 6, 4 + 12] clipped to the data: [0, 16]
+    assert window["round"].min() == 0
+    assert window["round"].max() == CYCLE_START + 2 * PERIOD
+    assert len(window) == 3 * 17
+    assert list(window.columns) == list(cycle_traj.columns)
+
+
+def test_cycle_window_margin_and_end_clipping(cycle_traj):
+    window = plots.cycle_window(cycle_traj, CYCLE_DICT, margin=2)
+    assert (window["round"].min(), window["round"].max()) == (2, 16)
+    late = {"outcome": "cycle", "period": PERIOD, "entered_at": 34}
+    window = plots.cycle_window(cycle_traj, late)
+    assert (window["round"].min(), window["round"].max()) == (28, ROUNDS)  # 34 + 12 = 46 clipped to 40
+    window = plots.cycle_window(cycle_traj, late, margin=0)
+    assert window["round"].min() == 34
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [CONV_OUTCOME, {"outcome": "no_convergence", "period": None, "entered_at": None},
+     SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=3), None],
+)
+def test_cycle_window_rejects_non_cycles(cycle_traj, outcome):
+    with pytest.raises(ValueError, match="cycle"):
+        plots.cycle_window(cycle_traj, outcome)
+
+
+def test_cycle_window_rejects_negative_margin(cycle_traj):
+    with pytest.raises(ValueError, match="margin"):
+        plots.cycle_window(cycle_traj, CYCLE_DICT, margin=-1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        plots.developer_labels, plots.effort_data, plots.score_data, plots.bump_data, plots.final_order,
+        lambda t: plots.cycle_window(t, CYCLE_DICT), lambda t: plots.plot_effort(t),
+        lambda t: plots.dynamics_figure(t, make_leaderboard(t[t["scenario"] == "a"]), CYCLE_DICT),
+    ],
+)
+def test_several_scenarios_rejected(cycle_traj, conv_traj, call):
+    stacked = pd.concat([cycle_traj.assign(scenario="a"), conv_traj.assign(scenario="b")], ignore_index=True)
+    with pytest.raises(ValueError, match="'scenario'"):
+        call(stacked)
+    call(cycle_traj.assign(scenario="a"))  # one scenario value is fine
+
+
+def test_leaderboard_with_several_scenarios_rejected(cycle_traj):
+    board = make_leaderboard(cycle_traj)
+    stacked = pd.concat([board.assign(scenario="a"), board.assign(scenario="b")], ignore_index=True)
+    with pytest.raises(ValueError, match="'scenario'"):
+        plots.plot_leaderboard(stacked)
+
+
+# --------------------------------------------------------------------------- subsampling of long runs
+
+
+def _long_step_trajectory(rounds=20_000, every=1_000):
+    t = np.arange(rounds + 1)
+    effort = np.stack([(t // every) % 3 * 1.0, (t // (2 * every)) % 2 * 0.5], axis=1)
+    return make_trajectory(effort, theta=[1.0, 2.0])
+
+
+def test_subsampling_keeps_every_change_within_budget():
+    traj = _long_step_trajectory()
+    data = plots.effort_data(traj, max_points=100)
+    for dev, part in data.groupby("developer"):
+        full = traj[traj["developer"] == dev].set_index("round")["effort"]
+        assert len(part) <= 100
+        assert part["round"].iloc[0] == 0 and part["round"].iloc[-1] == 20_000
+        changes = full.index[1:][full.to_numpy()[1:] != full.to_numpy()[:-1]]
+        assert set(changes) <= set(part["round"])
+        # a steps-post drawing of the kept rounds is the full series
+        kept = part.set_index("round")["effort"]
+        assert np.array_equal(kept.reindex(full.index).ffill().to_numpy(), full.to_numpy())
+
+
+def test_subsampling_even_when_values_change_every_round():
+    rounds, budget = 20_000, 500
+    t = np.arange(rounds + 1)
+    traj = make_trajectory(np.stack([t * 1e-4, t * 2e-4, np.sqrt(t)], axis=1))
+    for prepare in (plots.effort_data, plots.score_data, plots.bump_data):
+        data = prepare(traj, max_points=budget)
+        for _, part in data.groupby("developer"):
+            r = part["round"].to_numpy()
+            assert 2 <= len(r) <= budget
+            assert r[0] == 0 and r[-1] == rounds
+            assert np.all(np.diff(r) > 0)
+    gaps = np.diff(plots.effort_data(traj, max_points=budget).query("developer == 0")["round"])
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced
+
+
+def test_subsampling_budget_larger_than_data_keeps_everything(cycle_traj):
+    assert len(plots.effort_data(cycle_traj, max_points=5000)) == len(cycle_traj)
+    assert len(plots.effort_data(cycle_traj, max_points=None)) == len(cycle_traj)
+    data = plots.effort_data(cycle_traj, max_points=10)
+    assert data.groupby("developer").size().max() <= 10
+
+
+def test_bump_subsampling_keeps_the_round_before_each_change():
+    rounds = 10_000
+    effort = np.zeros((rounds + 1, 2))
+    effort[6_000:, 0] = 5.0  # the weaker developer overtakes at round 6000
+    traj = make_trajectory(effort, theta=[1.0, 2.0])
+    data = plots.bump_data(traj, max_points=50)
+    for _, part in data.groupby("developer"):
+        assert part["round"].tolist() == [0, 5_999, 6_000, rounds]
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2.5, -3])
+def test_subsampling_rejects_bad_budget(cycle_traj, bad):
+    with pytest.raises(ValueError, match="max_points"):
+        plots.effort_data(cycle_traj, max_points=bad)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def test_plot_effort_new_figure_labels_and_cycle_shading(cycle_traj):
+    fig = plots.plot_effort(cycle_traj, CYCLE_OUTCOME)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "round"
+    assert ax.get_ylabel() == "additional effort (effort units)"
+    shading = _cycle_patches(ax)
+    assert len(shading) == 1
+    assert _xspan(shading[0]) == pytest.approx((CYCLE_START, CYCLE_START + PERIOD))
+    texts = _legend_texts(ax)
+    assert texts == [*plots.developer_labels(cycle_traj), "one cycle (period 6)"]
+    assert len(ax.lines) == 3
+    assert all(line.get_drawstyle() == "steps-post" for line in ax.lines)
+
+
+@pytest.mark.parametrize("outcome", [None, CONV_OUTCOME, {"outcome": "no_convergence", "period": None,
+                                                           "entered_at": None}])
+def test_plot_effort_no_shading_without_cycle(conv_traj, outcome):
+    fig, ax = plt.subplots()
+    returned = plots.plot_effort(conv_traj, outcome, ax=ax)
+    assert returned is ax.figure is fig
+    assert _cycle_patches(ax) == []
+    assert not any("cycle" in t for t in _legend_texts(ax))
+
+
+def test_strongest_developer_gets_first_colour_everywhere(cycle_traj):
+    first = sns.color_palette("colorblind")[0]
+    palette = plots.developer_palette(cycle_traj)
+    strongest = plots.developer_labels(cycle_traj).iloc[0]
+    assert palette[strongest] == first
+    fig = plots.plot_scores(cycle_traj)
+    legend = fig.axes[0].get_legend()
+    colours = {t.get_text(): h.get_color() for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)}
+    assert matplotlib.colors.to_rgb(colours[strongest]) == pytest.approx(first)
+
+
+def test_plot_scores(cycle_traj):
+    fig, ax = plt.subplots()
+    assert plots.plot_scores(cycle_traj, ax=ax) is fig
+    assert ax.get_xlabel() == "round"
+    assert "score" in ax.get_ylabel()
+    labels = plots.developer_labels(cycle_traj)
+    assert _legend_texts(ax) == [labels[d] for d in plots.final_order(cycle_traj)]
+    assert len(ax.lines) == 3
+
+
+def test_plot_rank_bump(cycle_traj):
+    fig = plots.plot_rank_bump(cycle_traj)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.yaxis_inverted()
+    assert ax.get_ylabel() == "rank (1 = top)"
+    assert ax.get_xlabel() == "round"
+    assert list(ax.get_yticks()) == [1, 2, 3]
+    ends = {t.get_text(): t.xy for t in ax.texts}
+    assert set(ends) == set(plots.developer_labels(cycle_traj))
+    assert all(x == ROUNDS for x, _ in ends.values())
+    fig2, ax2 = plt.subplots()
+    assert plots.plot_rank_bump(cycle_traj, ax=ax2) is fig2
+    assert ax2.yaxis_inverted()
+
+
+def test_plot_cycle(cycle_traj):
+    fig = plots.plot_cycle(cycle_traj, CYCLE_DICT)
+    ax = fig.axes[0]
+    assert "period 6" in ax.get_title()
+    assert ax.get_xlabel() == "round"
+    assert ax.get_ylabel() == "additional effort (effort units)"
+    shading = _cycle_patches(ax)
+    assert len(shading) == 1 and _xspan(shading[0]) == pytest.approx((4, 10))
+    xs = np.concatenate([line.get_xdata() for line in ax.lines])
+    assert xs.min() == 0 and xs.max() == 16
+    fig2, ax2 = plt.subplots()
+    assert plots.plot_cycle(cycle_traj, CYCLE_OUTCOME, ax=ax2) is fig2
+    with pytest.raises(ValueError, match="cycle"):
+        plots.plot_cycle(cycle_traj, CONV_OUTCOME)
+
+
+def test_cycle_shading_shifted_into_a_tail_only_record(cycle_traj):
+    tail = cycle_traj[cycle_traj["round"] >= 20]
+    fig = plots.plot_effort(tail, CYCLE_OUTCOME)
+    (patch,) = _cycle_patches(fig.axes[0])
+    assert _xspan(patch) == pytest.approx((22, 28))  # 4 + 3 * 6
+
+
+def test_plot_leaderboard(cycle_traj):
+    board = make_leaderboard(cycle_traj)
+    assert not board["ranking_correct"].all()
+    fig, ax = plt.subplots()
+    assert plots.plot_leaderboard(board, ax=ax) is fig
+    twin = [a for a in fig.axes if a is not ax]
+    assert len(twin) == 1
+    assert ax.get_xlabel() == "round"
+    assert "effort" in ax.get_ylabel() and "effort units" in ax.get_ylabel()
+    assert "Kendall" in twin[0].get_ylabel()
+    lo, hi = twin[0].get_ylim()
+    assert lo <= -1 and hi >= 1 and lo >= -1.1 and hi <= 1.1
+    shaded = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(shaded) == 1
+    assert "ranking incorrect" in _legend_texts(twin[0])
+
+
+def test_plot_leaderboard_all_correct_has_no_shading(conv_traj):
+    board = make_leaderboard(conv_traj).query("round >= 5")  # effort 0 from round 5: capability order
+    assert board["ranking_correct"].all()
+    fig = plots.plot_leaderboard(board)
+    assert isinstance(fig, Figure)
+    assert not [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+
+
+def test_dynamics_figure(cycle_traj):
+    fig = plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj), CYCLE_OUTCOME)
+    assert isinstance(fig, Figure)
+    assert fig.get_suptitle() == "cycle, period 6, entered at round 4"
+    assert len(fig.axes) == 5  # four panels and the tau twin
+    assert len(_cycle_patches(fig.axes[0])) == 1
+    assert fig.axes[2].yaxis_inverted()
+
+
+def test_dynamics_figure_converged(conv_traj):
+    fig = plots.dynamics_figure(conv_traj, make_leaderboard(conv_traj), CONV_OUTCOME)
+    assert fig.get_suptitle() == "converged_zero, entered at round 5"
+    assert _cycle_patches(fig.axes[0]) == []
+
+
+def test_no_global_style_or_backend_changes(cycle_traj):
+    before = matplotlib.rcParams.copy()
+    importlib.reload(plots)
+    plots.plot_effort(cycle_traj, CYCLE_DICT)
+    plots.plot_leaderboard(make_leaderboard(cycle_traj))
+    assert matplotlib.rcParams == before
+
+
+def test_many_developers_dashes_and_rank_ticks():
+    n = 23
+    rng = np.random.default_rng(1)
+    traj = make_trajectory(rng.uniform(0, 2, size=(30, n)), theta=np.linspace(3.0, 0.5, n))
+    dashes = plots.developer_dashes(traj)
+    styles = list(dashes.values())
+    assert styles[:10] == [""] * 10 and len(set(styles[10:20])) == 1 and styles[10] != ""
+    assert styles[20] not in ("", styles[10])
+    fig = plots.plot_rank_bump(traj)
+    ax = fig.axes[0]
+    assert ax.yaxis_inverted()
+    assert ax.get_ylim() == (n + 0.5, 0.5)
+    ticks = [t for t in ax.get_yticks() if 1 <= t <= n]
+    assert all(float(t).is_integer() for t in ticks)
+    fig = plots.plot_effort(traj)
+    legend = fig.axes[0].get_legend()
+    assert len(legend.get_texts()) == n
+    assert legend.legend_handles[0].get_linestyle() == "-"
+    assert legend.legend_handles[10].get_linestyle() != "-"
+
+
+def test_failed_plot_leaves_no_open_figure(cycle_traj, conv_traj):
+    stacked = pd.concat([cycle_traj.assign(scenario="a"), conv_traj.assign(scenario="b")], ignore_index=True)
+    for call in (plots.plot_effort, plots.plot_scores, plots.plot_rank_bump,
+                 lambda t: plots.plot_cycle(t, CYCLE_DICT), lambda t: plots.plot_leaderboard(t)):
+        with pytest.raises(ValueError):
+            call(stacked)
+    with pytest.raises(ValueError, match="lacks column"):
+        plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj).drop(columns="kendall_tau"), CYCLE_DICT)
+    assert plt.get_fignums() == []
+
+
+def test_plot_leaderboard_long_run_is_thinned():
+    rounds, budget = 20_000, 200
+    t = np.arange(rounds + 1)
+    board = pd.DataFrame(
+        {
+            "round": t,
+            "ranking_correct": t % 2 == 0,  # 10^4 separate incorrect rounds
+            "kendall_tau": np.where(t % 2 == 0, 1.0, 1 / 3),
+            "total_effort": np.sin(t / 50.0) + 2.0,
+            "rank_changes": np.r_[0, np.full(rounds, 2)],
+        }
+    )
+    fig = plots.plot_leaderboard(board, max_points=budget)
+    ax = fig.axes[0]
+    (line,) = ax.lines
+    assert len(line.get_xdata()) <= budget
+    assert line.get_xdata()[0] == 0 and line.get_xdata()[-1] == rounds
+    (shade,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert 1 <= len(shade.get_paths()) <= budget
+    xs = np.concatenate([p.vertices[:, 0] for p in shade.get_paths()])
+    assert xs.min() == 1 and xs.max() == rounds  # rounds 1, 3, ..., 19999 incorrect, merged into [1, 20000)
+
+
+def test_outcome_title():
+    assert plots.outcome_title(CYCLE_OUTCOME) == "cycle, period 6, entered at round 4"
+    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None}) == "no_convergence"
+    assert plots.outcome_title(SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=7)) == (
+        "converged_nonzero, entered at round 7"
+    )
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def test_save_figure_writes_png_and_pdf_atomically(tmp_path, cycle_traj):
+    fig = plots.plot_effort(cycle_traj, CYCLE_DICT)
+    stem = tmp_path / "nested" / "dir" / "run.v2"
+    paths = plots.save_figure(fig, stem)
+    assert paths == [stem.parent / "run.v2.png", stem.parent / "run.v2.pdf"]
+    png, pdf = (p.read_bytes() for p in paths)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    assert sorted(os.listdir(stem.parent)) == ["run.v2.pdf", "run.v2.png"]  # no temporary files left
+    plots.save_figure(fig, stem)  # overwriting works too
+    assert sorted(os.listdir(stem.parent)) == ["run.v2.pdf", "run.v2.png"]
+    plain = stem.parent / "plain.txt"
+    plain.write_text("x")
+    for path in paths:  # ordinary permissions (the umask's), not a temporary file's 0600
+        assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+
+
+def test_save_figure_failure_leaves_nothing_behind(tmp_path, monkeypatch):
+    fig = plt.figure()
+
+    def broken(path, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        plots.save_figure(fig, tmp_path / "out")
+    assert os.listdir(tmp_path) == []
