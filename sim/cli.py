@@ -7,6 +7,10 @@
     power-law scenarios, the Proposition 5.6 quantities.
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
+``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR]``
+    Repeated play: the outcome (converged to zero, to a non-zero profile, a
+    cycle with its period, or no convergence), a per-developer summary, and
+    optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
 exits with status 2, without a traceback.
@@ -246,6 +250,144 @@ def _cmd_check(args) -> int:
     return 1 if (args.strict and not report.holds) else 0
 
 
+def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: float) -> dict:
+    """Everything ``lbsim run --json`` prints: the outcome and a per-developer summary, as plain values."""
+    out = outcome.to_dict()
+    final_round = int(trajectory["round"].max())
+    final = trajectory[trajectory["round"] == final_round].sort_values("developer")
+    report = {
+        "scenario": scenario.name,
+        "engine": engine,
+        "seed": scenario.seed,
+        "tau": float(tau),
+        "schedule": scenario.dynamics.schedule,
+        **out,
+        "final_rank": [int(r) for r in final["rank"]],
+        "final_score": _floats(final["score"]),
+        "kendall_tau_final": float(leaderboard["kendall_tau"].iloc[-1]),
+    }
+    return report
+
+
+def _print_run(report: dict, scenario, out) -> None:
+    period = report["period"]
+    head = f"Scenario {report['scenario']}: {report['rounds']} rounds, {report['schedule']} schedule, tau = "
+    print(head + f"{_fmt(report['tau'])} ({report['engine']} engine)", file=out)
+    detail = {
+        "converged_zero": "converged to the all-zero profile (nobody games the benchmark)",
+        "converged_nonzero": "converged to a profile with positive effort (an assumption must fail)",
+        "cycle": f"cycle of period {period} (an arms race)",
+        "no_convergence": "no fixed point or cycle within the horizon",
+    }[report["outcome"]]
+    entered = "" if report["entered_at"] is None else f", entered at round {report['entered_at']}"
+    print(f"Outcome: {report['outcome']}: {detail}{entered}", file=out)
+    start, stop = report["window"]
+    rows = [
+        [str(i), _fmt(theta, ".4g"), _fmt(x), _fmt(mean), str(rank)]
+        for i, (theta, x, mean, rank) in enumerate(
+            zip(scenario.theta, report["final_effort"], report["mean_effort_tail"], report["final_rank"], strict=True)
+        )
+    ]
+    print(_table(["developer", "capability", "final effort", f"mean effort [{start}, {stop})", "final rank"], rows),
+          file=out)
+    share = report["ranking_correct_share"]
+    print(f"Ranking matches capability in {_fmt(100 * share, '.3g')}% of rounds in [{start}, {stop}); "
+          f"mean total effort there {_fmt(report['total_effort_mean'])}.", file=out)
+    if report.get("note"):
+        print(f"Note: {report['note']}", file=out)
+
+
+def _write_atomic(path, write) -> None:
+    """Write via ``write(temporary_path)`` then rename, so no half-written file is left behind."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _cmd_run(args) -> int:
+    from pathlib import Path
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
+        raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
+    if args.rounds is not None and args.rounds < 1:
+        raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
+    out_dir = None
+    if args.out is not None or args.plot:
+        out_dir = Path(args.out) if args.out is not None else Path("results") / scenario.name
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
+    progress = not args.quiet and sys.stderr.isatty()
+    if args.engine == "mesa":
+        from sim.model import run_mesa
+
+        model = run_mesa(scenario, rounds=args.rounds, tau=args.tau)
+        trajectory, outcome = model.trajectory(), model.outcome()
+        from sim.analysis import kendall_tau, rank_changes, ranking_correct
+
+        n = scenario.n
+        rank = trajectory["rank"].to_numpy().reshape(-1, n)
+        import pandas as pd
+
+        order = np.lexsort((-model.game.priority[0], -model.game.theta[0]))
+        leaderboard = pd.DataFrame(
+            {
+                "round": np.arange(rank.shape[0]),
+                "ranking_correct": ranking_correct(rank, order),
+                "kendall_tau": kendall_tau(rank, scenario.theta),
+                "total_effort": trajectory["effort"].to_numpy().reshape(-1, n).sum(axis=1),
+                "rank_changes": rank_changes(rank),
+            }
+        )
+        tau = float(model.game.tau[0])
+    else:
+        from sim.engine import run
+
+        result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress)
+        trajectory, leaderboard, outcome = result.trajectory(0), result.leaderboard(0), result.outcome(0)
+        tau = float(result.game.tau[0])
+    report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(out_dir / "trajectory.csv", lambda p: trajectory.to_csv(p, index=False))
+        _write_atomic(out_dir / "leaderboard.csv", lambda p: leaderboard.to_csv(p, index=False))
+        _write_atomic(
+            out_dir / "outcome.json",
+            lambda p: p.write_text(json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n"),
+        )
+        written = [out_dir / "trajectory.csv", out_dir / "leaderboard.csv", out_dir / "outcome.json"]
+        if args.plot:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from sim.plots import dynamics_figure, save_figure
+
+            fig = dynamics_figure(trajectory, leaderboard, outcome)
+            written += save_figure(fig, out_dir / "dynamics")
+            plt.close(fig)
+        report["written"] = [str(p) for p in written]
+    if args.json:
+        json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        _print_run(report, scenario, sys.stdout)
+        if out_dir is not None:
+            print(f"Wrote {', '.join(report['written'])}", file=sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lbsim", description="Simulate and analyse leaderboard competition under tune-before-test.")
     from sim import __version__
@@ -269,6 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an assumption fails")
     p.set_defaults(run=_cmd_check)
+    p = sub.add_parser("run", help="repeated play: outcome (convergence or cycle), summary, trajectory and plots")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--engine", choices=("batch", "mesa"), default="batch",
+                   help="batch (numpy, fast; default) or mesa (agents; same trajectory)")
+    p.add_argument("--rounds", type=int, default=None, help="number of rounds (default: the scenario's)")
+    p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")
+    p.add_argument("--out", default=None,
+                   help="directory for trajectory.csv, leaderboard.csv, outcome.json and figures "
+                   "(default with --plot: results/<scenario name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_run)
     return parser
 
 

@@ -154,3 +154,124 @@ def test_usage_error_exits_2(capsys):
         main(["theory"])
     assert exc.value.code == 2
     assert np.char.count(capsys.readouterr().err, "\n") >= 1
+
+
+# ---------------------------------------------------------------------------
+# lbsim run
+# ---------------------------------------------------------------------------
+
+RUN_KEYS = {
+    "outcome",
+    "period",
+    "entered_at",
+    "rounds",
+    "final_effort",
+    "mean_effort_tail",
+    "ranking_correct_share",
+}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_run_json_has_the_documented_keys(capsys, path):
+    report = run_json(capsys, "run", str(path), "--rounds", "5", "--json")
+    assert RUN_KEYS <= report.keys()
+    n = load_scenario(path).n
+    assert report["rounds"] == 5
+    assert len(report["final_effort"]) == n and len(report["mean_effort_tail"]) == n
+    assert report["outcome"] in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")
+    assert 0.0 <= report["ranking_correct_share"] <= 1.0
+
+
+def race_file(tmp_path) -> Path:
+    path = tmp_path / "race.toml"
+    path.write_text(
+        """
+name = "race"
+seed = 3
+[developers]
+capability = [1.0, 0.5]
+[score]
+family = "power_law"
+lower = 0.25
+upper = 0.95
+alpha = {intercept = -2.0, slope = 2.0}
+beta = {intercept = 0.3, slope = 0.2}
+[cost]
+family = "linear"
+scale = 0.02
+[reward]
+scheme = "winner_take_all"
+[leaderboard]
+resolution = 0.01
+[dynamics]
+rounds = 100
+"""
+    )
+    return path
+
+
+def test_run_reports_the_arms_race_cycle_for_both_engines(capsys, tmp_path):
+    path = race_file(tmp_path)
+    batch = run_json(capsys, "run", str(path), "--json")
+    mesa = run_json(capsys, "run", str(path), "--engine", "mesa", "--json")
+    assert batch["outcome"] == "cycle" and batch["period"] >= 4 and batch["entered_at"] == 0
+    assert {k: v for k, v in mesa.items() if k != "engine"} == {k: v for k, v in batch.items() if k != "engine"}
+
+
+def test_run_text_output_names_the_outcome(capsys, tmp_path):
+    assert main(["run", str(race_file(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "Outcome: cycle" in out and "period" in out
+
+
+def test_run_writes_trajectory_outcome_and_figures(capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    report = run_json(capsys, "run", str(race_file(tmp_path)), "--rounds", "30", "--plot", "--out", str(out_dir),
+                      "--json")
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == ["dynamics.pdf", "dynamics.png", "leaderboard.csv", "outcome.json", "trajectory.csv"]
+    import pandas as pd
+
+    frame = pd.read_csv(out_dir / "trajectory.csv")
+    assert list(frame.columns) == ["round", "developer", "capability", "effort", "score", "published", "rank",
+                                   "reward", "cost", "utility"]
+    assert len(frame) == 31 * 2
+    assert json.loads((out_dir / "outcome.json").read_text())["outcome"] == report["outcome"]
+    assert (out_dir / "dynamics.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out_dir / "dynamics.pdf").read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--rounds", "0"], "--rounds"),
+        (["--tau", "-1"], "--tau"),
+        (["--tau", "nan"], "--tau"),
+    ],
+)
+def test_run_bad_options_give_one_line_and_exit_2(tmp_path, args, field):
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(race_file(tmp_path)), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0] and "Traceback" not in done.stderr
+
+
+def test_run_out_must_be_a_directory(tmp_path, capsys):
+    clash = tmp_path / "file"
+    clash.write_text("x")
+    assert main(["run", str(race_file(tmp_path)), "--out", str(clash)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert clash.read_text() == "x"
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_run_rejects_bad_scenarios_with_one_line(capsys, path):
+    assert main(["run", str(path), "--rounds", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    field = expected_field(path)
+    assert len(err) == 1 and (str(path) if field == "<file>" else field) in err[0]

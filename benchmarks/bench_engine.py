@@ -1,0 +1,128 @@
+"""Benchmark: agent-updates per second of the batch engine and of the Mesa model.
+
+One agent-update is one developer's response in one round.  The workload is
+a family of arms-race scenarios (power-law scores with sampled capabilities,
+linear cost, geometric rewards, resolution 1e-3, tau spread over [0, 20]),
+``n`` developers each, under the simultaneous schedule from the all-zero
+profile.  The batch engine steps all scenarios at once on one core
+(``record="tail"``); the Mesa model runs one scenario at a time.
+
+    python benchmarks/bench_engine.py                 # the full table (several minutes)
+    python benchmarks/bench_engine.py --quick         # a smaller version
+
+Prints a table of agent-updates per second, the batch/Mesa ratio and the
+peak resident memory of each measurement (each in a fresh subprocess).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# Run from a checkout without installing: the repository root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# One core: keep numpy's BLAS (unused here, but cheap insurance) single-threaded.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def scenarios(n: int, count: int, rounds: int):
+    import numpy as np
+
+    from sim.scenario import parse_scenario
+
+    out = []
+    for k, tau in enumerate(np.linspace(0.0, 20.0, count)):
+        out.append(
+            parse_scenario(
+                {
+                    "name": f"bench-{n}-{k}",
+                    "seed": 1000 + k,
+                    "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
+                    "score": {
+                        "family": "power_law",
+                        "lower": 0.25,
+                        "upper": 0.95,
+                        "alpha": {"intercept": -2.0, "slope": 2.0},
+                        "beta": {"intercept": 0.3, "slope": 0.2},
+                    },
+                    "cost": {"family": "linear", "scale": 0.01},
+                    "reward": {"scheme": "geometric", "q": 0.7},
+                    "leaderboard": {"resolution": 0.001},
+                    "designer": {"tau": float(tau)},
+                    "dynamics": {"schedule": "simultaneous", "rounds": rounds},
+                }
+            )
+        )
+    return out
+
+
+def measure(engine: str, n: int, count: int, rounds: int) -> dict:
+    import resource
+
+    items = scenarios(n, count, rounds)
+    start = time.perf_counter()
+    if engine == "batch":
+        from sim.engine import run_batch
+
+        result = run_batch(items, record="tail")
+        outcomes = [o.outcome for o in result.outcomes()]
+    else:
+        from sim.model import run_mesa
+
+        outcomes = [run_mesa(s).outcome().outcome for s in items]
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "engine": engine,
+        "n": n,
+        "scenarios": count,
+        "rounds": rounds,
+        "seconds": seconds,
+        "updates_per_second": n * count * rounds / seconds,
+        "peak_mb": peak_kb / 1024,
+        "cycles": outcomes.count("cycle"),
+    }
+
+
+def run_child(engine: str, n: int, count: int, rounds: int) -> dict:
+    """Each measurement in a fresh process, so peak memory is its own."""
+    cmd = [sys.executable, __file__, "--child", engine, str(n), str(count), str(rounds)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 scenarios x 200 rounds (batch), 2 x 50 (Mesa)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        engine, n, count, rounds = args.child
+        print(json.dumps(measure(engine, int(n), int(count), int(rounds))))
+        return 0
+    batch_size, batch_rounds = (100, 200) if args.quick else (1000, 1000)
+    mesa_size, mesa_rounds = (2, 50) if args.quick else (5, 200)
+    print(f"batch engine: {batch_size} scenarios x {batch_rounds} rounds; Mesa model: {mesa_size} x {mesa_rounds}")
+    print(f"{'n':>4} {'engine':>7} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'batch/Mesa':>11}")
+    for n in (3, 10, 30):
+        batch = run_child("batch", n, batch_size, batch_rounds)
+        mesa = run_child("mesa", n, mesa_size, mesa_rounds)
+        ratio = batch["updates_per_second"] / mesa["updates_per_second"]
+        for row, extra in ((batch, ""), (mesa, f"{ratio:11.0f}")):
+            print(
+                f"{row['n']:>4} {row['engine']:>7} {row['updates_per_second']:>12,.0f} {row['seconds']:>9.1f} "
+                f"{row['peak_mb']:>8.0f} {row['cycles']:>7} {extra}"
+            )
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
