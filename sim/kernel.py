@@ -102,50 +102,74 @@ def _reaches(family, lo, up, a, b, unit, tau, x, target):
 
 
 @njit(cache=True, error_model="numpy")
-def _bisect(family, lo_p, up_p, a, b, unit, tau, target, lo, hi):
+def _bisect(family, lo_p, up_p, a, b, unit, tau, target, lo, hi, s_hi):
+    """Bisect on floats until ``lo`` and ``hi`` are adjacent; returns ``hi`` and its score ``s_hi``.
+
+    Invariant as in :func:`sim.scores._bisect_floats`: ``score(tau + lo) < target <= score(tau + hi)``.
+    """
     if not (np.isfinite(hi) and lo >= 0.0):
-        return 0.0 if lo < 0.0 else hi
+        return (0.0, s_hi) if lo < 0.0 else (hi, s_hi)
     for _ in range(_STEPS):
         if not (np.nextafter(lo, np.inf) < hi):
             break
         mid = lo + 0.5 * (hi - lo)
         if mid <= lo or mid >= hi:
             mid = np.nextafter(lo, np.inf)
-        if _reaches(family, lo_p, up_p, a, b, unit, tau, mid, target):
-            hi = mid
+        e_lo, e_hi = tau + lo, tau + hi
+        if np.nextafter(e_lo, np.inf) == e_hi:
+            # The total efforts are adjacent floats: score(e_lo) < target <= score(e_hi), and tau + mid rounds
+            # to one of the two, so whether mid reaches the target is whether it rounds up: no evaluation needed.
+            if tau + mid >= e_hi:
+                hi = mid
+            else:
+                lo = mid
+            continue
+        sc = _score(family, lo_p, up_p, a, b, unit, tau + mid)
+        if sc >= target:
+            hi, s_hi = mid, sc
         else:
             lo = mid
-    return hi
+    return hi, s_hi
 
 
 @njit(cache=True, error_model="numpy")
 def least_effort(family, lo, up, a, b, unit, tau, target):
-    """``(x, score)`` exactly as :func:`sim.scores.least_effort_and_score` for one candidate."""
+    """``(x, score)`` exactly as :func:`sim.scores.least_effort_and_score` for one candidate.
+
+    The score at the result is the one evaluated during the search (the same
+    operations on the same total effort), not evaluated again.
+    """
     x = max(_inverse(family, lo, up, a, b, unit, target) - tau, 0.0)
     if not np.isfinite(x):
         return x, np.nan
     reached = _score(family, lo, up, a, b, unit, tau + x)
     if reached < target:  # short: bracket upwards, then bisect
         step = np.spacing(np.abs(tau + x))
-        fail, reach = x, np.inf
+        fail, reach, s_reach = x, np.inf, np.nan
         for _ in range(_STEPS):
             cand = x + step
-            if _reaches(family, lo, up, a, b, unit, tau, cand, target):
-                reach = cand
+            sc = _score(family, lo, up, a, b, unit, tau + cand)
+            if sc >= target:
+                reach, s_reach = cand, sc
                 break
             fail = cand
             if not np.isfinite(cand):
                 break
             step = step * 2.0
-        x = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach)
-    elif x > 0.0 and _reaches(family, lo, up, a, b, unit, tau, np.nextafter(x, 0.0), target):
+        x, reached = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach, s_reach)
+    elif x > 0.0:
+        below = np.nextafter(x, 0.0)
+        s_below = _score(family, lo, up, a, b, unit, tau + below)
+        if s_below < target:
+            return x, reached
         # the inverse overshot: bracket downwards, then bisect
         step = np.spacing(np.abs(tau + x))
-        fail, reach = np.nan, x
+        fail, reach, s_reach = np.nan, x, reached
         for _ in range(_STEPS):
             cand = max(x - step, 0.0)
-            if _reaches(family, lo, up, a, b, unit, tau, cand, target):
-                reach = cand
+            sc = _score(family, lo, up, a, b, unit, tau + cand)
+            if sc >= target:
+                reach, s_reach = cand, sc
                 if not cand > 0.0:
                     break
             else:
@@ -154,11 +178,11 @@ def least_effort(family, lo, up, a, b, unit, tau, target):
             step = step * 2.0
         if np.isnan(fail):
             fail = -1.0
-        x = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach)
+        x, reached = _bisect(family, lo, up, a, b, unit, tau, target, fail, reach, s_reach)
     else:
         return x, reached
     if np.isfinite(x):
-        return x, _score(family, lo, up, a, b, unit, tau + x)
+        return x, reached
     return x, np.nan
 
 
@@ -269,7 +293,7 @@ def respond(
             out_rank[s, r] = best_rank
             out_utility[s, r] = best_u
             nxt = best_x
-            if hold:
+            if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
                 sc = _score(family, lo, up, a, b, unit, t + cur)
                 k = _rank(level, priority, s, i, _level(sc, delta))
