@@ -329,6 +329,28 @@ class BatchGame:
             out[rows] = ranks(evaluated[rows], float(delta), self.priority[rows])
         return out
 
+    def publish(self, x, shock=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One round's leaderboard at efforts ``x``: ``(true scores, evaluated, published, ranks)``.
+
+        ``evaluated = true + shock`` (evaluation noise, when given).  The
+        compiled :func:`sim.kernel.publish` computes the same bits for the
+        built-in families.
+        """
+        x = np.ascontiguousarray(x, dtype=float)
+        if self.kernel_spec is not None:
+            from sim import kernel
+
+            out = (np.empty(self.shape), np.empty(self.shape), np.empty(self.shape), np.empty(self.shape, np.int64))
+            noisy = shock is not None
+            kernel.publish(
+                *self.kernel_spec[:6], self.tau, self.resolution, self.priority, x,
+                np.ascontiguousarray(shock, dtype=float) if noisy else np.zeros(self.shape), noisy, *out,
+            )  # fmt: skip
+            return out
+        true = self.scores(x)
+        evaluated = true if shock is None else true + shock
+        return true, evaluated, self.published(evaluated), self.ranks(evaluated)
+
     def costs(self, x) -> np.ndarray:
         """``gamma_i * c(x_i)``."""
         return self.gamma * self.cost(x)
@@ -417,7 +439,7 @@ class BatchGame:
             self.reach, self.tolerance,
             np.ascontiguousarray(evaluated), np.ascontiguousarray(rows), cur, hold,
             cache.target, cache.effort, cache.score,
-            cache.width, cache.base_level, cache.table,
+            cache.width, cache.origin, cache.table, cache.least,
             out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
         )  # fmt: skip
         if not hold:
@@ -544,14 +566,18 @@ class CandidateCache:
 
     On a published grid (``delta > 0``) a target is the least score at a
     grid level, so the least effort for developer ``i`` depends on the level
-    only: a table ``(S, n, W)`` indexed by the level above ``i``'s
-    zero-effort level remembers every level met so far (arms races revisit
-    the same levels cycle after cycle).  Levels outside the table, and
-    exact scores (``delta = 0``), fall back to remembering the last target
-    per developer and rival.  An entry is reused only for the bit-for-bit
-    same target (same scenario, developer and ``tau``), so results are
-    exactly those computed afresh.  The table is left out when it would
-    exceed :data:`LEVEL_TABLE_ENTRIES` entries.
+    only: a table ``(S, W, n, 2)`` of ``(effort, score)``, indexed by the
+    level (counted from ``origin[s]``, one above the lowest zero-effort level
+    in the scenario) and the developer, remembers every level met so far
+    (arms races revisit the same levels cycle after cycle).  All developers'
+    entries for one level sit side by side, so the few levels a race is
+    fought over stay in the processor's cache.  ``least`` remembers the least
+    score at each level.  Levels outside the table, and exact scores
+    (``delta = 0``), fall back to remembering the last target per developer
+    and rival, which is also tried first.  An entry is reused only for the
+    bit-for-bit same target (same scenario, developer and ``tau``), so
+    results are exactly those computed afresh.  The table is left out when
+    it would exceed :data:`LEVEL_TABLE_ENTRIES` entries.
     """
 
     def __init__(self, game: BatchGame, table: bool = True):
@@ -561,26 +587,30 @@ class CandidateCache:
         self.score = np.empty((S, n, n))
         self.width = 0
         # Placeholders when there is no level table (the compiled kernel needs arrays of the right types).
-        self.base_level = np.zeros((1, 1))
+        self.origin = np.zeros(S)
         self.table = np.zeros((1, 1, 1, 2))
+        self.least = np.zeros((1, 1))
         grid = game.resolution > 0
         if table and grid.any():
             base = game.levels(game.baseline)
             top = game.levels(np.where(np.isfinite(game.reach), game.reach, game.baseline))
-            span = np.where(grid[:, None] & np.isfinite(game.reach), top - base, 0.0)
+            origin = np.where(grid, base.min(axis=1) + 1.0, 0.0)
+            span = np.where(grid[:, None] & np.isfinite(game.reach), top - origin[:, None] + 1.0, 0.0)
             width = int(span.max(initial=0.0))
             if 0 < width and S * n * width <= LEVEL_TABLE_ENTRIES:
                 self.width = width
-                self.base_level = base
+                self.origin = origin
                 self.grid = grid
-                # (effort, score) side by side, so one lookup touches one cache line; NaN effort = not yet computed.
-                self.table = np.full((S, n, width, 2), np.nan)
+                # NaN effort = not yet computed.
+                self.table = np.full((S, width, n, 2), np.nan)
+                # Least score at level origin - 1 + k (rivals sit at most one level below the origin).
+                self.least = np.full((S, width + 2), np.nan)
 
-    def _slots(self, s_idx, dev, target_level):
-        """Table column for each entry (``-1`` where the level table does not apply)."""
+    def _slots(self, s_idx, target_level):
+        """Table row for each entry (``-1`` where the level table does not apply)."""
         if not self.width:
             return np.full(s_idx.shape, -1, dtype=np.int64)
-        offset = target_level - self.base_level[s_idx, dev] - 1.0
+        offset = target_level - self.origin[s_idx]
         ok = self.grid[s_idx] & (offset >= 0) & (offset < self.width)
         return np.where(ok, offset, -1).astype(np.int64)
 
@@ -589,13 +619,13 @@ class CandidateCache:
 
         The last target per developer and rival is tried first, then the level table.
         """
-        slot = self._slots(s_idx, dev, target_level)
+        slot = self._slots(s_idx, target_level)
         hit = self.target[s_idx, dev, j_idx] == target
         x = self.effort[s_idx, dev, j_idx]
         reached = self.score[s_idx, dev, j_idx]
         by_level = ~hit & (slot >= 0)
         if by_level.any():
-            found = self.table[s_idx[by_level], dev[by_level], slot[by_level]]
+            found = self.table[s_idx[by_level], slot[by_level], dev[by_level]]
             known = ~np.isnan(found[:, 0])
             where = np.flatnonzero(by_level)[known]
             hit[where] = True
@@ -610,8 +640,8 @@ class CandidateCache:
         by_level = slot >= 0
         if by_level.any():
             sl, dl, kl = s_idx[by_level], dev[by_level], slot[by_level]
-            self.table[sl, dl, kl, 0] = x[by_level]
-            self.table[sl, dl, kl, 1] = reached[by_level]
+            self.table[sl, kl, dl, 0] = x[by_level]
+            self.table[sl, kl, dl, 1] = reached[by_level]
 
 
 # ---------------------------------------------------------------------------
@@ -739,16 +769,9 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
     logit = settings.response == "logit"
     cache = CandidateCache(game)
     for t in range(settings.rounds + 1):
-        true_score = game.scores(x)
-        if noisy:
-            z = np.stack([r.noise() for r in randoms])
-            shock = game.noise[:, None] * z
-            evaluated = true_score + shock
-        else:
-            shock = None
-            evaluated = true_score
-        rank = game.ranks(evaluated)
-        recorder.add(t, x, true_score, game.published(evaluated), rank)
+        shock = game.noise[:, None] * np.stack([r.noise() for r in randoms]) if noisy else None
+        true_score, evaluated, published, rank = game.publish(x, shock)
+        recorder.add(t, x, true_score, published, rank)
         if t == settings.rounds:
             break
         if settings.schedule in ("simultaneous", "asynchronous"):

@@ -97,6 +97,21 @@ def _least_score_at_index(index, delta):
 
 
 @njit(cache=True, error_model="numpy")
+def _least_score_cached(least, width, origin, s, index, delta):
+    """:func:`_least_score_at_index`, remembered per scenario and level (``least[s, index - origin + 1]``)."""
+    if width > 0:
+        k = index - origin + 1.0
+        if k >= 0.0 and k < width + 2:
+            kk = int(k)
+            value = least[s, kk]
+            if np.isnan(value):
+                value = _least_score_at_index(index, delta)
+                least[s, kk] = value
+            return value
+    return _least_score_at_index(index, delta)
+
+
+@njit(cache=True, error_model="numpy")
 def _reaches(family, lo, up, a, b, unit, tau, x, target):
     return _score(family, lo, up, a, b, unit, tau + x) >= target
 
@@ -208,7 +223,7 @@ def respond(
     tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
     evaluated, rows, current, hold,
     c_target, c_effort, c_score,
-    table_width, base_level, table,
+    table_width, origin, table, least,
     out_effort, out_score, out_rank, out_utility, out_next,
 ):  # fmt: skip
     """Best responses of developers ``rows`` (see :meth:`sim.engine.BatchGame.respond`), written to ``out_*``.
@@ -231,8 +246,8 @@ def respond(
         for j in range(n):
             level[j] = _level(evaluated[s, j], delta)
             if delta > 0.0:
-                draw[j] = _least_score_at_index(level[j], delta)
-                beat[j] = _least_score_at_index(level[j] + 1.0, delta)
+                draw[j] = _least_score_cached(least, table_width, origin[s], s, level[j], delta)
+                beat[j] = _least_score_cached(least, table_width, origin[s], s, level[j] + 1.0, delta)
             else:
                 draw[j] = evaluated[s, j]
                 beat[j] = np.nextafter(evaluated[s, j], np.inf)
@@ -261,16 +276,16 @@ def respond(
                 else:
                     slot = -1
                     if table_width > 0 and delta > 0.0:
-                        off = target_level - base_level[s, i] - 1.0
+                        off = target_level - origin[s]
                         if off >= 0.0 and off < table_width:
                             slot = int(off)
-                    if slot >= 0 and not np.isnan(table[s, i, slot, 0]):
-                        x, sc = table[s, i, slot, 0], table[s, i, slot, 1]
+                    if slot >= 0 and not np.isnan(table[s, slot, i, 0]):
+                        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
                     else:
                         x, sc = least_effort(family, lo, up, a, b, unit, t, target)
                         if slot >= 0:
-                            table[s, i, slot, 0] = x
-                            table[s, i, slot, 1] = sc
+                            table[s, slot, i, 0] = x
+                            table[s, slot, i, 1] = sc
                     c_target[s, i, j] = target
                     c_effort[s, i, j] = x
                     c_score[s, i, j] = sc
@@ -301,3 +316,31 @@ def respond(
                 if u >= best_u - tol:
                     nxt = cur
             out_next[s, r] = nxt
+
+
+@njit(cache=True, error_model="numpy")
+def publish(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    tau, resolution, priority, x, shock, noisy,
+    out_true, out_evaluated, out_published, out_rank,
+):  # fmt: skip
+    """One round's leaderboard: true scores, evaluated scores (plus ``shock`` when ``noisy``), published
+    scores and ranks, exactly as :meth:`sim.engine.BatchGame.scores`, ``published`` and ``ranks`` compute them.
+    """
+    S, n = x.shape
+    level = np.empty(n)
+    for s in range(S):
+        delta = resolution[s]
+        for i in range(n):
+            true = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x[s, i])
+            evaluated = true + shock[s, i] if noisy else true
+            out_true[s, i] = true
+            out_evaluated[s, i] = evaluated
+            level[i] = _level(evaluated, delta)
+            out_published[s, i] = level[i] * delta if delta > 0.0 else evaluated
+        for i in range(n):
+            above = 0
+            for j in range(n):
+                if level[j] > level[i] or (level[j] == level[i] and priority[s, j] > priority[s, i]):
+                    above += 1
+            out_rank[s, i] = 1 + above

@@ -112,3 +112,20 @@ def test_exp_saturation_division_by_zero_follows_numpy():
     """A target at the ceiling divides by zero in the inverse: numpy semantics (inf), no exception."""
     x, s = kernel.least_effort(kernel.EXP_SATURATION, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0)
     assert x == np.inf and np.isnan(s)
+
+
+@pytest.mark.parametrize("resolution", [0.0, 1e-3])
+@pytest.mark.parametrize("noisy", [False, True])
+def test_publish_matches_the_numpy_path(resolution, noisy):
+    n = 7
+    theta = np.linspace(1.0, 0.1, n)
+    score = ExpSaturation(lower=theta * 0.5, upper=np.full(n, 0.95), rate=0.1 + theta)
+    batch = BatchGame.from_games(_games(score, LinearCost(0.01), n, [0.0, 2.0, 9.0], resolution))
+    rng = np.random.default_rng(5)
+    x = rng.exponential(3.0, size=batch.shape) * (rng.random(batch.shape) < 0.6)
+    shock = rng.normal(0, 1e-3, batch.shape) if noisy else None
+    true, evaluated, published, rank = batch.publish(x, shock)
+    np.testing.assert_array_equal(true, batch.scores(x))
+    np.testing.assert_array_equal(evaluated, true if shock is None else true + shock)
+    np.testing.assert_array_equal(published, batch.published(evaluated))
+    np.testing.assert_array_equal(rank, batch.ranks(evaluated))
