@@ -307,12 +307,15 @@ def _write_atomic(path, write) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise ScenarioError("--out", str(path), f"cannot write: {err.strerror}") from None
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
 def _cmd_run(args) -> int:
+    import os
     from pathlib import Path
 
     from sim.scenario import load_scenario
@@ -327,6 +330,12 @@ def _cmd_run(args) -> int:
         out_dir = Path(args.out) if args.out is not None else Path("results") / scenario.name
         if out_dir.exists() and not out_dir.is_dir():
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
+        try:  # before the run, so that a long run never ends in an unwritable place
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
+        if not os.access(out_dir, os.W_OK):
+            raise ScenarioError("--out", str(out_dir), "is not writable")
     progress = not args.quiet and sys.stderr.isatty()
     if args.engine == "mesa":
         from sim.model import run_mesa
@@ -358,7 +367,6 @@ def _cmd_run(args) -> int:
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(out_dir / "trajectory.csv", lambda p: trajectory.to_csv(p, index=False))
         _write_atomic(out_dir / "leaderboard.csv", lambda p: leaderboard.to_csv(p, index=False))
         _write_atomic(

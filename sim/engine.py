@@ -1002,7 +1002,13 @@ def run_batch(
         raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
     rounds = int(rounds)
     S = len(scenarios)
-    taus = [None] * S if tau is None else [float(t) for t in np.broadcast_to(np.asarray(tau, dtype=float), (S,))]
+    if tau is None:
+        taus = [None] * S
+    else:
+        values = np.asarray(tau, dtype=float)
+        if values.ndim > 1 or (values.ndim == 1 and values.size != S):
+            raise ValueError(f"tau must be a number or one value per scenario ({S}), got shape {values.shape}")
+        taus = [float(t) for t in np.broadcast_to(values, (S,))]
     games = [s.game(t) for s, t in zip(scenarios, taus, strict=True)]
     budget = np.stack([_budget(s) for s in scenarios])
     noise = np.array([float(getattr(s.leaderboard, "noise", 0.0)) for s in scenarios])

@@ -275,3 +275,9 @@ def test_run_rejects_bad_scenarios_with_one_line(capsys, path):
     err = capsys.readouterr().err.strip().splitlines()
     field = expected_field(path)
     assert len(err) == 1 and (str(path) if field == "<file>" else field) in err[0]
+
+
+def test_run_out_that_cannot_be_created_fails_before_the_run(capsys):
+    assert main(["run", str(ROOT / "scenarios" / "arms_race.toml"), "--out", "/proc/no/such/dir"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "cannot create" in err[0]

@@ -446,3 +446,19 @@ def test_deterministic_runs_that_recur_repeat_exactly(game, schedule):
     p, t0 = outcome.period, outcome.entered_at
     effort = result.effort[0]
     np.testing.assert_array_equal(effort[t0 + p :], effort[t0 : effort.shape[0] - p])
+
+
+def test_run_batch_rejects_bad_arguments_by_name():
+    from sim.errors import ScenarioError
+
+    scenario = parse_scenario(two_developer_race(rounds=3))
+    with pytest.raises(ValueError, match="at least one scenario"):
+        run_batch([])
+    with pytest.raises(ValueError, match="tau must be a number or one value per scenario"):
+        run_batch([scenario, scenario], tau=[1.0, 2.0, 3.0])
+    with pytest.raises(ScenarioError, match="designer.tau"):
+        run_batch([scenario], tau=-1.0)
+    with pytest.raises(ValueError, match="tail_window"):
+        run_batch([scenario], record="tail", tail_window=0)
+    with pytest.raises(ValueError, match="record"):
+        run_batch([scenario], record="everything")
