@@ -297,21 +297,57 @@ def _print_run(report: dict, scenario, out) -> None:
         print(f"Note: {report['note']}", file=out)
 
 
-def _write_atomic(path, write) -> None:
-    """Write via ``write(temporary_path)`` then rename, so no half-written file is left behind."""
+def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool) -> list:
+    """Write the run's files into ``out_dir`` as one set.
+
+    Everything is first written to a staging directory inside ``out_dir``
+    and then moved into place, so an interrupted or failed write leaves the
+    previous set (or none) rather than a mix.
+    """
     import os
+    import shutil
+    import tempfile
     from pathlib import Path
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    names = ["trajectory.csv", "leaderboard.csv", "outcome.json"] + (["dynamics.png", "dynamics.pdf"] if plot else [])
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        stage = Path(tempfile.mkdtemp(prefix=".lbsim-", dir=out_dir))
     except OSError as err:
-        raise ScenarioError("--out", str(path), f"cannot write: {err.strerror}") from None
+        raise ScenarioError("--out", str(out_dir), f"cannot write: {err.strerror}") from None
+    try:
+        trajectory.to_csv(stage / "trajectory.csv", index=False)
+        leaderboard.to_csv(stage / "leaderboard.csv", index=False)
+        (stage / "outcome.json").write_text(
+            json.dumps(json_ready({**report, "written": [str(out_dir / n) for n in names]}), indent=2,
+                       allow_nan=False) + "\n"
+        )
+        if plot:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from sim.plots import dynamics_figure, save_figure
+
+            fig = dynamics_figure(trajectory, leaderboard, outcome)
+            try:
+                save_figure(fig, stage / "dynamics")
+            finally:
+                plt.close(fig)
+        for name in names:
+            os.replace(stage / name, out_dir / name)
+    except OSError as err:
+        raise ScenarioError("--out", str(out_dir), f"cannot write: {err.strerror}") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(stage, ignore_errors=True)
+    return [out_dir / name for name in names]
+
+
+def _safe_name(name: str) -> str:
+    """A scenario name as one safe directory name (no separators, no leading dots)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-") or "scenario"
 
 
 def _cmd_run(args) -> int:
@@ -323,11 +359,15 @@ def _cmd_run(args) -> int:
     scenario = load_scenario(args.scenario)
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
+    if args.tau is not None:
+        args.tau += 0.0  # -0.0 is 0
     if args.rounds is not None and args.rounds < 1:
         raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
     out_dir = None
     if args.out is not None or args.plot:
-        out_dir = Path(args.out) if args.out is not None else Path("results") / scenario.name
+        if args.out is not None and not args.out.strip():
+            raise ScenarioError("--out", args.out, "needs a directory name")
+        out_dir = Path(args.out) if args.out is not None else Path("results") / _safe_name(scenario.name)
         if out_dir.exists() and not out_dir.is_dir():
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
         try:  # before the run, so that a long run never ends in an unwritable place
@@ -367,25 +407,8 @@ def _cmd_run(args) -> int:
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     if out_dir is not None:
-        _write_atomic(out_dir / "trajectory.csv", lambda p: trajectory.to_csv(p, index=False))
-        _write_atomic(out_dir / "leaderboard.csv", lambda p: leaderboard.to_csv(p, index=False))
-        _write_atomic(
-            out_dir / "outcome.json",
-            lambda p: p.write_text(json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n"),
-        )
-        written = [out_dir / "trajectory.csv", out_dir / "leaderboard.csv", out_dir / "outcome.json"]
-        if args.plot:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            from sim.plots import dynamics_figure, save_figure
-
-            fig = dynamics_figure(trajectory, leaderboard, outcome)
-            written += save_figure(fig, out_dir / "dynamics")
-            plt.close(fig)
-        report["written"] = [str(p) for p in written]
+        report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
+                                                             args.plot)]
     if args.json:
         json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
@@ -450,6 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. `lbsim theory ... | head`
         return 0
+    except KeyboardInterrupt:
+        print("lbsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

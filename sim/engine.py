@@ -44,6 +44,7 @@ for again.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -660,16 +661,17 @@ def effort_ceiling(game: BatchGame) -> np.ndarray:
     """The most effort a developer could ever rationally spend: ``sup {x : gamma_i c(x) <= r_1 - r_n}``.
 
     ``(S, n)``; capped by the budget; found by doubling then bisection on the
-    cost (``2**60`` at most).  Random initial profiles draw below it, and it
-    sets the scale of the recurrence tolerance.
+    cost (``inf`` where the cost never exceeds the span in doubles).  Random
+    initial profiles draw below it, and it sets the scale of the recurrence
+    tolerance.
     """
     span = (game.rewards[:, 0] - game.rewards[:, -1])[:, None] * np.ones(game.shape)
     within = lambda x: game.gamma * game.cost(x) <= span  # noqa: E731
     lo = np.zeros(game.shape)
     hi = np.ones(game.shape)
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(60):
-            grow = within(hi)
+        for _ in range(1100):  # up to overflow: rewards may be as large as doubles go
+            grow = within(hi) & np.isfinite(hi)
             if not grow.any():
                 break
             lo = np.where(grow, hi, lo)
@@ -742,7 +744,8 @@ class _Recorder:
         self.rank = np.empty((S, self.width, n), dtype=np.int32)
 
     def add(self, t: int, effort, score, published, rank):
-        self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
+        if self.record == "tail":
+            self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
         k = t % self.width
         self.effort[:, k] = effort
         self.score[:, k] = score
@@ -756,6 +759,8 @@ class _Recorder:
         if shift:
             for name in ("effort", "score", "published", "rank"):
                 setattr(self, name, np.roll(getattr(self, name), -shift, axis=1))
+        if self.record == "full":  # every round is stored: key them all at once
+            self.keys = analysis.state_keys(self.effort, self.rank, self.cell[:, None])
         return start
 
 
@@ -1026,10 +1031,16 @@ def run_batch(
     randoms = [DynamicsRandom(s.seed, s.n) for s in scenarios]
     x0 = initial_profiles(scenarios, game, randoms)
     ceiling = effort_ceiling(game)
-    cell = analysis.recurrence_cell(np.max(np.where(np.isfinite(ceiling), ceiling, 0.0), axis=1))
-    window = analysis.default_tail_window(rounds) if tail_window is None else int(tail_window)
-    if window < 1:
-        raise ValueError(f"tail_window must be >= 1, got {window}")
+    # The recurrence tolerance scales with the largest effort play can reach: the ceiling or the start.
+    scale = np.maximum(np.max(np.where(np.isfinite(ceiling), ceiling, 0.0), axis=1), x0.max(axis=1))
+    cell = analysis.recurrence_cell(scale)
+    if tail_window is None:
+        window = analysis.default_tail_window(rounds)
+    elif isinstance(tail_window, bool) or not isinstance(tail_window, (int, np.integer)) or tail_window < 1:
+        raise ValueError(f"tail_window must be an integer >= 1, got {tail_window!r}")
+    else:
+        window = int(tail_window)
+    _check_memory(S, game.shape[1], rounds, record, window)
     recorder = _Recorder(S, game.shape[1], rounds, record, window, cell)
     bar = None
     if progress:
@@ -1061,8 +1072,34 @@ def run_batch(
 
 
 def run(scenario, **kwargs) -> BatchRun:
-    """Play one scenario (a batch of one); see :func:`run_batch`."""
+    """Play one scenario (a batch of one; a path is loaded first); see :func:`run_batch`."""
+    if isinstance(scenario, (str, bytes)) or hasattr(scenario, "__fspath__"):
+        from sim.scenario import load_scenario
+
+        scenario = load_scenario(scenario)
     return run_batch([scenario], **kwargs)
+
+
+#: Largest share of the machine's memory a run may plan to use for its records.
+MEMORY_SHARE = 0.8
+
+
+def _check_memory(S: int, n: int, rounds: int, record: str, window: int) -> None:
+    """Refuse, naming ``dynamics.rounds``, a run whose records cannot fit in memory."""
+    stored = rounds + 1 if record == "full" else min(rounds + 1, window)
+    need = S * (rounds + 1) * 8 + S * stored * n * (3 * 8 + 4)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return
+    if need > MEMORY_SHARE * total:
+        raise ScenarioError(
+            "dynamics.rounds",
+            rounds,
+            f"recording {S} scenario(s) x {rounds + 1} rounds x {n} developers needs about {need / 2**30:.3g} GiB, "
+            f"more than {MEMORY_SHARE:.0%} of this machine's {total / 2**30:.3g} GiB; use fewer rounds"
+            + (" or record='tail'" if record == "full" else ""),
+        )
 
 
 def _budget(scenario) -> np.ndarray:

@@ -36,6 +36,7 @@ from sim.engine import (
     initial_profiles,
     is_deterministic,
 )
+from sim.errors import ScenarioError
 
 
 class Developer(mesa.Agent):
@@ -153,7 +154,7 @@ class LeaderboardModel(mesa.Model):
             for i, (theta, effort) in enumerate(zip(scenario.theta, x0, strict=True))
         ]
         self.choice_draws = None
-        self.cell = float(analysis.recurrence_cell(_effort_scale(self.game)))
+        self.cell = float(analysis.recurrence_cell(max(_effort_scale(self.game), float(x0.max()))))
         self.deterministic = is_deterministic(self.schedule, self.response, noise)
         self.keys: list[np.uint64] = []
         self.datacollector = mesa.DataCollector(
@@ -229,7 +230,10 @@ class LeaderboardModel(mesa.Model):
 
     def run(self, rounds: int | None = None) -> LeaderboardModel:
         """Run ``rounds`` rounds (default: the scenario's ``dynamics.rounds``)."""
-        for _ in range(self.scenario.dynamics.rounds if rounds is None else rounds):
+        rounds = self.scenario.dynamics.rounds if rounds is None else rounds
+        if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+            raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
+        for _ in range(int(rounds)):
             self.step()
         return self
 
@@ -282,6 +286,10 @@ def _effort_scale(game: BatchGame) -> float:
 def run_mesa(scenario, rounds: int | None = None, tau: float | None = None,
              developer_class: type[Developer] = Developer) -> LeaderboardModel:
     """Build, run and release a :class:`LeaderboardModel` (for sweeps: no model kept alive by Mesa)."""
+    if isinstance(scenario, (str, bytes)) or hasattr(scenario, "__fspath__"):
+        from sim.scenario import load_scenario
+
+        scenario = load_scenario(scenario)
     batch_key(scenario)  # validates that the scenario is playable
     model = LeaderboardModel(scenario, tau=tau, developer_class=developer_class)
     model.run(rounds)

@@ -281,3 +281,27 @@ def test_run_out_that_cannot_be_created_fails_before_the_run(capsys):
     assert main(["run", str(ROOT / "scenarios" / "arms_race.toml"), "--out", "/proc/no/such/dir"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0] and "cannot create" in err[0]
+
+
+def test_run_default_out_dir_is_a_safe_name(tmp_path, monkeypatch, capsys):
+    """--plot without --out writes under results/<name>, with the name made a single safe directory name."""
+    monkeypatch.chdir(tmp_path)
+    path = race_file(tmp_path)
+    path.write_text(path.read_text().replace('name = "race"', 'name = "../../escape me"'))
+    assert main(["run", str(path), "--rounds", "5", "--plot", "--quiet"]) == 0
+    capsys.readouterr()
+    made = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert made == ["escape-me"]
+    assert not (tmp_path.parent / "escape me").exists()
+
+
+def test_run_leaves_no_staging_files(capsys, tmp_path):
+    out_dir = tmp_path / "o"
+    assert main(["run", str(race_file(tmp_path)), "--rounds", "5", "--out", str(out_dir)]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["leaderboard.csv", "outcome.json", "trajectory.csv"]
+
+
+def test_run_refuses_an_impossible_number_of_rounds(capsys, tmp_path):
+    assert main(["run", str(race_file(tmp_path)), "--rounds", "99999999999999"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dynamics.rounds" in err[0] and "GiB" in err[0]

@@ -462,3 +462,15 @@ def test_run_batch_rejects_bad_arguments_by_name():
         run_batch([scenario], record="tail", tail_window=0)
     with pytest.raises(ValueError, match="record"):
         run_batch([scenario], record="everything")
+
+
+def test_huge_rewards_and_starts_keep_the_recurrence_tolerance_in_scale():
+    """Efforts as large as doubles allow (rewards of 1e300, a start at 1e13) still get state keys."""
+    data = two_developer_race(rounds=120)
+    data["reward"] = {"scheme": "custom", "values": [1e300, 0.0]}
+    outcome = run(parse_scenario(data)).outcome(0)
+    assert outcome.outcome in ("cycle", "no_convergence", "converged_zero", "converged_nonzero")
+    data = two_developer_race(rounds=10)
+    data["dynamics"]["initial"] = [1e13, 0.0]
+    result = run(parse_scenario(data))
+    assert result.effort[0, 0, 0] == 1e13 and np.all(np.isfinite(result.effort))

@@ -120,3 +120,12 @@ def test_a_subclass_changes_behaviour_with_one_method():
     model = run_mesa(parse_scenario(race(rounds=10)), developer_class=Lazy)
     assert model.trajectory()["effort"].max() == 0.0
     assert model.outcome().outcome == "converged_zero"
+
+
+def test_mesa_rounds_must_be_a_positive_integer():
+    from sim.errors import ScenarioError
+
+    model = LeaderboardModel(parse_scenario(race(rounds=3)))
+    for bad in (0, -5, 2.5):
+        with pytest.raises(ScenarioError, match="dynamics.rounds"):
+            model.run(bad)
