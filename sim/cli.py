@@ -381,23 +381,7 @@ def _cmd_run(args) -> int:
         from sim.model import run_mesa
 
         model = run_mesa(scenario, rounds=args.rounds, tau=args.tau)
-        trajectory, outcome = model.trajectory(), model.outcome()
-        from sim.analysis import kendall_tau, rank_changes, ranking_correct
-
-        n = scenario.n
-        rank = trajectory["rank"].to_numpy().reshape(-1, n)
-        import pandas as pd
-
-        order = np.lexsort((-model.game.priority[0], -model.game.theta[0]))
-        leaderboard = pd.DataFrame(
-            {
-                "round": np.arange(rank.shape[0]),
-                "ranking_correct": ranking_correct(rank, order),
-                "kendall_tau": kendall_tau(rank, scenario.theta),
-                "total_effort": trajectory["effort"].to_numpy().reshape(-1, n).sum(axis=1),
-                "rank_changes": rank_changes(rank),
-            }
-        )
+        trajectory, leaderboard, outcome = model.trajectory(), model.leaderboard(), model.outcome()
         tau = float(model.game.tau[0])
     else:
         from sim.engine import run

@@ -54,7 +54,7 @@ from sim import analysis
 from sim.costs import CostFunction, FlatQuadraticCost, LinearCost, PowerCost
 from sim.errors import ScenarioError
 from sim.game import LeaderboardGame, utility_tolerance
-from sim.leaderboard import grid_index, least_score_at_index, ranks
+from sim.leaderboard import capability_order, grid_index, least_score_at_index, ranks
 from sim.scores import CustomScore, ExpSaturation, PowerLaw, ScoreFamily, least_effort_and_score
 
 #: Named random streams of the dynamics, split from the scenario's
@@ -693,10 +693,6 @@ class RunSettings:
     revision_probability: np.ndarray  # (S,)
     temperature: np.ndarray  # (S,)
 
-    @property
-    def stochastic_schedule(self) -> bool:
-        return self.schedule in ("random_order", "asynchronous")
-
 
 def is_deterministic(schedule: str, response: str, noise: float) -> bool:
     """Whether the next profile is a function of the current one (then a recurrence repeats forever)."""
@@ -879,7 +875,7 @@ class BatchRun:
 
     def capability_order(self, k: int) -> np.ndarray:
         """Developer ids strongest first in scenario ``k`` (ties by priority)."""
-        return np.lexsort((-self.game.priority[k], -self.game.theta[k]))
+        return capability_order(self.game.theta[k], self.game.priority[k])
 
     def reward(self, k: int) -> np.ndarray:
         """``r_{rank}`` per stored round and developer."""
@@ -934,26 +930,9 @@ class BatchRun:
         )
 
     def leaderboard(self, k: int = 0):
-        """Per-round leaderboard frame.
-
-        Columns: ``round``, ``ranking_correct`` (the ranking is the capability
-        ranking), ``kendall_tau`` (between the two rankings),
-        ``total_effort``, ``rank_changes`` (developers whose rank changed
-        since the previous stored round; 0 in the first).
-        """
-        import pandas as pd
-
-        W = self.effort.shape[1]
-        rank = self.rank[k]
-        return pd.DataFrame(
-            {
-                "round": np.arange(self.first_round, self.first_round + W),
-                "ranking_correct": analysis.ranking_correct(rank, self.capability_order(k)),
-                "kendall_tau": analysis.kendall_tau(rank, self.game.theta[k]),
-                "total_effort": self.effort[k].sum(axis=1),
-                "rank_changes": analysis.rank_changes(rank),
-            }
-        )
+        """Per-round leaderboard frame of scenario ``k`` (:func:`leaderboard_frame`)."""
+        return leaderboard_frame(self.rank[k], self.effort[k], self.game.theta[k], self.capability_order(k),
+                                 self.first_round)
 
     def summary(self):
         """One row per scenario: name, seed, tau, outcome, period, entry round and tail statistics."""
@@ -973,6 +952,27 @@ class BatchRun:
                 }
             )
         return pd.DataFrame(rows)
+
+
+def leaderboard_frame(rank, effort, theta, order, first_round: int = 0):
+    """Per-round leaderboard measures from ``rank`` and ``effort`` ``(rounds, n)``.
+
+    Columns: ``round``, ``ranking_correct`` (the ranking is the capability
+    ranking ``order``), ``kendall_tau`` (between the two rankings),
+    ``total_effort``, ``rank_changes`` (developers whose rank changed since
+    the previous row; 0 in the first).
+    """
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "round": np.arange(first_round, first_round + rank.shape[0]),
+            "ranking_correct": analysis.ranking_correct(rank, order),
+            "kendall_tau": analysis.kendall_tau(rank, theta),
+            "total_effort": effort.sum(axis=1),
+            "rank_changes": analysis.rank_changes(rank),
+        }
+    )
 
 
 def run_batch(

@@ -29,6 +29,7 @@ from sim.costs import CostFunction
 from sim.errors import ScenarioError
 from sim.leaderboard import (
     TIE_BREAKS,
+    capability_order,
     check_resolution,
     grid_index,
     overtake_target,
@@ -145,7 +146,7 @@ class LeaderboardGame:
     @property
     def capability_order(self) -> np.ndarray:
         """Developer ids from strongest to weakest (ties by priority)."""
-        return np.lexsort((-self.priority, -self.theta))
+        return capability_order(self.theta, self.priority)
 
     def with_tau(self, tau: float) -> LeaderboardGame:
         """The same game at another tune-before-test level."""

@@ -112,11 +112,6 @@ def _least_score_cached(least, width, origin, s, index, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _reaches(family, lo, up, a, b, unit, tau, x, target):
-    return _score(family, lo, up, a, b, unit, tau + x) >= target
-
-
-@njit(cache=True, error_model="numpy")
 def _bisect(family, lo_p, up_p, a, b, unit, tau, target, lo, hi, s_hi):
     """Bisect on floats until ``lo`` and ``hi`` are adjacent; returns ``hi`` and its score ``s_hi``.
 

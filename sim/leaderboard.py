@@ -150,6 +150,11 @@ def tie_priority(theta, rule: str = "capability", rng: np.random.Generator | Non
     return priority
 
 
+def capability_order(theta, priority) -> np.ndarray:
+    """Developer ids from strongest to weakest; equal capabilities by tie priority (higher first)."""
+    return np.lexsort((-np.asarray(priority), -np.asarray(theta, dtype=float)))
+
+
 def ranks(scores, resolution: float, priority) -> np.ndarray:
     """Rank of every developer (1 = top) along the last axis.
 

@@ -30,13 +30,16 @@ import numpy as np
 from sim import analysis
 from sim.engine import (
     BatchGame,
+    CandidateCache,
     DynamicsRandom,
     batch_key,
     effort_ceiling,
     initial_profiles,
     is_deterministic,
+    leaderboard_frame,
 )
 from sim.errors import ScenarioError
+from sim.leaderboard import capability_order
 
 
 class Developer(mesa.Agent):
@@ -70,7 +73,9 @@ class Developer(mesa.Agent):
         rows = np.array([[self.index]])
         logit = model.response == "logit"
         if not logit:
-            response = model.game.respond(model.evaluated[None, :], rows, current=np.array([[self.effort]]))
+            response = model.game.respond(
+                model.evaluated[None, :], rows, cache=model.cache, current=np.array([[self.effort]])
+            )
             return float(response.next_effort[0, 0])
         response = model.game.respond(model.evaluated[None, :], rows, candidates=True)
         uniform = np.array([[model.choice_draws[self.index]]])
@@ -146,6 +151,7 @@ class LeaderboardModel(mesa.Model):
         noise = float(getattr(scenario.leaderboard, "noise", 0.0))
         self.game = BatchGame.from_games([scenario.game(tau)], budget=budget[None, :], noise=np.array([noise]))
         self.n = scenario.n
+        self.cache = CandidateCache(self.game)  # least efforts remembered across rounds, as in the batch engine
         self.draws = DynamicsRandom(scenario.seed, self.n)
         self.designer = Designer(self, float(self.game.tau[0]))
         x0 = initial_profiles([scenario], self.game, [self.draws])[0]
@@ -260,12 +266,21 @@ class LeaderboardModel(mesa.Model):
         return frame[["round", "developer", "capability", "effort", "score", "published", "rank", "reward", "cost",
                       "utility"]]
 
-    def outcome(self) -> analysis.Outcome:
-        """The outcome of the run so far (:func:`sim.analysis.classify`)."""
+    def _records(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Efforts and ranks per round ``(rounds + 1, n)`` and the capability order."""
         frame = self.trajectory()
         effort = frame["effort"].to_numpy().reshape(-1, self.n)
         rank = frame["rank"].to_numpy().reshape(-1, self.n)
-        order = np.lexsort((-self.game.priority[0], -self.game.theta[0]))
+        return effort, rank, capability_order(self.game.theta[0], self.game.priority[0])
+
+    def leaderboard(self):
+        """Per-round leaderboard frame, as :meth:`sim.engine.BatchRun.leaderboard`."""
+        effort, rank, order = self._records()
+        return leaderboard_frame(rank, effort, self.game.theta[0], order)
+
+    def outcome(self) -> analysis.Outcome:
+        """The outcome of the run so far (:func:`sim.analysis.classify`)."""
+        effort, rank, order = self._records()
         return analysis.classify(
             np.array(self.keys, dtype=np.uint64),
             effort,
