@@ -7,6 +7,8 @@ entry points:
 * :func:`load_scenario` reads a scenario file into a frozen :class:`Scenario`;
 * :class:`LeaderboardGame` is the one-shot game (scores, ranks, utilities,
   exact best responses, equilibrium checks);
+* :func:`sweep` runs a sweep file (many scenarios, in parallel chunks)
+  into one tidy table (:mod:`sim.sweeps`);
 * :mod:`sim.theory` holds ``Delta_i(tau)``, Proposition 4.5, ``tau*`` and
   Proposition 5.6; :mod:`sim.assumptions` checks Assumptions 4.1 and 4.2.
 
@@ -20,6 +22,14 @@ from sim.scenario import Scenario, load_scenario
 
 __version__ = "0.1.0"
 
+
+def sweep(spec, **kwargs):
+    """Run a parameter sweep and return its table (a pandas DataFrame); see :func:`sim.sweeps.sweep`."""
+    from sim.sweeps import sweep as _sweep
+
+    return _sweep(spec, **kwargs)
+
+
 __all__ = [
     "LeaderboardGame",
     "Scenario",
@@ -27,5 +37,6 @@ __all__ = [
     "best_responses",
     "equilibrium_check",
     "load_scenario",
+    "sweep",
     "__version__",
 ]

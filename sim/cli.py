@@ -403,6 +403,98 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from sim import sweeps
+
+    spec = sweeps.load_sweep(args.sweep_file)
+    plan = sweeps.plan_sweep(spec, args.chunk_size)
+    if args.dry_run:
+        if args.json:
+            counts = {
+                "sweep": spec.name,
+                "points": len(plan.points),
+                "replications": spec.replications,
+                "scenarios": plan.scenarios,
+                "scenario_rounds": plan.scenario_rounds,
+                "agent_updates": plan.agent_updates,
+                "chunks": len(plan.chunks),
+                "chunk_size": plan.chunk_size,
+                "batch_groups": plan.groups,
+            }
+            json.dump(counts, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            print(sweeps.describe_plan(plan))
+        return 0
+    if args.out is not None and not args.out.strip():
+        raise ScenarioError("--out", args.out, "needs a directory name")
+    out = Path(args.out) if args.out is not None else Path("results") / _safe_name(spec.name)
+    report = sweeps.SweepReport(0, 0, 0, 0, 0, 0.0)
+    try:
+        table = sweeps.sweep(
+            spec,
+            n_jobs=args.n_jobs,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            out=out,
+            resume=args.resume,
+            chunk_size=args.chunk_size,
+            tail_window=args.tail_window,
+            trajectory_every=args.trajectories,
+            theory=not args.no_theory,
+            progress=not args.quiet and sys.stderr.isatty(),
+            report=report,
+        )
+    except KeyboardInterrupt:
+        done = len(sweeps.finished_chunks(out))
+        print(f"lbsim: interrupted; {done} of {len(plan.chunks)} chunks are saved in {out}; "
+              "run the same command with --resume to finish", file=sys.stderr)
+        return 130
+    failed = report.failed
+    summary = {
+        "sweep": spec.name,
+        "out": str(out),
+        "scenarios": report.scenarios,
+        "chunks": report.chunks,
+        "chunks_run": report.chunks_run,
+        "chunks_skipped": report.chunks_skipped,
+        "failed": failed,
+        "seconds": round(report.seconds, 3),
+        "outcomes": {str(k): int(v) for k, v in table["outcome"].value_counts(dropna=True).items()},
+    }
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"sweep {spec.name}: {report.scenarios:,} scenarios in {report.chunks} chunk(s) "
+              f"({report.chunks_run} run now, {report.chunks_skipped} already done), {report.seconds:.1f} s")
+        counts = table["outcome"].value_counts(dropna=True)
+        rows = [[name, f"{int(counts.get(name, 0)):,}", _fmt(counts.get(name, 0) / max(len(table), 1), ".1%")]
+                for name in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")]
+        rows.append(["failed", f"{failed:,}", _fmt(failed / max(len(table), 1), ".1%")])
+        print(_table(["outcome", "scenarios", "share"], rows))
+        print(f"Wrote {out} (one Parquet file per chunk under summary/, manifest.json); "
+              f'read it with sim.sweeps.read_results("{out}")')
+    if failed:
+        first = table.loc[table["error"].notna(), ["scenario_index", "error"]].iloc[0]
+        print(f"lbsim: {failed} of {report.scenarios} scenario(s) failed (error column); "
+              f"first: scenario {int(first['scenario_index'])}: {first['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lbsim", description="Simulate and analyse leaderboard competition under tune-before-test.")
     from sim import __version__
@@ -439,6 +531,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default with --plot: results/<scenario name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_run)
+    p = sub.add_parser(
+        "sweep", help="many scenarios from a sweep file, in parallel: one tidy table (Parquet) of outcomes and theory"
+    )
+    p.add_argument("sweep_file", help="sweep TOML file (base scenario, axes, replications, seed)")
+    p.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                   help="loky (processes on this machine; default) or dask (a dask.distributed cluster)")
+    p.add_argument("--scheduler", default=None,
+                   help="with --backend dask: address of a running scheduler, e.g. tcp://10.0.0.1:8786 "
+                   "(default: a local cluster of --n-jobs workers)")
+    p.add_argument("--out", default=None, help="output directory (default: results/<sweep name>)")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished chunks")
+    p.add_argument("--chunk-size", type=_positive_int, default=500,
+                   help="scenarios per chunk: one batch run and one Parquet file (default 500)")
+    p.add_argument("--trajectories", type=_positive_int, default=None, metavar="EVERY",
+                   help="also keep every EVERY-th round (and the last) of every scenario under trajectories/")
+    p.add_argument("--tail-window", type=_positive_int, default=None,
+                   help="rounds of the tail statistics (default: a quarter of the rounds, at least 10)")
+    p.add_argument("--no-theory", action="store_true", help="skip the tau* and equilibrium columns")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print how many scenarios and rounds the sweep means; run nothing")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_sweep)
     return parser
 
 
@@ -451,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.run(args)
     except ScenarioError as err:
-        path = getattr(args, "scenario", None)
+        path = getattr(args, "scenario", None) or getattr(args, "sweep_file", None)
         where = f"{path}: " if path and err.field != str(path) else ""
         print(f"lbsim: error: {where}{err}".replace("\n", " "), file=sys.stderr)
         return EXIT_BAD_INPUT

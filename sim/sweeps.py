@@ -1,0 +1,1243 @@
+"""Parameter sweeps: many scenarios, played in parallel chunks, results as one tidy table.
+
+A sweep file names a base scenario, axes over any scenario field by its
+dotted name, a number of replications and a master seed::
+
+    name = "tau-by-scheme"
+    base = "../winner_take_all_5.toml"      # relative to the sweep file
+    replications = 20
+    seed = 1
+    [axes]
+    "designer.tau" = {logspace = [0, 5, 26]}  # numpy.logspace(0, 5, 26)
+    "reward.scheme" = ["winner_take_all", "linear", "zipf"]
+
+Axes
+    A list of values, or ``{linspace = [start, stop, num]}`` /
+    ``{logspace = [start, stop, num]}`` (numpy's meaning: ``10**start`` to
+    ``10**stop``), is a *grid* axis; the grid is the Cartesian product of the
+    grid axes, the last axis varying fastest.  ``{uniform = [low, high]}``,
+    ``{loguniform = [low, high]}``, ``{integers = [low, high]}`` (both ends
+    included) and ``{choice = [...]}`` are *random* axes: ``samples = N``
+    points are drawn from them (independently per axis, from the sweep's own
+    ``"axes"`` stream) and crossed with the grid.  A value may be a whole
+    table (``"reward" = [{scheme = "top_k", k = 3}, {scheme = "zipf"}]``).
+    Setting ``reward.scheme``, ``score.family`` or ``cost.family`` drops the
+    base's keys that the new kind does not take (so ``"reward.scheme" =
+    ["geometric", "linear"]`` works on a base with ``q``); setting
+    ``developers.capability`` replaces a ``sample`` and the other way round.
+
+Seeds (reproducibility)
+    ``SeedSequence(seed).spawn(2)`` gives an ``"axes"`` stream and a
+    ``"runs"`` stream.  With ``common_random_numbers = true`` (the default)
+    the runs stream is spawned once per replication and every point's
+    ``r``-th replication plays with the same seed, so that differences
+    between points come from the parameters and not from the draw (common
+    random numbers); with ``false`` it is spawned once per scenario index.
+    Either way every seed is fixed before anything runs, and a scenario's
+    run does not depend on which other scenarios share its batch
+    (:mod:`sim.engine`), so the table is identical for any number of jobs,
+    backend or chunk size.  The base scenario's own ``seed`` is not used.
+
+Scenario ``k = point * replications + replication``.  Scenarios are grouped
+by :func:`sim.engine.batch_key` and ``dynamics.rounds`` and cut into chunks
+of at most ``chunk_size``; each chunk is one :func:`sim.engine.run_batch`
+call (``record="tail"``) and one Parquet file.  See :func:`sweep`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import ScenarioError, describe_exception
+
+#: Scenarios per chunk by default: large enough for the batch engine to pay off, small enough to bound memory.
+DEFAULT_CHUNK_SIZE = 500
+
+GRID_AXES = ("linspace", "logspace")
+RANDOM_AXES = ("uniform", "loguniform", "integers", "choice")
+BACKENDS = ("loky", "dask")
+SWEEP_KEYS = ("name", "base", "replications", "seed", "samples", "common_random_numbers", "axes")
+#: Largest number of scenarios one sweep may mean (a guard against a typo such as ``num = 1e9``).
+MAX_SCENARIOS = 100_000_000
+
+#: Section -> the key that selects its kind, and the keys each kind takes.
+_KIND_KEYS = {"reward": "scheme", "score": "family", "cost": "family"}
+_EXCLUSIVE = {("developers", "capability"): "sample", ("developers", "sample"): "capability"}
+
+SUMMARY_DIR = "summary"
+TRAJECTORY_DIR = "trajectories"
+MANIFEST = "manifest.json"
+
+
+# ---------------------------------------------------------------------------
+# The sweep file
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept field: ``name`` (dotted), how its values are given (``kind``) and its arguments."""
+
+    name: str
+    kind: str  # "values", "linspace", "logspace", "uniform", "loguniform", "integers", "choice"
+    args: tuple
+
+    @property
+    def random(self) -> bool:
+        return self.kind in RANDOM_AXES
+
+    def grid_values(self) -> list:
+        """The values of a grid axis (plain Python numbers or the listed values)."""
+        if self.kind == "values":
+            return list(self.args)
+        start, stop, num = self.args
+        space = np.linspace if self.kind == "linspace" else np.logspace
+        return [float(v) for v in space(start, stop, num)]
+
+    def draw(self, rng: np.random.Generator, size: int) -> list:
+        """``size`` values of a random axis from ``rng``."""
+        if self.kind == "uniform":
+            return [float(v) for v in rng.uniform(self.args[0], self.args[1], size)]
+        if self.kind == "loguniform":
+            low, high = np.log(self.args[0]), np.log(self.args[1])
+            return [float(v) for v in np.exp(rng.uniform(low, high, size))]
+        if self.kind == "integers":
+            return [int(v) for v in rng.integers(self.args[0], self.args[1], size, endpoint=True)]
+        picks = rng.integers(0, len(self.args), size)
+        return [self.args[int(i)] for i in picks]
+
+    def describe(self) -> str:
+        if self.kind == "values":
+            return f"{len(self.args)} value(s)"
+        if self.kind in GRID_AXES:
+            return f"{self.args[2]} values ({self.kind} {self.args[0]:g} .. {self.args[1]:g})"
+        if self.kind == "choice":
+            return f"random choice of {len(self.args)}"
+        return f"{self.kind} on [{self.args[0]:g}, {self.args[1]:g}]"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: base scenario, axes, replications, master seed (see the module docstring)."""
+
+    name: str
+    base: Any  # sim.scenario.Scenario
+    axes: tuple[Axis, ...] = ()
+    replications: int = 1
+    seed: int = 0
+    samples: int | None = None
+    common_random_numbers: bool = True
+    source: str | None = None
+    text: str | None = None
+
+    def __post_init__(self):
+        if self.samples is None and any(a.random for a in self.axes):
+            raise ScenarioError("samples", None, "random axes need a number of samples (samples = N)")
+        names = [a.name for a in self.axes]
+        if len(set(names)) != len(names):
+            raise ScenarioError("axes", names, "an axis is named twice")
+
+    @property
+    def grid_axes(self) -> tuple[Axis, ...]:
+        return tuple(a for a in self.axes if not a.random)
+
+    @property
+    def random_axes(self) -> tuple[Axis, ...]:
+        return tuple(a for a in self.axes if a.random)
+
+    @property
+    def points(self) -> int:
+        """Number of parameter points: grid size times ``samples`` (when there are random axes)."""
+        size = math.prod(len(a.grid_values()) if a.kind == "values" else a.args[2] for a in self.grid_axes)
+        return size * (self.samples if self.random_axes else 1)
+
+    @property
+    def scenarios(self) -> int:
+        return self.points * self.replications
+
+    def to_dict(self) -> dict:
+        """Plain dict: everything that determines the sweep's results (the base scenario included)."""
+        return {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "axes": {a.name: {a.kind: list(a.args)} for a in self.axes},
+            "replications": self.replications,
+            "seed": self.seed,
+            "samples": self.samples,
+            "common_random_numbers": self.common_random_numbers,
+        }
+
+
+def load_sweep(path) -> SweepSpec:
+    """Read and validate the sweep file at ``path`` (the base scenario path is relative to it).
+
+    Raises :class:`ScenarioError` naming the field and value; every point
+    of the grid is checked later, by :func:`plan_sweep`.
+    """
+    from sim.scenario import load_scenario
+
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(where, str(path.absolute()), "no such sweep file") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(where, str(path.absolute()), f"not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ScenarioError(where, None, f"invalid TOML: {' '.join(str(err).split())}") from None
+    unknown = sorted(set(data) - set(SWEEP_KEYS))
+    if unknown:
+        expected = ", ".join(SWEEP_KEYS)
+        raise ScenarioError(unknown[0], data[unknown[0]], f"unknown key in a sweep file (expected {expected})")
+    if "base" not in data:
+        raise ScenarioError("base", None, "a sweep file needs base = \"path/to/scenario.toml\" (relative to it)")
+    if not isinstance(data["base"], str) or not data["base"].strip():
+        raise ScenarioError("base", data["base"], "must be the path of a scenario file")
+    base_path = Path(os.path.normpath(path.parent / data["base"]))
+    try:
+        base = load_scenario(base_path)
+    except ScenarioError as err:
+        raise ScenarioError(f"base ({base_path}): {err.field}", err.value, err.message) from None
+    name = data.get("name", path.stem)
+    return sweep_spec(
+        base,
+        axes=data.get("axes", {}),
+        name=name,
+        replications=data.get("replications", 1),
+        seed=data.get("seed", 0),
+        samples=data.get("samples"),
+        common_random_numbers=data.get("common_random_numbers", True),
+        source=where,
+        text=text,
+    )
+
+
+def sweep_spec(
+    base,
+    axes: dict | None = None,
+    *,
+    name: str | None = None,
+    replications: int = 1,
+    seed: int = 0,
+    samples: int | None = None,
+    common_random_numbers: bool = True,
+    source: str | None = None,
+    text: str | None = None,
+) -> SweepSpec:
+    """Build a :class:`SweepSpec` in Python: ``base`` is a Scenario or a scenario file path; ``axes`` as in the file."""
+    from sim.scenario import Scenario, load_scenario
+
+    if not isinstance(base, Scenario):
+        base = load_scenario(base)
+    name = base.name if name is None else name
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise ScenarioError("name", name, "needs a non-empty one-line string")
+    replications = _count(replications, "replications", 1)
+    seed = _count(seed, "seed", 0)
+    if samples is not None:
+        samples = _count(samples, "samples", 1)
+    if not isinstance(common_random_numbers, bool):
+        raise ScenarioError("common_random_numbers", common_random_numbers, "must be true or false")
+    if axes is None:
+        axes = {}
+    if not isinstance(axes, dict):
+        raise ScenarioError("axes", axes, "must be a table of dotted field names")
+    parsed = tuple(_parse_axis(key, value) for key, value in axes.items())
+    spec = SweepSpec(
+        name=name,
+        base=base,
+        axes=parsed,
+        replications=replications,
+        seed=seed,
+        samples=samples if any(a.random for a in parsed) else None,
+        common_random_numbers=common_random_numbers,
+        source=source,
+        text=text,
+    )
+    if samples is not None and not spec.random_axes:
+        raise ScenarioError("samples", samples, "only random axes (uniform, loguniform, integers, choice) take samples")
+    if spec.scenarios > MAX_SCENARIOS:
+        raise ScenarioError("axes", spec.scenarios, f"the sweep means more than {MAX_SCENARIOS:,} scenarios")
+    return spec
+
+
+def _count(value, field_name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ScenarioError(field_name, value, f"must be an integer >= {minimum}")
+    return int(value)
+
+
+def _parse_axis(name: object, value: object) -> Axis:
+    from sim.scenario import _TOP_LEVEL_KEYS
+
+    field_name = f"axes.{name}"
+    if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
+        raise ScenarioError("axes", name, "axis names are dotted scenario fields, for example \"designer.tau\"")
+    head = name.split(".")[0]
+    if head in ("seed", "name"):
+        raise ScenarioError(field_name, value, f"{head} is set by the sweep and cannot be swept")
+    if head not in _TOP_LEVEL_KEYS:
+        sections = ", ".join(k for k in _TOP_LEVEL_KEYS if k not in ("seed", "name"))
+        raise ScenarioError(field_name, value, f"unknown scenario section {head!r} (expected one of {sections})")
+    if isinstance(value, list):
+        if not value:
+            raise ScenarioError(field_name, value, "needs at least one value")
+        return Axis(name, "values", tuple(value))
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ScenarioError(
+            field_name, value,
+            "must be a list of values or a table with one of " + ", ".join(GRID_AXES + RANDOM_AXES),
+        )  # fmt: skip
+    kind, args = next(iter(value.items()))
+    if kind not in GRID_AXES + RANDOM_AXES:
+        raise ScenarioError(f"{field_name}.{kind}", args, "expected one of " + ", ".join(GRID_AXES + RANDOM_AXES))
+    where = f"{field_name}.{kind}"
+    if not isinstance(args, list):
+        raise ScenarioError(where, args, "must be a list")
+    if kind == "choice":
+        if not args:
+            raise ScenarioError(where, args, "needs at least one value")
+        return Axis(name, kind, tuple(args))
+    numbers = all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args)
+    if kind in GRID_AXES:
+        if len(args) != 3 or not numbers:
+            raise ScenarioError(where, args, "must be [start, stop, num] with finite numbers")
+        if isinstance(args[2], float) or args[2] < 1:
+            raise ScenarioError(where, args, "num must be an integer >= 1")
+        if kind == "logspace" and max(abs(args[0]), abs(args[1])) > 300:
+            raise ScenarioError(where, args, "exponents beyond +-300 overflow doubles")
+        return Axis(name, kind, (float(args[0]), float(args[1]), int(args[2])))
+    if len(args) != 2 or not numbers:
+        raise ScenarioError(where, args, "must be [low, high] with finite numbers")
+    low, high = args
+    if kind == "integers":
+        if isinstance(low, float) or isinstance(high, float) or low > high:
+            raise ScenarioError(where, args, "must be two integers, low <= high")
+        return Axis(name, kind, (int(low), int(high)))
+    if not low < high:
+        raise ScenarioError(where, args, "must have low < high")
+    if kind == "loguniform" and low <= 0:
+        raise ScenarioError(where, args, "must have 0 < low")
+    return Axis(name, kind, (float(low), float(high)))
+
+
+# ---------------------------------------------------------------------------
+# Points and seeds
+# ---------------------------------------------------------------------------
+
+
+def sweep_points(spec: SweepSpec) -> list[tuple]:
+    """Every point as a tuple of axis values in the order of ``spec.axes``.
+
+    Grid axes form a Cartesian product (the last varying fastest); random
+    axes are drawn ``samples`` times from the sweep's ``"axes"`` stream and
+    crossed with the grid (sample-major).
+    """
+    grid = list(itertools.product(*(a.grid_values() for a in spec.grid_axes)))
+    if spec.random_axes:
+        rng = np.random.default_rng(_streams(spec.seed)[0])
+        draws = [a.draw(rng, spec.samples) for a in spec.random_axes]
+        samples = list(zip(*draws, strict=True))
+    else:
+        samples = [()]
+    grid_pos = [i for i, a in enumerate(spec.axes) if not a.random]
+    rand_pos = [i for i, a in enumerate(spec.axes) if a.random]
+    points = []
+    for sample in samples:
+        for values in grid:
+            point = [None] * len(spec.axes)
+            for i, v in zip(grid_pos, values, strict=True):
+                point[i] = v
+            for i, v in zip(rand_pos, sample, strict=True):
+                point[i] = v
+            points.append(tuple(point))
+    return points
+
+
+def _streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    axes, runs = np.random.SeedSequence(seed).spawn(2)
+    return axes, runs
+
+
+def _seed_int(seq: np.random.SeedSequence) -> int:
+    """A 63-bit integer seed drawn from ``seq`` (a scenario seed must be an int >= 0)."""
+    return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def run_seeds(spec: SweepSpec) -> np.ndarray:
+    """The seed of every scenario ``k = point * replications + replication`` (int64), fixed up front.
+
+    Split with ``SeedSequence.spawn`` from the sweep's ``"runs"`` stream:
+    by replication (common random numbers, the default) or by scenario index.
+    """
+    runs = _streams(spec.seed)[1]
+    if spec.common_random_numbers:
+        per_rep = np.array([_seed_int(c) for c in runs.spawn(spec.replications)], dtype=np.int64)
+        return np.tile(per_rep, spec.points)
+    return np.array([_seed_int(c) for c in runs.spawn(spec.scenarios)], dtype=np.int64)
+
+
+def apply_point(base: dict, names: Sequence[str], values: Sequence) -> dict:
+    """A copy of the scenario dict ``base`` with each dotted field ``names[i]`` set to ``values[i]``.
+
+    Raises :class:`ScenarioError` (naming the axis) when a dotted name runs
+    through a value that is not a table.
+    """
+    data = json.loads(json.dumps(base))  # deep copy of plain TOML-shaped data
+    changed_kind = set()
+    for name, value in zip(names, values, strict=True):
+        parts = name.split(".")
+        table = data
+        for depth, part in enumerate(parts[:-1]):
+            nxt = table.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ScenarioError(
+                    f"axes.{name}", value, f"{'.'.join(parts[: depth + 1])} is not a table in the base scenario"
+                )
+            table = nxt
+        key = parts[-1]
+        table[key] = json.loads(json.dumps(value))
+        if len(parts) == 2:
+            other = _EXCLUSIVE.get((parts[0], key))
+            if other is not None:
+                table.pop(other, None)
+            if _KIND_KEYS.get(parts[0]) == key:
+                changed_kind.add(parts[0])
+        if len(parts) == 1 and parts[0] in _KIND_KEYS:
+            changed_kind.discard(parts[0])  # a whole table given: nothing to drop
+    explicit = set(names)
+    for section in changed_kind:
+        _drop_foreign_keys(data[section], section, explicit)
+    return data
+
+
+def _drop_foreign_keys(table: dict, section: str, explicit: set) -> None:
+    from sim.scenario import _COST_KEYS, _REWARD_KEYS, _SCORE_KEYS
+
+    allowed = {"reward": _REWARD_KEYS, "score": _SCORE_KEYS, "cost": _COST_KEYS}[section]
+    kind = table.get(_KIND_KEYS[section])
+    if kind not in allowed:
+        return  # the parser names the unknown kind
+    keep = set(allowed[kind]) | {_KIND_KEYS[section]} | ({"gamma"} if section == "cost" else set())
+    for key in list(table):
+        if key not in keep and f"{section}.{key}" not in explicit and any(key in v for v in allowed.values()):
+            del table[key]
+
+
+# ---------------------------------------------------------------------------
+# The plan: points, seeds, groups, chunks
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will run: every point checked, every seed fixed, scenarios cut into chunks.
+
+    ``chunks[c]`` holds the scenario indices of chunk ``c`` (ascending, all
+    of one batch group).  ``digest`` identifies the sweep's results: two
+    plans with the same digest write the same table (``--resume`` checks it).
+    """
+
+    spec: SweepSpec
+    points: list[tuple]
+    seeds: np.ndarray
+    point_n: np.ndarray  # developers per point
+    point_rounds: np.ndarray  # rounds per point
+    chunks: list[np.ndarray]
+    chunk_size: int
+    axis_types: dict[str, str]
+    groups: int
+    digest: str
+
+    @property
+    def scenarios(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def agent_updates(self) -> int:
+        reps = self.spec.replications
+        return int(np.sum(self.point_n.astype(np.int64) * self.point_rounds) * reps)
+
+    @property
+    def scenario_rounds(self) -> int:
+        return int(np.sum(self.point_rounds.astype(np.int64)) * self.spec.replications)
+
+    def task(self, c: int, *, tail_window: int | None = None, trajectory_every: int | None = None,
+             theory: bool = True) -> ChunkTask:
+        """The self-contained job of chunk ``c`` (sent to a worker)."""
+        idx = self.chunks[c]
+        reps = self.spec.replications
+        return ChunkTask(
+            chunk=c,
+            name=self.spec.name,
+            base=self.spec.base.to_dict(),
+            axis_names=tuple(a.name for a in self.spec.axes),
+            indices=tuple(int(k) for k in idx),
+            values=tuple(self.points[int(k) // reps] for k in idx),
+            seeds=tuple(int(self.seeds[k]) for k in idx),
+            replications=reps,
+            tail_window=tail_window,
+            trajectory_every=trajectory_every,
+            theory=theory,
+            axis_types=self.axis_types,
+        )
+
+
+def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> SweepPlan:
+    """Expand ``spec`` into a :class:`SweepPlan`; every point is validated here, before anything runs.
+
+    A point whose scenario is invalid raises :class:`ScenarioError` naming
+    the field, the value and the point, so that a bad sweep fails at once
+    and writes nothing.
+    """
+    from sim.engine import batch_key
+    from sim.scenario import parse_scenario
+
+    chunk_size = _count(chunk_size, "chunk_size", 1)
+    points = sweep_points(spec)
+    seeds = run_seeds(spec)
+    names = [a.name for a in spec.axes]
+    base = spec.base.to_dict()
+    keys: dict = {}
+    group = np.empty(len(points), dtype=np.int64)
+    point_n = np.empty(len(points), dtype=np.int64)
+    point_rounds = np.empty(len(points), dtype=np.int64)
+    memo: dict[str, tuple] = {}
+    for p, values in enumerate(points):
+        data = apply_point(base, names, values)
+        data["seed"] = int(seeds[p * spec.replications])
+        text = json.dumps(data, sort_keys=True, default=str)
+        if text not in memo:
+            try:
+                scenario = parse_scenario(data, name_hint=spec.name)
+            except ScenarioError as err:
+                at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
+                raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
+            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds)
+        key, n, rounds = memo[text]
+        group[p] = keys.setdefault((key, rounds), len(keys))
+        point_n[p], point_rounds[p] = n, rounds
+    scenario_group = np.repeat(group, spec.replications)
+    chunks = []
+    for g in range(len(keys)):
+        members = np.flatnonzero(scenario_group == g)
+        chunks.extend(members[i : i + chunk_size] for i in range(0, len(members), chunk_size))
+    axis_types = {a.name: _column_type([p[i] for p in points]) for i, a in enumerate(spec.axes)}
+    digest = hashlib.sha256(
+        json.dumps({"spec": spec.to_dict(), "chunk_size": chunk_size}, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return SweepPlan(spec, points, seeds, point_n, point_rounds, chunks, chunk_size, axis_types, len(keys), digest)
+
+
+def _short(value, limit: int = 40) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _column_type(values: list) -> str:
+    """The column type of an axis in the results table: bool, int, float, str, or json (anything else)."""
+    if all(isinstance(v, bool) for v in values):
+        return "bool"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "float"
+    if all(isinstance(v, str) for v in values):
+        return "str"
+    return "json"
+
+
+# ---------------------------------------------------------------------------
+# One chunk (runs in a worker)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to play one chunk: plain data, picklable, no file access."""
+
+    chunk: int
+    name: str
+    base: dict
+    axis_names: tuple[str, ...]
+    indices: tuple[int, ...]
+    values: tuple[tuple, ...]
+    seeds: tuple[int, ...]
+    replications: int
+    tail_window: int | None
+    trajectory_every: int | None
+    theory: bool
+    axis_types: dict
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A finished chunk: its summary rows, optional trajectories, failures and time taken."""
+
+    chunk: int
+    summary: Any  # pandas.DataFrame
+    trajectories: Any  # pandas.DataFrame or None
+    failed: int
+    seconds: float
+
+
+#: Columns of the summary table after the axis columns, with their pandas dtypes.
+RESULT_COLUMNS = {
+    "n": "Int64",
+    "tau": "float64",
+    "rounds": "Int64",
+    "outcome": "string",
+    "period": "Int64",
+    "entered_at": "Int64",
+    "final_total_effort": "float64",
+    "mean_total_effort_tail": "float64",
+    "std_total_effort_tail": "float64",
+    "max_mean_effort_tail": "float64",
+    "ranking_correct_share": "float64",
+    "rank_changes_mean": "float64",
+    "tau_star": "float64",
+    "tau_star_vouched": "boolean",
+    "zero_is_equilibrium": "boolean",
+    "predicted_stable": "boolean",
+    "error": "string",
+}
+INDEX_COLUMNS = {"scenario_index": "int64", "point": "int64", "replication": "int64", "seed": "int64"}
+AXIS_DTYPES = {"bool": "boolean", "int": "Int64", "float": "float64", "str": "string", "json": "string"}
+TRAJECTORY_COLUMNS = {
+    "scenario_index": "int64",
+    "round": "int64",
+    "developer": "int64",
+    "effort": "float64",
+    "score": "float64",
+    "published": "float64",
+    "rank": "int64",
+}
+
+
+def typed_summary(frame, axis_types: dict):
+    """``frame`` with the summary's columns in their fixed order and dtypes (the same in memory and on disk)."""
+    dtypes = {**INDEX_COLUMNS, **{name: AXIS_DTYPES[t] for name, t in axis_types.items()}, **RESULT_COLUMNS}
+    frame = frame.reindex(columns=list(dtypes))
+    return frame.astype(dtypes)
+
+
+def _axis_cell(value, kind: str):
+    if kind == "json":
+        return json.dumps(value, sort_keys=True)
+    if kind == "float":
+        return float(value)
+    return value
+
+
+def run_chunk(task: ChunkTask):
+    """Play one chunk; a scenario that fails is recorded with its error and the rest still run.
+
+    Scenarios are built from the base dict, the point's values and the
+    seed; the batch engine plays them together (``record="tail"``, or
+    ``"full"`` when trajectories are kept); if the batch raises, each
+    scenario is played alone so that only the failing ones are lost.
+    """
+    import pandas as pd
+
+    from sim.engine import batch_key
+    from sim.scenario import parse_scenario
+
+    started = time.perf_counter()
+    rows: list[dict] = []
+    built = []
+    for k, values, seed in zip(task.indices, task.values, task.seeds, strict=True):
+        row = {
+            "scenario_index": k,
+            "point": k // task.replications,
+            "replication": k % task.replications,
+            "seed": seed,
+            **{n: _axis_cell(v, task.axis_types[n]) for n, v in zip(task.axis_names, values, strict=True)},
+        }
+        rows.append(row)
+        try:
+            data = apply_point(task.base, task.axis_names, values)
+            data["seed"], data["name"] = seed, f"{task.name}#{k}"
+            built.append((len(rows) - 1, parse_scenario(data)))
+        except Exception as err:  # noqa: BLE001 -- recorded, the sweep goes on
+            row["error"] = describe_exception(err)
+    groups: dict = {}
+    for pos, scenario in built:
+        groups.setdefault((batch_key(scenario), scenario.dynamics.rounds), []).append((pos, scenario))
+    trajectories = []
+    for members in groups.values():
+        for pos, result, j in _play(members, task):
+            row = rows[pos]
+            if isinstance(result, BaseException):
+                row["error"] = describe_exception(result)
+                continue
+            try:
+                columns = _result_columns(result, j)
+            except Exception as err:  # noqa: BLE001
+                row["error"] = describe_exception(err)
+                continue
+            row.update(columns)
+            if task.theory:
+                row.update(_theory_columns(result, j))
+            if task.trajectory_every:
+                trajectories.append(_trajectory_rows(result, j, row["scenario_index"], task.trajectory_every))
+    summary = typed_summary(pd.DataFrame(rows), task.axis_types)
+    traj = None
+    if task.trajectory_every:
+        traj = (
+            pd.concat(trajectories, ignore_index=True)
+            if trajectories
+            else pd.DataFrame({c: [] for c in TRAJECTORY_COLUMNS})
+        ).astype(TRAJECTORY_COLUMNS)
+    failed = int(summary["error"].notna().sum())
+    return ChunkResult(task.chunk, summary, traj, failed, time.perf_counter() - started)
+
+
+def _play(members, task: ChunkTask) -> Iterator[tuple[int, Any, int]]:
+    """Yield ``(row position, BatchRun or exception, index in the run)`` for each member.
+
+    The members are played as one batch; if that raises, each is played
+    alone so that only the scenarios that fail are lost.
+    """
+    from sim.engine import run_batch
+
+    record = "full" if task.trajectory_every else "tail"
+    try:
+        with np.errstate(all="ignore"):
+            result = run_batch([s for _, s in members], record=record, tail_window=task.tail_window)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001 -- recorded, the sweep goes on
+        if len(members) == 1:
+            yield members[0][0], err, 0
+        else:
+            for member in members:
+                yield from _play([member], task)
+        return
+    for j, (pos, _) in enumerate(members):
+        yield pos, result, j
+
+
+def _result_columns(result, j: int) -> dict:
+    out = result.outcome(j)
+    tail = np.asarray(out.mean_effort_tail, dtype=float)
+    return {
+        "n": result.game.shape[1],
+        "tau": float(result.game.tau[j]),
+        "rounds": out.rounds,
+        "outcome": out.outcome,
+        "period": out.period,
+        "entered_at": out.entered_at,
+        "final_total_effort": float(np.sum(out.final_effort)),
+        "mean_total_effort_tail": out.total_effort_mean,
+        "std_total_effort_tail": out.total_effort_std,
+        "max_mean_effort_tail": float(tail.max()) if tail.size else math.nan,
+        "ranking_correct_share": out.ranking_correct_share,
+        "rank_changes_mean": out.rank_changes_mean,
+    }
+
+
+#: Memo of the stabilising threshold per game (without tau); a worker keeps it across chunks.
+_TAU_STAR_MEMO: dict[bytes, tuple[float, bool]] = {}
+_MEMO_LIMIT = 4096
+
+
+def _game_digest(scenario) -> bytes:
+    data = scenario.to_dict()
+    for key in ("name", "seed", "designer", "dynamics"):
+        data.pop(key, None)
+    h = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(scenario.theta).tobytes())
+    h.update(np.ascontiguousarray(scenario.tie_priority(), dtype=np.float64).tobytes())
+    return h.digest()
+
+
+def _theory_columns(result, j: int) -> dict:
+    """Theory beside the run of scenario ``j``: ``tau*``, and what the one-shot game says at its ``tau``.
+
+    * ``tau_star``, ``tau_star_vouched``: :func:`sim.theory.stabilising_threshold`
+      of the scenario's game (it does not depend on ``tau``; memoised per game);
+    * ``zero_is_equilibrium``: the all-zero profile is a pure Nash
+      equilibrium at ``tau`` (exact: every developer's zero effort is a best
+      response within :func:`sim.game.utility_tolerance`, as
+      :func:`sim.theory.zero_is_equilibrium_exact`; budgets respected);
+    * ``predicted_stable``: ``tau >= tau*`` (Proposition 4.5 with Lemma 5.2).
+
+    A theory computation that raises leaves the columns empty; it does not
+    fail the scenario.
+    """
+    from sim import theory
+
+    scenario = result.scenarios[j]
+    tau = float(result.game.tau[j])
+    try:
+        key = _game_digest(scenario)
+        if key not in _TAU_STAR_MEMO:
+            if len(_TAU_STAR_MEMO) >= _MEMO_LIMIT:
+                _TAU_STAR_MEMO.clear()
+            threshold = theory.stabilising_threshold(scenario.game())
+            _TAU_STAR_MEMO[key] = (threshold.tau_star, threshold.vouched)
+        tau_star, vouched = _TAU_STAR_MEMO[key]
+        zero = bool(_zero_equilibria(result)[j])
+    except Exception:  # noqa: BLE001 -- theory is an annotation of the run, not the run
+        return {}
+    return {
+        "tau_star": tau_star,
+        "tau_star_vouched": vouched,
+        "zero_is_equilibrium": zero,
+        "predicted_stable": bool(tau >= tau_star),
+    }
+
+
+def _zero_equilibria(result) -> np.ndarray:
+    """Whether all-zero is an equilibrium, for every scenario of a batch run at once (cached on the run).
+
+    Every developer responds to the all-zero leaderboard (exact best
+    response, :meth:`sim.engine.BatchGame.respond`) holding zero when zero
+    is already a best response (:func:`sim.engine.hold_current`): all-zero
+    is an equilibrium exactly when everyone holds.
+    """
+    cached = getattr(result, "_zero_equilibria", None)
+    if cached is None:
+        game = result.game
+        S, n = game.shape
+        zeros = np.zeros((S, n))
+        with np.errstate(all="ignore"):
+            _, evaluated, _, _ = game.publish(zeros)
+            response = game.respond(evaluated, np.broadcast_to(np.arange(n), (S, n)), current=zeros)
+        cached = np.all(response.next_effort == 0.0, axis=1)
+        object.__setattr__(result, "_zero_equilibria", cached)
+    return cached
+
+
+def _trajectory_rows(result, j: int, index: int, every: int):
+    import pandas as pd
+
+    W, n = result.effort.shape[1:]
+    rounds = np.arange(result.first_round, result.first_round + W)
+    keep = (rounds % every == 0) | (rounds == rounds[-1])
+    r = rounds[keep]
+    return pd.DataFrame(
+        {
+            "scenario_index": np.full(r.size * n, index),
+            "round": np.repeat(r, n),
+            "developer": np.tile(np.arange(n), r.size),
+            "effort": result.effort[j][keep].ravel(),
+            "score": result.score[j][keep].ravel(),
+            "published": result.published[j][keep].ravel(),
+            "rank": result.rank[j][keep].ravel(),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------
+# Output directory
+# ---------------------------------------------------------------------------
+
+
+def chunk_file(out: Path, c: int, kind: str = SUMMARY_DIR) -> Path:
+    return Path(out) / kind / f"chunk-{c:06d}.parquet"
+
+
+def finished_chunks(out: Path) -> set[int]:
+    """Chunks whose summary file is in place (written atomically, so present means complete)."""
+    folder = Path(out) / SUMMARY_DIR
+    if not folder.is_dir():
+        return set()
+    done = set()
+    for path in folder.glob("chunk-*.parquet"):
+        try:
+            done.add(int(path.stem.split("-")[1]))
+        except (IndexError, ValueError):
+            continue
+    return done
+
+
+def _write_atomic_parquet(frame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_atomic_json(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_chunk(out: Path, result: ChunkResult) -> None:
+    """Trajectories first, then the summary: a chunk counts as finished once its summary file exists."""
+    if result.trajectories is not None:
+        _write_atomic_parquet(result.trajectories, chunk_file(out, result.chunk, TRAJECTORY_DIR))
+    _write_atomic_parquet(result.summary, chunk_file(out, result.chunk, SUMMARY_DIR))
+
+
+def read_results(out, columns: Sequence[str] | None = None):
+    """The summary table of the sweep in ``out``: one row per finished scenario, sorted by ``scenario_index``."""
+    import pandas as pd
+
+    out = Path(out)
+    manifest = read_manifest(out)
+    files = sorted((out / SUMMARY_DIR).glob("chunk-*.parquet"))
+    axis_types = manifest.get("axis_types", {})
+    if not files:
+        return typed_summary(pd.DataFrame(), axis_types)
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frame = typed_summary(frame, axis_types).sort_values("scenario_index", kind="stable").reset_index(drop=True)
+    return frame if columns is None else frame[list(columns)]
+
+
+def read_trajectories(out):
+    """The subsampled trajectories (``--trajectories``) of the sweep in ``out``, sorted by scenario and round."""
+    import pandas as pd
+
+    files = sorted((Path(out) / TRAJECTORY_DIR).glob("chunk-*.parquet"))
+    if not files:
+        return pd.DataFrame({c: [] for c in TRAJECTORY_COLUMNS}).astype(TRAJECTORY_COLUMNS)
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).astype(TRAJECTORY_COLUMNS)
+    return frame.sort_values(["scenario_index", "round", "developer"], kind="stable").reset_index(drop=True)
+
+
+def read_manifest(out) -> dict:
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ScenarioError("--out", str(out), f"{MANIFEST} is unreadable ({describe_exception(err)})") from None
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def prepare_out(out, plan: SweepPlan, resume: bool) -> set[int]:
+    """Check ``out`` for this sweep and return the chunks already finished there.
+
+    A non-empty directory is refused unless ``resume`` is set and its
+    manifest records the same sweep (same digest); stale temporary files of
+    an interrupted run are removed.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ScenarioError("--out", str(out), "exists and is not a directory")
+    entries = [p for p in out.iterdir()] if out.exists() else []
+    if entries:
+        if not resume:
+            raise ScenarioError(
+                "--out", str(out),
+                "is not empty; pass --resume to continue the sweep recorded there, or choose another directory",
+            )  # fmt: skip
+        manifest = read_manifest(out)
+        if not manifest:
+            raise ScenarioError("--out", str(out), f"is not empty and holds no {MANIFEST}: not a sweep to resume")
+        if manifest.get("digest") != plan.digest:
+            raise ScenarioError(
+                "--resume", str(out),
+                "holds a different sweep (sweep file, base scenario or chunk size changed); choose another --out",
+            )  # fmt: skip
+    try:
+        for sub in (SUMMARY_DIR, TRAJECTORY_DIR):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+            for stale in (out / sub).glob(".chunk-*.tmp"):
+                stale.unlink()
+    except OSError as err:
+        raise ScenarioError("--out", str(out), f"cannot write: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise ScenarioError("--out", str(out), "is not writable")
+    return {c for c in finished_chunks(out) if c < len(plan.chunks)}
+
+
+def _manifest(plan: SweepPlan, previous: dict, **fields) -> dict:
+    from sim import __version__
+
+    spec = plan.spec
+    base = {
+        "sweep": spec.name,
+        "sweep_file": spec.source,
+        "sweep_text": spec.text,
+        "base_scenario": spec.base.source,
+        "spec": spec.to_dict(),
+        "digest": plan.digest,
+        "axis_types": plan.axis_types,
+        "package_version": __version__,
+        "git_commit": _git_commit(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "started": previous.get("started", _now()),
+        "runs": previous.get("runs", []),
+        "counts": {
+            "points": len(plan.points),
+            "replications": spec.replications,
+            "scenarios": plan.scenarios,
+            "chunks": len(plan.chunks),
+            "chunk_size": plan.chunk_size,
+            "scenario_rounds": plan.scenario_rounds,
+            "agent_updates": plan.agent_updates,
+        },
+    }
+    base.update(fields)
+    return base
+
+
+# ---------------------------------------------------------------------------
+# Running a sweep
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    """How a sweep run went (``sweep`` returns the table; the CLI prints this)."""
+
+    chunks: int
+    chunks_run: int
+    chunks_skipped: int
+    scenarios: int
+    failed: int
+    seconds: float
+
+
+def _parallel_results(tasks: Iterable[ChunkTask], n_jobs: int, backend: str, scheduler: str | None):
+    """Yield chunk results as they finish, on joblib's loky backend or on a Dask cluster."""
+    from joblib import Parallel, delayed, parallel_config
+
+    if backend == "loky":
+        if n_jobs == 1:
+            for task in tasks:
+                yield run_chunk(task)
+            return
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+        yield from parallel(delayed(run_chunk)(t) for t in tasks)
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ScenarioError(
+            "--backend", backend, "needs dask.distributed: pip install 'leaderboard-sim[cluster]'"
+        ) from None
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as err:
+                raise ScenarioError("--scheduler", scheduler, f"cannot connect ({describe_exception(err)})") from None
+        else:
+            cluster = LocalCluster(
+                n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+            )
+            client = Client(cluster)
+        with client, parallel_config(backend="dask"):
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            parallel = Parallel(
+                n_jobs=-1, return_as="generator_unordered", batch_size=1, pre_dispatch=f"{2 * workers}"
+            )
+            yield from parallel(delayed(run_chunk)(t) for t in tasks)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def sweep(
+    spec,
+    *,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    out=None,
+    resume: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    tail_window: int | None = None,
+    trajectory_every: int | None = None,
+    theory: bool = True,
+    progress: bool = False,
+    report: SweepReport | None = None,
+):
+    """Run a sweep and return its summary table (a pandas DataFrame, one row per scenario).
+
+    ``spec`` is a sweep file path, a :class:`SweepSpec`, or a dict of the
+    file's keys (with ``base`` a Scenario or path).  ``n_jobs`` workers run
+    chunks of ``chunk_size`` scenarios on joblib's ``loky`` backend or, with
+    ``backend="dask"``, on the Dask cluster at ``scheduler`` (a
+    ``LocalCluster`` of ``n_jobs`` workers when None).
+
+    With ``out`` every finished chunk is written at once as a Parquet file
+    (atomically), with a ``manifest.json``; the table is then read back from
+    disk, so memory stays bounded by the chunk size.  ``resume`` skips the
+    chunks already in ``out``; a non-empty ``out`` is otherwise refused.
+    ``trajectory_every`` also keeps every ``k``-th round (and the last) of
+    every scenario in ``out/trajectories`` (:func:`read_trajectories`).
+
+    Columns: ``scenario_index``, ``point``, ``replication``, ``seed``, one
+    per axis (named by its dotted field), then :data:`RESULT_COLUMNS`:
+    the outcome (:class:`sim.analysis.Outcome`), tail statistics, theory's
+    ``tau*`` and whether it predicts the run stable (``tau >= tau*``), and
+    ``error`` (None unless the scenario failed).  The result is identical
+    for every ``n_jobs``, backend and chunk size.
+    """
+    import pandas as pd
+
+    if isinstance(spec, (str, os.PathLike)):
+        spec = load_sweep(spec)
+    elif isinstance(spec, dict):
+        spec = sweep_spec(**spec)
+    if backend not in BACKENDS:
+        raise ScenarioError("--backend", backend, f"must be one of {', '.join(BACKENDS)}")
+    n_jobs = _count(n_jobs, "--n-jobs", 1)
+    if trajectory_every is not None:
+        trajectory_every = _count(trajectory_every, "--trajectories", 1)
+        if out is None:
+            raise ScenarioError("--trajectories", trajectory_every, "needs an output directory (--out)")
+    plan = plan_sweep(spec, chunk_size)
+    started = time.perf_counter()
+    done: set[int] = set()
+    previous: dict = {}
+    if out is not None:
+        out = Path(out)
+        done = prepare_out(out, plan, resume)
+        previous = read_manifest(out)
+        run_entry = {"started": _now(), "n_jobs": n_jobs, "backend": backend, "resumed": bool(done)}
+        manifest = _manifest(plan, previous, status="running", finished=None)
+        manifest["runs"] = [*manifest["runs"], run_entry]
+        _write_atomic_json(manifest, out / MANIFEST)
+    todo = [c for c in range(len(plan.chunks)) if c not in done]
+    tasks = (
+        plan.task(c, tail_window=tail_window, trajectory_every=trajectory_every, theory=theory) for c in todo
+    )
+    frames = []
+    failed = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(plan.chunks), initial=len(done), unit="chunk", desc=spec.name, dynamic_ncols=True)
+    status = "interrupted"
+    try:
+        for result in _parallel_results(tasks, n_jobs, backend, scheduler):
+            if out is not None:
+                write_chunk(out, result)
+            else:
+                frames.append(result.summary)
+            failed += result.failed
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(failed=failed, refresh=False)
+        status = "finished"
+    finally:
+        if bar is not None:
+            bar.close()
+        if out is not None:
+            manifest = read_manifest(out)
+            manifest["status"] = status
+            manifest["runs"][-1]["finished"] = _now()
+            manifest["runs"][-1]["chunks_run"] = len(finished_chunks(out)) - len(done)
+            if status == "finished":
+                manifest["finished"] = _now()
+            _write_atomic_json(manifest, out / MANIFEST)
+    if out is not None:
+        table = read_results(out)
+        if status == "finished":
+            manifest = read_manifest(out)
+            manifest["counts"]["failed"] = int(table["error"].notna().sum())
+            manifest["counts"]["outcomes"] = {k: int(v) for k, v in table["outcome"].value_counts().items()}
+            _write_atomic_json(manifest, out / MANIFEST)
+    else:
+        table = (
+            pd.concat(frames, ignore_index=True) if frames else typed_summary(pd.DataFrame(), plan.axis_types)
+        )
+        table = typed_summary(table, plan.axis_types).sort_values("scenario_index", kind="stable")
+        table = table.reset_index(drop=True)
+    if report is not None:
+        report.chunks = len(plan.chunks)
+        report.chunks_run = len(todo)
+        report.chunks_skipped = len(done)
+        report.scenarios = plan.scenarios
+        report.failed = int(table["error"].notna().sum())
+        report.seconds = time.perf_counter() - started
+    return table
+
+
+def describe_plan(plan: SweepPlan) -> str:
+    """What ``lbsim sweep --dry-run`` prints: how many scenarios, rounds and chunks the sweep means."""
+    spec = plan.spec
+    lines = [f"sweep {spec.name}" + (f" ({spec.source})" if spec.source else "")]
+    lines.append(f"  base:      {spec.base.source or spec.base.name} ({spec.base.n} developers)")
+    for a in spec.axes:
+        lines.append(f"  axis:      {a.name}: {a.describe()}")
+    if spec.random_axes:
+        lines.append(f"  samples:   {spec.samples} (random axes, seed {spec.seed})")
+    lines.append(
+        f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s) = {plan.scenarios:,}"
+    )
+    lines.append(
+        f"  rounds:    {plan.scenario_rounds:,} scenario-rounds, {plan.agent_updates:,} agent-updates"
+    )
+    lines.append(
+        f"  chunks:    {len(plan.chunks):,} of at most {plan.chunk_size:,} scenarios ({plan.groups} batch group(s))"
+    )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "Axis",
+    "ChunkResult",
+    "ChunkTask",
+    "SweepPlan",
+    "SweepReport",
+    "SweepSpec",
+    "apply_point",
+    "describe_plan",
+    "load_sweep",
+    "plan_sweep",
+    "read_manifest",
+    "read_results",
+    "read_trajectories",
+    "run_chunk",
+    "run_seeds",
+    "sweep",
+    "sweep_points",
+    "sweep_spec",
+]
