@@ -46,16 +46,18 @@ call (``record="tail"``) and one Parquet file.  See :func:`sweep`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,7 +206,11 @@ def load_sweep(path) -> SweepSpec:
     try:
         data = tomllib.loads(text)
     except (ValueError, RecursionError) as err:
-        raise ScenarioError(where, None, f"invalid TOML: {' '.join(str(err).split())}") from None
+        message = " ".join(str(err).split()) or "arrays or tables nested too deeply"
+        found = re.search(r"line (\d+)", message)
+        lines = text.splitlines()
+        line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
+        raise ScenarioError(where, line, f"invalid TOML: {message}") from None
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
         expected = ", ".join(SWEEP_KEYS)
@@ -1040,17 +1046,25 @@ class SweepReport:
     seconds: float
 
 
-def _parallel_results(tasks: Iterable[ChunkTask], n_jobs: int, backend: str, scheduler: str | None):
-    """Yield chunk results as they finish, on joblib's loky backend or on a Dask cluster."""
+#: How long to wait for a Dask scheduler given by address before giving up.
+SCHEDULER_TIMEOUT = "20s"
+
+
+@contextlib.contextmanager
+def _executor(n_jobs: int, backend: str, scheduler: str | None):
+    """A function ``tasks -> iterator of chunk results as they finish``, on loky or a Dask cluster.
+
+    The cluster is joined (or started) on entry, before anything is
+    written, so that an unreachable scheduler fails first.
+    """
     from joblib import Parallel, delayed, parallel_config
 
     if backend == "loky":
         if n_jobs == 1:
-            for task in tasks:
-                yield run_chunk(task)
+            yield lambda tasks: (run_chunk(t) for t in tasks)
             return
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
-        yield from parallel(delayed(run_chunk)(t) for t in tasks)
+        yield lambda tasks: parallel(delayed(run_chunk)(t) for t in tasks)
         return
     try:
         from dask.distributed import Client, LocalCluster
@@ -1058,27 +1072,69 @@ def _parallel_results(tasks: Iterable[ChunkTask], n_jobs: int, backend: str, sch
         raise ScenarioError(
             "--backend", backend, "needs dask.distributed: pip install 'leaderboard-sim[cluster]'"
         ) from None
-    cluster = None
-    try:
+    with contextlib.ExitStack() as stack:
         if scheduler:
             try:
-                client = Client(scheduler, timeout="20s")
+                client = stack.enter_context(Client(scheduler, timeout=SCHEDULER_TIMEOUT))
             except (OSError, TimeoutError) as err:
                 raise ScenarioError("--scheduler", scheduler, f"cannot connect ({describe_exception(err)})") from None
         else:
-            cluster = LocalCluster(
-                n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+                )
             )
-            client = Client(cluster)
-        with client, parallel_config(backend="dask"):
-            workers = max(1, len(client.scheduler_info().get("workers", {})))
-            parallel = Parallel(
-                n_jobs=-1, return_as="generator_unordered", batch_size=1, pre_dispatch=f"{2 * workers}"
-            )
-            yield from parallel(delayed(run_chunk)(t) for t in tasks)
+            client = stack.enter_context(Client(cluster))
+        stack.enter_context(parallel_config(backend="dask"))
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1, pre_dispatch=f"{2 * workers}")
+        yield lambda tasks: parallel(delayed(run_chunk)(t) for t in tasks)
+
+
+def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend: str, progress: bool,
+              options: dict) -> tuple[set[int], list, str]:
+    """Run the chunks of ``plan`` not yet in ``out``; write each as it finishes; keep the manifest current."""
+    done: set[int] = set()
+    if out is not None:
+        done = prepare_out(out, plan, resume)
+        previous = read_manifest(out)
+        run_entry = {"started": _now(), "n_jobs": n_jobs, "backend": backend, "resumed": bool(done)}
+        manifest = _manifest(plan, previous, status="running", finished=None)
+        manifest["runs"] = [*manifest["runs"], run_entry]
+        _write_atomic_json(manifest, out / MANIFEST)
+    todo = [c for c in range(len(plan.chunks)) if c not in done]
+    tasks = (plan.task(c, **options) for c in todo)
+    frames = []
+    failed = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(plan.chunks), initial=len(done), unit="chunk", desc=plan.spec.name, dynamic_ncols=True)
+    status = "interrupted"
+    try:
+        for result in run_all(tasks):
+            if out is not None:
+                write_chunk(out, result)
+            else:
+                frames.append(result.summary)
+            failed += result.failed
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(failed=failed, refresh=False)
+        status = "finished"
     finally:
-        if cluster is not None:
-            cluster.close()
+        if bar is not None:
+            bar.close()
+        if out is not None:
+            manifest = read_manifest(out)
+            manifest["status"] = status
+            manifest["runs"][-1]["finished"] = _now()
+            manifest["runs"][-1]["chunks_run"] = len(finished_chunks(out)) - len(done)
+            if status == "finished":
+                manifest["finished"] = _now()
+            _write_atomic_json(manifest, out / MANIFEST)
+    return done, frames, status
 
 
 def sweep(
@@ -1131,52 +1187,13 @@ def sweep(
         trajectory_every = _count(trajectory_every, "--trajectories", 1)
         if out is None:
             raise ScenarioError("--trajectories", trajectory_every, "needs an output directory (--out)")
+    out = None if out is None else Path(out)
     plan = plan_sweep(spec, chunk_size)
     started = time.perf_counter()
-    done: set[int] = set()
-    previous: dict = {}
-    if out is not None:
-        out = Path(out)
-        done = prepare_out(out, plan, resume)
-        previous = read_manifest(out)
-        run_entry = {"started": _now(), "n_jobs": n_jobs, "backend": backend, "resumed": bool(done)}
-        manifest = _manifest(plan, previous, status="running", finished=None)
-        manifest["runs"] = [*manifest["runs"], run_entry]
-        _write_atomic_json(manifest, out / MANIFEST)
-    todo = [c for c in range(len(plan.chunks)) if c not in done]
-    tasks = (
-        plan.task(c, tail_window=tail_window, trajectory_every=trajectory_every, theory=theory) for c in todo
-    )
-    frames = []
-    failed = 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(plan.chunks), initial=len(done), unit="chunk", desc=spec.name, dynamic_ncols=True)
-    status = "interrupted"
-    try:
-        for result in _parallel_results(tasks, n_jobs, backend, scheduler):
-            if out is not None:
-                write_chunk(out, result)
-            else:
-                frames.append(result.summary)
-            failed += result.failed
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(failed=failed, refresh=False)
-        status = "finished"
-    finally:
-        if bar is not None:
-            bar.close()
-        if out is not None:
-            manifest = read_manifest(out)
-            manifest["status"] = status
-            manifest["runs"][-1]["finished"] = _now()
-            manifest["runs"][-1]["chunks_run"] = len(finished_chunks(out)) - len(done)
-            if status == "finished":
-                manifest["finished"] = _now()
-            _write_atomic_json(manifest, out / MANIFEST)
+    with _executor(n_jobs, backend, scheduler) as run_all:
+        done, frames, status = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress,
+                                         dict(tail_window=tail_window, trajectory_every=trajectory_every,
+                                              theory=theory))
     if out is not None:
         table = read_results(out)
         if status == "finished":
@@ -1192,7 +1209,7 @@ def sweep(
         table = table.reset_index(drop=True)
     if report is not None:
         report.chunks = len(plan.chunks)
-        report.chunks_run = len(todo)
+        report.chunks_run = len(plan.chunks) - len(done)
         report.chunks_skipped = len(done)
         report.scenarios = plan.scenarios
         report.failed = int(table["error"].notna().sum())
