@@ -1050,6 +1050,35 @@ class SweepReport:
 SCHEDULER_TIMEOUT = "20s"
 
 
+def _check_cluster(client, scheduler: str | None) -> None:
+    """Refuse a cluster whose scheduler or workers cannot import this package (Dask would wait for ever).
+
+    The probe is the builtin ``eval`` of an import, so that sending it needs
+    nothing from this package on the other side.
+    """
+    from sim import __version__
+
+    where = scheduler or "local cluster"
+    probe = "__import__('sim').__version__"
+    try:
+        versions = {"scheduler": client.run_on_scheduler(eval, probe), **client.run(eval, probe)}
+    except Exception as err:  # noqa: BLE001 -- any failure here means the cluster cannot run a sweep
+        raise ScenarioError(
+            "--scheduler", where,
+            f"the cluster cannot import sim ({describe_exception(err, 80)}); install leaderboard-sim on the "
+            "scheduler and every worker",
+        ) from None  # fmt: skip
+    if len(versions) < 2:
+        raise ScenarioError("--scheduler", where, "has no workers yet: start them first (dask worker ADDRESS)")
+    other = {name: v for name, v in versions.items() if v != __version__}
+    if other:
+        name, version = next(iter(other.items()))
+        raise ScenarioError(
+            "--scheduler", where,
+            f"{name} runs leaderboard-sim {version}, this machine {__version__}: install one version",
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _executor(n_jobs: int, backend: str, scheduler: str | None):
     """A function ``tasks -> iterator of chunk results as they finish``, on loky or a Dask cluster.
@@ -1085,6 +1114,7 @@ def _executor(n_jobs: int, backend: str, scheduler: str | None):
                 )
             )
             client = stack.enter_context(Client(cluster))
+        _check_cluster(client, scheduler)
         stack.enter_context(parallel_config(backend="dask"))
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1, pre_dispatch=f"{2 * workers}")

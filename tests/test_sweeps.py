@@ -500,3 +500,35 @@ def test_sim_sweep_is_the_package_entry_point(tmp_path, base_file):
 
     table = sim.sweep(str(write_sweep(tmp_path, "replications = 2\n")))
     assert len(table) == 2 and table["error"].isna().all()
+
+
+class _StubClient:
+    """Stands in for a dask.distributed Client: what the scheduler and the workers answer to the import probe."""
+
+    def __init__(self, scheduler, workers):
+        self.scheduler, self.workers = scheduler, workers
+
+    @staticmethod
+    def _answer(value):
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def run_on_scheduler(self, function, *args):
+        return self._answer(self.scheduler)
+
+    def run(self, function, *args):
+        return {name: self._answer(v) for name, v in self.workers.items()}
+
+
+def test_a_cluster_that_cannot_import_sim_is_refused_with_one_line():
+    from sim import __version__
+
+    missing = ModuleNotFoundError("No module named 'sim'")
+    with pytest.raises(ScenarioError, match="cannot import sim .*No module named 'sim'"):
+        sweeps._check_cluster(_StubClient(missing, {"w1": __version__}), "tcp://h:8786")
+    with pytest.raises(ScenarioError, match="w2 runs leaderboard-sim 0.0.1"):
+        sweeps._check_cluster(_StubClient(__version__, {"w1": __version__, "w2": "0.0.1"}), "tcp://h:8786")
+    with pytest.raises(ScenarioError, match="no workers"):
+        sweeps._check_cluster(_StubClient(__version__, {}), "tcp://h:8786")
+    sweeps._check_cluster(_StubClient(__version__, {"w1": __version__}), "tcp://h:8786")  # accepted
