@@ -212,6 +212,11 @@ def load_sweep(path) -> SweepSpec:
         line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
         raise ScenarioError(where, line, f"invalid TOML: {message}") from None
     unknown = sorted(set(data) - set(SWEEP_KEYS))
+    if "developers" in data and "base" not in data:
+        raise ScenarioError(
+            where, str(path.absolute()),
+            'is a scenario file, not a sweep file; a sweep file names it with base = "path/to/it.toml"',
+        )  # fmt: skip
     if unknown:
         expected = ", ".join(SWEEP_KEYS)
         raise ScenarioError(unknown[0], data[unknown[0]], f"unknown key in a sweep file (expected {expected})")
