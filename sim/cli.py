@@ -409,7 +409,7 @@ def _cmd_sweep(args) -> int:
     from sim import sweeps
 
     spec = sweeps.load_sweep(args.sweep_file)
-    plan = sweeps.plan_sweep(spec, args.chunk_size)
+    plan = sweeps.plan_sweep(spec, args.chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.dry_run:
         if args.json:
             counts = {
@@ -434,7 +434,7 @@ def _cmd_sweep(args) -> int:
     report = sweeps.SweepReport(0, 0, 0, 0, 0, 0.0)
     try:
         table = sweeps.sweep(
-            spec,
+            plan,
             n_jobs=args.n_jobs,
             backend=args.backend,
             scheduler=args.scheduler,

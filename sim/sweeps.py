@@ -74,6 +74,8 @@ GRID_AXES = ("linspace", "logspace")
 RANDOM_AXES = ("uniform", "loguniform", "integers", "choice")
 BACKENDS = ("loky", "dask")
 SWEEP_KEYS = ("name", "base", "replications", "seed", "samples", "common_random_numbers", "axes")
+#: Above this many points, checking them shows a progress bar (each takes about half a millisecond).
+PLAN_PROGRESS_POINTS = 5000
 #: Largest number of scenarios one sweep may mean (a guard against a typo such as ``num = 1e9``).
 MAX_SCENARIOS = 100_000_000
 
@@ -514,7 +516,7 @@ class SweepPlan:
         )
 
 
-def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> SweepPlan:
+def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = False) -> SweepPlan:
     """Expand ``spec`` into a :class:`SweepPlan`; every point is validated here, before anything runs.
 
     A point whose scenario is invalid raises :class:`ScenarioError` naming
@@ -534,7 +536,14 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> SweepPl
     point_n = np.empty(len(points), dtype=np.int64)
     point_rounds = np.empty(len(points), dtype=np.int64)
     memo: dict[str, tuple] = {}
+    bar = None
+    if progress and len(points) > PLAN_PROGRESS_POINTS:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(points), desc="checking points", unit="point", leave=False, dynamic_ncols=True)
     for p, values in enumerate(points):
+        if bar is not None:
+            bar.update(1)
         data = apply_point(base, names, values)
         data["seed"] = int(seeds[p * spec.replications])
         text = json.dumps(data, sort_keys=True, default=str)
@@ -548,6 +557,8 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> SweepPl
         key, n, rounds = memo[text]
         group[p] = keys.setdefault((key, rounds), len(keys))
         point_n[p], point_rounds[p] = n, rounds
+    if bar is not None:
+        bar.close()
     scenario_group = np.repeat(group, spec.replications)
     chunks = []
     for g in range(len(keys)):
@@ -1189,8 +1200,9 @@ def sweep(
 ):
     """Run a sweep and return its summary table (a pandas DataFrame, one row per scenario).
 
-    ``spec`` is a sweep file path, a :class:`SweepSpec`, or a dict of the
-    file's keys (with ``base`` a Scenario or path).  ``n_jobs`` workers run
+    ``spec`` is a sweep file path, a :class:`SweepSpec`, a dict of the
+    file's keys (with ``base`` a Scenario or path), or a :class:`SweepPlan`
+    (then ``chunk_size`` is the plan's).  ``n_jobs`` workers run
     chunks of ``chunk_size`` scenarios on joblib's ``loky`` backend or, with
     ``backend="dask"``, on the Dask cluster at ``scheduler`` (a
     ``LocalCluster`` of ``n_jobs`` workers when None).
@@ -1211,6 +1223,7 @@ def sweep(
     """
     import pandas as pd
 
+    plan = spec if isinstance(spec, SweepPlan) else None
     if isinstance(spec, (str, os.PathLike)):
         spec = load_sweep(spec)
     elif isinstance(spec, dict):
@@ -1223,7 +1236,8 @@ def sweep(
         if out is None:
             raise ScenarioError("--trajectories", trajectory_every, "needs an output directory (--out)")
     out = None if out is None else Path(out)
-    plan = plan_sweep(spec, chunk_size)
+    if plan is None:
+        plan = plan_sweep(spec, chunk_size, progress=progress)
     started = time.perf_counter()
     with _executor(n_jobs, backend, scheduler) as run_all:
         done, frames, status = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress,
