@@ -1231,6 +1231,8 @@ def sweep(
     if backend not in BACKENDS:
         raise ScenarioError("--backend", backend, f"must be one of {', '.join(BACKENDS)}")
     n_jobs = _count(n_jobs, "--n-jobs", 1)
+    if tail_window is not None:
+        tail_window = _count(tail_window, "--tail-window", 1)
     if trajectory_every is not None:
         trajectory_every = _count(trajectory_every, "--trajectories", 1)
         if out is None:

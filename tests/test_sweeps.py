@@ -490,6 +490,17 @@ def test_trajectories_are_subsampled_and_match_the_engine(tmp_path, base_file):
         assert mine[column].tolist() == expected[column].tolist()
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("n_jobs", 0), ("chunk_size", 0), ("tail_window", 0), ("trajectory_every", -1), ("backend", "ray")],
+)
+def test_impossible_run_options_fail_before_anything_runs(tmp_path, base_file, option, value):
+    out = tmp_path / "out"
+    with pytest.raises(ScenarioError):
+        sweeps.sweep(sweeps.load_sweep(write_sweep(tmp_path, "")), out=out, **{option: value})
+    assert not out.exists()
+
+
 def test_trajectories_need_an_output_directory(tmp_path, base_file):
     with pytest.raises(ScenarioError, match="--trajectories"):
         sweeps.sweep(sweeps.load_sweep(write_sweep(tmp_path, "")), trajectory_every=5)
