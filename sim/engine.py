@@ -73,6 +73,12 @@ LEVEL_TABLE_ENTRIES = 1 << 23
 #: Rounds of random draws a :class:`DynamicsRandom` buffers per stream.
 DRAW_BLOCK = 256
 
+#: Whether deterministic runs replay a profile that recurs exactly instead of computing it again (:class:`Recurrence`).
+REPLAY_RECURRENCES = True
+
+#: Most entries (one effort each, 8 bytes) of the profile history a :class:`Recurrence` keeps.
+RECURRENCE_HISTORY_ENTRIES = 1 << 24
+
 
 # ---------------------------------------------------------------------------
 # Random streams
@@ -418,7 +424,8 @@ class BatchGame:
             response = dataclasses.replace(response, next_effort=nxt)
         return response
 
-    def _respond_compiled(self, evaluated, rows, cache, current) -> Response:
+    def _respond_compiled(self, evaluated, rows, cache, current, active=None) -> Response:
+        """The compiled kernel; with ``active`` ``(S,)`` only those scenarios (the others' rows are undefined)."""
         from sim import kernel
 
         S, n = self.shape
@@ -434,7 +441,7 @@ class BatchGame:
         }
         hold = current is not None
         cur = np.ascontiguousarray(current, dtype=float) if hold else np.zeros((S, m))
-        kernel.respond(
+        kernel.respond_active(
             *self.kernel_spec,
             self.tau, self.resolution, self.rewards, self.gamma, self.priority, self.budget, self.baseline,
             self.reach, self.tolerance,
@@ -442,6 +449,7 @@ class BatchGame:
             cache.target, cache.effort, cache.score,
             cache.width, cache.origin, cache.table, cache.least,
             out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
+            np.ones(S, dtype=np.bool_) if active is None else active,
         )  # fmt: skip
         if not hold:
             out["next_effort"] = None
@@ -760,6 +768,61 @@ class _Recorder:
         return start
 
 
+class Recurrence:
+    """Exact recurrences of deterministic simultaneous play, replayed instead of computed again.
+
+    Under the simultaneous schedule with best responses and no noise, the
+    next profile is a function of the current one: ``x(t + 1) = F(x(t))``
+    (the response reads only the published leaderboard, which is a function
+    of ``x(t)``, the game and the current efforts; the candidate cache only
+    remembers values that would be computed afresh, bit for bit, and no random
+    stream is drawn).  So once ``x(t) == x(t0)`` bit for bit for some
+    ``t0 < t``, play repeats ``x(t0), ..., x(t - 1)`` forever:
+    ``x(t + k) = x(t0 + k mod (t - t0))``.  Each scenario's profile is kept for
+    the first ``H`` rounds (as many as fit in :data:`RECURRENCE_HISTORY_ENTRIES`),
+    looked up by a hash of its bits and compared bit for bit
+    (:func:`sim.kernel.recurrence_observe`); a scenario found to recur is no
+    longer computed, its next profile is copied from its history
+    (:func:`sim.kernel.recurrence_replay`).  The result is identical to
+    computing every round.
+    """
+
+    def __init__(self, S: int, n: int, rounds: int):
+        H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n))))
+        capacity = 1 << int(2 * H - 1).bit_length()  # a power of two at least 2 H: the table stays half empty
+        self.history = np.empty((S, H, n), dtype=np.uint64)
+        self.hashes = np.empty((S, H), dtype=np.uint64)
+        self.table = np.full((S, capacity), -1, dtype=np.int64)
+        self.start = np.zeros(S, dtype=np.int64)
+        self.period = np.zeros(S, dtype=np.int64)
+        self.active = np.ones(S, dtype=np.bool_)
+
+    def observe(self, t: int, x: np.ndarray) -> np.ndarray:
+        """Record ``x(t)``; returns the scenarios still to compute (``(S,)`` bool)."""
+        from sim import kernel
+
+        kernel.recurrence_observe(np.ascontiguousarray(x).view(np.uint64), t, self.history, self.hashes,
+                                  self.table, self.start, self.period, self.active)
+        return self.active
+
+    def replay(self, t: int, x_next: np.ndarray) -> None:
+        """Overwrite ``x_next`` (C-contiguous float ``(S, n)``) with ``x(t + 1)`` where the scenario recurs."""
+        from sim import kernel
+
+        kernel.recurrence_replay(x_next.view(np.uint64), t, self.history, self.start, self.period)
+
+
+def _replays(game: BatchGame, settings: RunSettings) -> bool:
+    """Whether :class:`Recurrence` applies: simultaneous best responses, no noise, the compiled kernel."""
+    return (
+        REPLAY_RECURRENCES
+        and settings.schedule == "simultaneous"
+        and settings.response == "best"
+        and not bool(np.any(game.noise > 0))
+        and game.kernel_spec is not None
+    )
+
+
 def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequence[DynamicsRandom],
          recorder: _Recorder, progress=None) -> None:
     """Play ``settings.rounds`` rounds from ``x0``, recording each round (rounds ``0..R``)."""
@@ -769,13 +832,18 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
     all_rows = np.broadcast_to(np.arange(n), (S, n))
     logit = settings.response == "logit"
     cache = CandidateCache(game)
+    recurrence = Recurrence(S, n, settings.rounds) if _replays(game, settings) else None
     for t in range(settings.rounds + 1):
         shock = game.noise[:, None] * np.stack([r.noise() for r in randoms]) if noisy else None
         true_score, evaluated, published, rank = game.publish(x, shock)
         recorder.add(t, x, true_score, published, rank)
         if t == settings.rounds:
             break
-        if settings.schedule in ("simultaneous", "asynchronous"):
+        if recurrence is not None:
+            active = recurrence.observe(t, x)
+            x = game._respond_compiled(evaluated, all_rows, cache, x, active).next_effort
+            recurrence.replay(t, x)
+        elif settings.schedule in ("simultaneous", "asynchronous"):
             uniform = np.stack([r.choice() for r in randoms]) if logit else None
             revise = None
             if settings.schedule == "asynchronous":

@@ -226,6 +226,30 @@ def respond(
     ``out_next`` is the effort the developer moves to: its current one when
     ``hold`` and that is already a best response (:func:`sim.engine.hold_current`).
     """
+    respond_active(
+        family, p_lower, p_upper, p_a, p_b, unit,
+        cost_kind, cost_scale, cost_param,
+        tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+        evaluated, rows, current, hold,
+        c_target, c_effort, c_score,
+        table_width, origin, table, least,
+        out_effort, out_score, out_rank, out_utility, out_next,
+        np.ones(evaluated.shape[0], dtype=np.bool_),
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def respond_active(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, rows, current, hold,
+    c_target, c_effort, c_score,
+    table_width, origin, table, least,
+    out_effort, out_score, out_rank, out_utility, out_next,
+    active,
+):  # fmt: skip
+    """:func:`respond` for the scenarios ``s`` with ``active[s]`` only (other rows of ``out_*`` are left alone)."""
     S, n = evaluated.shape
     m = rows.shape[1]
     level = np.empty(n)
@@ -237,6 +261,8 @@ def respond(
     us = np.empty(n)
     ks = np.empty(n, dtype=np.int64)
     for s in range(S):
+        if not active[s]:
+            continue
         delta = resolution[s]
         for j in range(n):
             level[j] = _level(evaluated[s, j], delta)
@@ -339,3 +365,85 @@ def publish(
                 if level[j] > level[i] or (level[j] == level[i] and priority[s, j] > priority[s, i]):
                     above += 1
             out_rank[s, i] = 1 + above
+
+
+# ---------------------------------------------------------------------------
+# Exact recurrence of deterministic play
+# ---------------------------------------------------------------------------
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True)
+def _mix(z):
+    z = z ^ (z >> np.uint64(30))
+    z = z * _M1
+    z = z ^ (z >> np.uint64(27))
+    z = z * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def recurrence_observe(bits, t, history, hashes, table, start, period, active):
+    """Record round ``t``'s profile and find an exact recurrence of it (see :class:`sim.engine.Recurrence`).
+
+    ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``).
+    A scenario already known to recur (``period[s] > 0``) is left alone.
+    Otherwise, while ``t`` fits in ``history`` ``(S, H, n)``, the profile is
+    stored, and looked up (by a hash of its bits, ``table`` an open-addressing
+    table of rounds per scenario, ``-1`` empty) among the earlier rounds; when
+    an earlier round ``r`` had the same bits in every position, ``start[s] = r``
+    and ``period[s] = t - r``.  ``active[s]`` is set to whether the scenario
+    still has to be computed (no recurrence known).
+    """
+    S, n = bits.shape
+    H = history.shape[1]
+    mask = table.shape[1] - 1
+    for s in range(S):
+        if period[s] > 0:
+            active[s] = False
+            continue
+        active[s] = True
+        if t >= H:
+            continue
+        h = _GOLDEN
+        for i in range(n):
+            h = _mix((h ^ bits[s, i]) * _GOLDEN)
+            history[s, t, i] = bits[s, i]
+        hashes[s, t] = h
+        slot = np.int64(h & np.uint64(mask))
+        while True:
+            r = table[s, slot]
+            if r < 0:
+                table[s, slot] = t
+                break
+            if hashes[s, r] == h:
+                same = True
+                for i in range(n):
+                    if history[s, r, i] != bits[s, i]:
+                        same = False
+                        break
+                if same:
+                    start[s] = r
+                    period[s] = t - r
+                    active[s] = False
+                    break
+            slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def recurrence_replay(bits, t, history, start, period):
+    """Write the profile of round ``t + 1`` of every recurring scenario into ``bits`` (``x.view(np.uint64)``).
+
+    With ``x(t0 + p) = x(t0)`` (``t0 = start[s]``, ``p = period[s]``) and play
+    deterministic, ``x(t0 + k) = x(t0 + k mod p)`` for every ``k >= 0``.
+    """
+    S, n = bits.shape
+    for s in range(S):
+        p = period[s]
+        if p > 0:
+            r = start[s] + (t + 1 - start[s]) % p
+            for i in range(n):
+                bits[s, i] = history[s, r, i]
