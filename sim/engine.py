@@ -746,15 +746,23 @@ class _Recorder:
         self.score = np.empty((S, self.width, n))
         self.published = np.empty((S, self.width, n))
         self.rank = np.empty((S, self.width, n), dtype=np.int32)
+        multiplier, salt = analysis._position_constants(n)
+        with np.errstate(over="ignore"):  # wrapping uint64 arithmetic, as in state_keys
+            offset = np.uint64(n) * analysis._GOLDEN
+        self._constants = (multiplier, salt, offset, analysis._SEED, analysis._MAX_QUANTUM)
 
     def add(self, t: int, effort, score, published, rank):
-        if self.record == "tail":
-            self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
+        from sim import kernel
+
         k = t % self.width
-        self.effort[:, k] = effort
-        self.score[:, k] = score
-        self.published[:, k] = published
-        self.rank[:, k] = rank
+        tail = self.record == "tail"
+        arrays = [np.ascontiguousarray(a) for a in (effort, score, published)]
+        ok = kernel.record_round(
+            t, k, *arrays, np.ascontiguousarray(rank, dtype=np.int64), self.cell, *self._constants, tail,
+            self.keys, self.effort, self.score, self.published, self.rank,
+        )  # fmt: skip
+        if not ok:  # an effort the keys cannot quantise: state_keys names it
+            self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
 
     def finish(self):
         """Unroll the ring buffer so rows are in round order; returns the first stored round."""

@@ -447,3 +447,44 @@ def recurrence_replay(bits, t, history, start, period):
             r = start[s] + (t + 1 - start[s]) % p
             for i in range(n):
                 bits[s, i] = history[s, r, i]
+
+
+# ---------------------------------------------------------------------------
+# Per-round records
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
+                 with_keys, keys, out_effort, out_score, out_published, out_rank):
+    """One round into the recorder: row ``k`` of the ring buffers and, ``with_keys``, ``keys[:, t]``.
+
+    The keys are :func:`sim.analysis.state_keys` of ``(effort, rank)`` with
+    ``cell`` per scenario, the same operations on the same bits
+    (``multiplier``, ``salt`` per position, ``offset = n * G`` and ``seed``
+    are that function's constants).  Returns ``False``, with the keys of this
+    round left incomplete, when some ``|effort / cell|`` is not below
+    ``max_quantum`` (then the caller asks ``state_keys`` for its error).
+    """
+    S, n = effort.shape
+    ok = True
+    for s in range(S):
+        for i in range(n):
+            out_effort[s, k, i] = effort[s, i]
+            out_score[s, k, i] = score[s, i]
+            out_published[s, k, i] = published[s, i]
+            out_rank[s, k, i] = rank[s, i]
+        if not with_keys:
+            continue
+        c = cell[s]
+        total = np.uint64(0)
+        for i in range(n):
+            quantum = np.floor(effort[s, i] / c + 0.5)
+            if not (np.abs(quantum) < max_quantum):
+                ok = False
+                quantum = 0.0
+            q = np.uint64(np.int64(quantum))
+            r = np.uint64(np.int64(rank[s, i]))
+            total += _mix((q ^ _mix(r * _GOLDEN + salt[i])) * multiplier[i])
+        keys[s, t] = _mix((total + offset) ^ seed)
+    return ok

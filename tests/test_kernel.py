@@ -129,3 +129,46 @@ def test_publish_matches_the_numpy_path(resolution, noisy):
     np.testing.assert_array_equal(evaluated, true if shock is None else true + shock)
     np.testing.assert_array_equal(published, batch.published(evaluated))
     np.testing.assert_array_equal(rank, batch.ranks(evaluated))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    effort=st.lists(
+        st.one_of(st.floats(-1e6, 1e6), st.floats(0.0, 1e-6), st.sampled_from([0.0, -0.0, 1e9, 2.5e-12])),
+        min_size=12,
+        max_size=12,
+    ),
+    rank=st.lists(st.integers(1, 4), min_size=12, max_size=12),
+    cell=st.lists(st.floats(1e-12, 1e-3), min_size=3, max_size=3),
+)
+def test_recorder_keys_are_state_keys(effort, rank, cell):
+    """The compiled per-round keys are sim.analysis.state_keys, bit for bit (negative efforts included)."""
+    from sim import analysis
+    from sim.engine import _Recorder
+
+    effort = np.array(effort).reshape(3, 4)
+    rank = np.array(rank, dtype=np.int64).reshape(3, 4)
+    cell = np.array(cell)
+    recorder = _Recorder(3, 4, 5, "tail", 2, cell)
+    try:
+        want = analysis.state_keys(effort, rank, cell)
+    except ValueError:
+        with pytest.raises(ValueError):
+            recorder.add(3, effort, effort + 1.0, effort + 2.0, rank)
+        return
+    recorder.add(3, effort, effort + 1.0, effort + 2.0, rank)
+    np.testing.assert_array_equal(recorder.keys[:, 3], want)
+    np.testing.assert_array_equal(recorder.effort[:, 1], effort)
+    np.testing.assert_array_equal(recorder.score[:, 1], effort + 1.0)
+    np.testing.assert_array_equal(recorder.published[:, 1], effort + 2.0)
+    np.testing.assert_array_equal(recorder.rank[:, 1], rank)
+
+
+def test_recorder_refuses_efforts_it_cannot_key():
+    from sim.engine import _Recorder
+
+    recorder = _Recorder(1, 2, 3, "tail", 2, np.array([1e-9]))
+    with pytest.raises(ValueError, match="too large"):
+        recorder.add(0, np.array([[1e300, 0.0]]), np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="not finite"):
+        recorder.add(0, np.array([[np.nan, 0.0]]), np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2), dtype=np.int64))
