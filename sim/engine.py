@@ -424,8 +424,12 @@ class BatchGame:
             response = dataclasses.replace(response, next_effort=nxt)
         return response
 
-    def _respond_compiled(self, evaluated, rows, cache, current, active=None) -> Response:
-        """The compiled kernel; with ``active`` ``(S,)`` only those scenarios (the others' rows are undefined)."""
+    def _respond_compiled(self, evaluated, rows, cache, current, active=None, current_score=None) -> Response:
+        """The compiled kernel; with ``active`` ``(S,)`` only those scenarios (the others' rows are undefined).
+
+        ``current_score`` (optional, ``(S, m)``): the true scores of ``current``, as :meth:`publish` computes
+        them; the hold check then takes them instead of evaluating the score again.
+        """
         from sim import kernel
 
         S, n = self.shape
@@ -450,6 +454,7 @@ class BatchGame:
             cache.width, cache.origin, cache.table, cache.least,
             out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
             np.ones(S, dtype=np.bool_) if active is None else active,
+            current_score is not None, cur if current_score is None else np.ascontiguousarray(current_score),
         )  # fmt: skip
         if not hold:
             out["next_effort"] = None
@@ -732,7 +737,12 @@ def initial_profiles(scenarios, game: BatchGame, randoms: Sequence[DynamicsRando
 
 
 class _Recorder:
-    """Per-round records: everything (``full``) or state keys plus a rolling tail window (``tail``)."""
+    """Per-round records: everything (``full``) or state keys plus a rolling tail window (``tail``).
+
+    In ``tail`` mode the ring buffers are kept round-major while recording
+    (each round one contiguous block) and turned into ``(S, W, n)`` by
+    :meth:`finish`; in ``full`` mode they are ``(S, R + 1, n)`` from the start.
+    """
 
     def __init__(self, S: int, n: int, rounds: int, record: str, tail_window: int, cell: np.ndarray):
         if record not in ("full", "tail"):
@@ -741,11 +751,15 @@ class _Recorder:
         self.rounds = rounds
         self.width = rounds + 1 if record == "full" else min(rounds + 1, tail_window)
         self.cell = cell
-        self.keys = np.empty((S, rounds + 1), dtype=np.uint64)
-        self.effort = np.empty((S, self.width, n))
-        self.score = np.empty((S, self.width, n))
-        self.published = np.empty((S, self.width, n))
-        self.rank = np.empty((S, self.width, n), dtype=np.int32)
+        W = self.width
+        dtypes = (np.float64, np.float64, np.float64, np.int32)
+        if record == "tail":
+            self._keys = np.empty((rounds + 1, S), dtype=np.uint64)
+            self._ring = tuple(np.empty((W, S, n), dtype=d) for d in dtypes)
+        else:
+            self._keys = np.empty((1, S), dtype=np.uint64)  # unused: keyed at the end
+            self.effort, self.score, self.published, self.rank = (np.empty((S, W, n), dtype=d) for d in dtypes)
+            self._ring = tuple(a.transpose(1, 0, 2) for a in (self.effort, self.score, self.published, self.rank))
         multiplier, salt = analysis._position_constants(n)
         with np.errstate(over="ignore"):  # wrapping uint64 arithmetic, as in state_keys
             offset = np.uint64(n) * analysis._GOLDEN
@@ -756,23 +770,29 @@ class _Recorder:
 
         k = t % self.width
         tail = self.record == "tail"
-        arrays = [np.ascontiguousarray(a) for a in (effort, score, published)]
+        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
         ok = kernel.record_round(
             t, k, *arrays, np.ascontiguousarray(rank, dtype=np.int64), self.cell, *self._constants, tail,
-            self.keys, self.effort, self.score, self.published, self.rank,
+            self._keys, *self._ring,
         )  # fmt: skip
         if not ok:  # an effort the keys cannot quantise: state_keys names it
-            self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
+            self._keys[t] = analysis.state_keys(effort, rank, self.cell)
 
     def finish(self):
         """Unroll the ring buffer so rows are in round order; returns the first stored round."""
         start = self.rounds + 1 - self.width
         shift = start % self.width
-        if shift:
-            for name in ("effort", "score", "published", "rank"):
-                setattr(self, name, np.roll(getattr(self, name), -shift, axis=1))
-        if self.record == "full":  # every round is stored: key them all at once
+        if self.record == "tail":
+            W = self.width
+            for name, ring in zip(("effort", "score", "published", "rank"), self._ring, strict=True):
+                out = np.empty((ring.shape[1], W, ring.shape[2]), dtype=ring.dtype)
+                out[:, : W - shift] = ring[shift:].transpose(1, 0, 2)
+                out[:, W - shift :] = ring[:shift].transpose(1, 0, 2)
+                setattr(self, name, out)
+            self.keys = np.ascontiguousarray(self._keys.T)
+        else:  # every round is stored (shift = 0): key them all at once
             self.keys = analysis.state_keys(self.effort, self.rank, self.cell[:, None])
+        self._ring = self._keys = None
         return start
 
 
@@ -798,26 +818,31 @@ class Recurrence:
     def __init__(self, S: int, n: int, rounds: int):
         H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n))))
         capacity = 1 << int(2 * H - 1).bit_length()  # a power of two at least 2 H: the table stays half empty
-        self.history = np.empty((S, H, n), dtype=np.uint64)
-        self.hashes = np.empty((S, H), dtype=np.uint64)
+        # Round-major: each round's profiles are one contiguous block.
+        self.history = np.empty((H, S, n), dtype=np.uint64)
+        self.score_history = np.empty((H, S, n))
+        self.hashes = np.empty((H, S), dtype=np.uint64)
         self.table = np.full((S, capacity), -1, dtype=np.int64)
         self.start = np.zeros(S, dtype=np.int64)
         self.period = np.zeros(S, dtype=np.int64)
         self.active = np.ones(S, dtype=np.bool_)
 
-    def observe(self, t: int, x: np.ndarray) -> np.ndarray:
-        """Record ``x(t)``; returns the scenarios still to compute (``(S,)`` bool)."""
+    def observe(self, t: int, x: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Record ``x(t)`` and its true scores; returns the scenarios still to compute (``(S,)`` bool)."""
         from sim import kernel
 
-        kernel.recurrence_observe(np.ascontiguousarray(x).view(np.uint64), t, self.history, self.hashes,
-                                  self.table, self.start, self.period, self.active)
+        kernel.recurrence_observe(np.ascontiguousarray(x).view(np.uint64), np.ascontiguousarray(score), t,
+                                  self.history, self.score_history, self.hashes, self.table, self.start,
+                                  self.period, self.active)
         return self.active
 
-    def replay(self, t: int, x_next: np.ndarray) -> None:
-        """Overwrite ``x_next`` (C-contiguous float ``(S, n)``) with ``x(t + 1)`` where the scenario recurs."""
+    def replay(self, t: int, x_next: np.ndarray, score_next: np.ndarray) -> None:
+        """Overwrite ``x_next`` and ``score_next`` (C-contiguous float ``(S, n)``) with ``x(t + 1)`` and its
+        true scores where the scenario recurs (elsewhere they are left alone)."""
         from sim import kernel
 
-        kernel.recurrence_replay(x_next.view(np.uint64), t, self.history, self.start, self.period)
+        kernel.recurrence_replay(x_next.view(np.uint64), score_next, t, self.history, self.score_history,
+                                 self.start, self.period)
 
 
 def _replays(game: BatchGame, settings: RunSettings) -> bool:
@@ -840,18 +865,16 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
     all_rows = np.broadcast_to(np.arange(n), (S, n))
     logit = settings.response == "logit"
     cache = CandidateCache(game)
-    recurrence = Recurrence(S, n, settings.rounds) if _replays(game, settings) else None
+    if _replays(game, settings):
+        _play_replaying(game, settings, x, recorder, cache, progress)
+        return
     for t in range(settings.rounds + 1):
         shock = game.noise[:, None] * np.stack([r.noise() for r in randoms]) if noisy else None
         true_score, evaluated, published, rank = game.publish(x, shock)
         recorder.add(t, x, true_score, published, rank)
         if t == settings.rounds:
             break
-        if recurrence is not None:
-            active = recurrence.observe(t, x)
-            x = game._respond_compiled(evaluated, all_rows, cache, x, active).next_effort
-            recurrence.replay(t, x)
-        elif settings.schedule in ("simultaneous", "asynchronous"):
+        if settings.schedule in ("simultaneous", "asynchronous"):
             uniform = np.stack([r.choice() for r in randoms]) if logit else None
             revise = None
             if settings.schedule == "asynchronous":
@@ -879,6 +902,52 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
                 x[s_all, dev] = new
                 moved = game.score[s_all, dev].score(game.tau + new)
                 evaluated[s_all, dev] = moved if shock is None else moved + shock[s_all, dev]
+        if progress is not None:
+            progress.update(1)
+
+
+def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recorder: _Recorder,
+                    cache: CandidateCache, progress=None) -> None:
+    """:func:`play` for deterministic simultaneous best responses with the compiled kernel (:func:`_replays`).
+
+    Scenarios whose profile has recurred are replayed (:class:`Recurrence`):
+    their next profile and its true scores come from the history, and
+    neither the response nor the score is computed for them.  Output
+    buffers are allocated once and reused every round.
+    """
+    from sim import kernel
+
+    S, n = game.shape
+    recurrence = Recurrence(S, n, settings.rounds)
+    rows = np.ascontiguousarray(np.broadcast_to(np.arange(n), (S, n)))
+    no_shock = np.zeros((S, n))
+    x = np.ascontiguousarray(x, dtype=float)
+    true_score = np.empty((S, n))
+    known = np.zeros(S, dtype=np.bool_)
+    # Leaderboard of the round: evaluated = true (no noise), published, rank.
+    evaluated, published, rank = np.empty((S, n)), np.empty((S, n)), np.empty((S, n), dtype=np.int64)
+    response = [np.empty((S, n)), np.empty((S, n)), np.empty((S, n), dtype=np.int64), np.empty((S, n))]
+    x_next = np.empty((S, n))
+    score_spec = game.kernel_spec[:6]
+    for t in range(settings.rounds + 1):
+        kernel.publish_known(*score_spec, game.tau, game.resolution, game.priority, x, no_shock, False, known,
+                             true_score, true_score, evaluated, published, rank)
+        recorder.add(t, x, true_score, published, rank)
+        if t == settings.rounds:
+            break
+        active = recurrence.observe(t, x, true_score)
+        kernel.respond_active(
+            *game.kernel_spec,
+            game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
+            game.reach, game.tolerance,
+            evaluated, rows, x, True,
+            cache.target, cache.effort, cache.score,
+            cache.width, cache.origin, cache.table, cache.least,
+            *response, x_next, active, True, true_score,
+        )  # fmt: skip
+        np.logical_not(active, out=known)
+        recurrence.replay(t, x_next, true_score)
+        x, x_next = x_next, x
         if progress is not None:
             progress.update(1)
 

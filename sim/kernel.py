@@ -234,7 +234,7 @@ def respond(
         c_target, c_effort, c_score,
         table_width, origin, table, least,
         out_effort, out_score, out_rank, out_utility, out_next,
-        np.ones(evaluated.shape[0], dtype=np.bool_),
+        np.ones(evaluated.shape[0], dtype=np.bool_), False, current,
     )  # fmt: skip
 
 
@@ -247,9 +247,14 @@ def respond_active(
     c_target, c_effort, c_score,
     table_width, origin, table, least,
     out_effort, out_score, out_rank, out_utility, out_next,
-    active,
+    active, scored, current_score,
 ):  # fmt: skip
-    """:func:`respond` for the scenarios ``s`` with ``active[s]`` only (other rows of ``out_*`` are left alone)."""
+    """:func:`respond` for the scenarios ``s`` with ``active[s]`` only (other rows of ``out_*`` are left alone).
+
+    With ``scored``, ``current_score[s, r]`` is the true score of ``current[s, r]``, exactly as the
+    kernel computes it (``f(theta_i, tau + current)``, e.g. from :func:`publish`), and the hold check
+    uses it instead of evaluating the score again.
+    """
     S, n = evaluated.shape
     m = rows.shape[1]
     level = np.empty(n)
@@ -331,7 +336,7 @@ def respond_active(
             nxt = best_x
             if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
-                sc = _score(family, lo, up, a, b, unit, t + cur)
+                sc = current_score[s, r] if scored else _score(family, lo, up, a, b, unit, t + cur)
                 k = _rank(level, priority, s, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
                 if u >= best_u - tol:
@@ -348,12 +353,30 @@ def publish(
     """One round's leaderboard: true scores, evaluated scores (plus ``shock`` when ``noisy``), published
     scores and ranks, exactly as :meth:`sim.engine.BatchGame.scores`, ``published`` and ``ranks`` compute them.
     """
+    publish_known(
+        family, p_lower, p_upper, p_a, p_b, unit, tau, resolution, priority, x, shock, noisy,
+        np.zeros(x.shape[0], dtype=np.bool_), x, out_true, out_evaluated, out_published, out_rank,
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def publish_known(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    tau, resolution, priority, x, shock, noisy, known, known_true,
+    out_true, out_evaluated, out_published, out_rank,
+):  # fmt: skip
+    """:func:`publish`, taking the true scores of scenarios ``s`` with ``known[s]`` from ``known_true[s]``
+    (they must be the scores of ``x[s]``, as computed before) instead of evaluating them again.
+    """
     S, n = x.shape
     level = np.empty(n)
     for s in range(S):
         delta = resolution[s]
         for i in range(n):
-            true = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x[s, i])
+            if known[s]:
+                true = known_true[s, i]
+            else:
+                true = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x[s, i])
             evaluated = true + shock[s, i] if noisy else true
             out_true[s, i] = true
             out_evaluated[s, i] = evaluated
@@ -386,20 +409,21 @@ def _mix(z):
 
 
 @njit(cache=True)
-def recurrence_observe(bits, t, history, hashes, table, start, period, active):
+def recurrence_observe(bits, score, t, history, score_history, hashes, table, start, period, active):
     """Record round ``t``'s profile and find an exact recurrence of it (see :class:`sim.engine.Recurrence`).
 
-    ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``).
-    A scenario already known to recur (``period[s] > 0``) is left alone.
-    Otherwise, while ``t`` fits in ``history`` ``(S, H, n)``, the profile is
-    stored, and looked up (by a hash of its bits, ``table`` an open-addressing
-    table of rounds per scenario, ``-1`` empty) among the earlier rounds; when
-    an earlier round ``r`` had the same bits in every position, ``start[s] = r``
-    and ``period[s] = t - r``.  ``active[s]`` is set to whether the scenario
-    still has to be computed (no recurrence known).
+    ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``)
+    and ``score`` their true scores.  A scenario already known to recur
+    (``period[s] > 0``) is left alone.  Otherwise, while ``t`` fits in
+    ``history`` ``(H, S, n)``, the profile and its scores are stored, and the
+    profile is looked up (by a hash of its bits; ``table`` is an
+    open-addressing table of rounds per scenario, ``-1`` empty) among the
+    earlier rounds; when an earlier round ``r`` had the same bits in every
+    position, ``start[s] = r`` and ``period[s] = t - r``.  ``active[s]`` is set
+    to whether the scenario still has to be computed (no recurrence known).
     """
     S, n = bits.shape
-    H = history.shape[1]
+    H = history.shape[0]
     mask = table.shape[1] - 1
     for s in range(S):
         if period[s] > 0:
@@ -411,18 +435,19 @@ def recurrence_observe(bits, t, history, hashes, table, start, period, active):
         h = _GOLDEN
         for i in range(n):
             h = _mix((h ^ bits[s, i]) * _GOLDEN)
-            history[s, t, i] = bits[s, i]
-        hashes[s, t] = h
+            history[t, s, i] = bits[s, i]
+            score_history[t, s, i] = score[s, i]
+        hashes[t, s] = h
         slot = np.int64(h & np.uint64(mask))
         while True:
             r = table[s, slot]
             if r < 0:
                 table[s, slot] = t
                 break
-            if hashes[s, r] == h:
+            if hashes[r, s] == h:
                 same = True
                 for i in range(n):
-                    if history[s, r, i] != bits[s, i]:
+                    if history[r, s, i] != bits[s, i]:
                         same = False
                         break
                 if same:
@@ -434,8 +459,9 @@ def recurrence_observe(bits, t, history, hashes, table, start, period, active):
 
 
 @njit(cache=True)
-def recurrence_replay(bits, t, history, start, period):
-    """Write the profile of round ``t + 1`` of every recurring scenario into ``bits`` (``x.view(np.uint64)``).
+def recurrence_replay(bits, score, t, history, score_history, start, period):
+    """Write the profile of round ``t + 1`` of every recurring scenario into ``bits`` (``x.view(np.uint64)``),
+    and its true scores into ``score``.
 
     With ``x(t0 + p) = x(t0)`` (``t0 = start[s]``, ``p = period[s]``) and play
     deterministic, ``x(t0 + k) = x(t0 + k mod p)`` for every ``k >= 0``.
@@ -446,7 +472,8 @@ def recurrence_replay(bits, t, history, start, period):
         if p > 0:
             r = start[s] + (t + 1 - start[s]) % p
             for i in range(n):
-                bits[s, i] = history[s, r, i]
+                bits[s, i] = history[r, s, i]
+                score[s, i] = score_history[r, s, i]
 
 
 # ---------------------------------------------------------------------------
@@ -457,7 +484,8 @@ def recurrence_replay(bits, t, history, start, period):
 @njit(cache=True, error_model="numpy")
 def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
                  with_keys, keys, out_effort, out_score, out_published, out_rank):
-    """One round into the recorder: row ``k`` of the ring buffers and, ``with_keys``, ``keys[:, t]``.
+    """One round into the recorder: row ``k`` of the ring buffers (``out_*[k]``, each ``(W, S, n)``, a view
+    of any layout) and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
 
     The keys are :func:`sim.analysis.state_keys` of ``(effort, rank)`` with
     ``cell`` per scenario, the same operations on the same bits
@@ -470,10 +498,10 @@ def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, o
     ok = True
     for s in range(S):
         for i in range(n):
-            out_effort[s, k, i] = effort[s, i]
-            out_score[s, k, i] = score[s, i]
-            out_published[s, k, i] = published[s, i]
-            out_rank[s, k, i] = rank[s, i]
+            out_effort[k, s, i] = effort[s, i]
+            out_score[k, s, i] = score[s, i]
+            out_published[k, s, i] = published[s, i]
+            out_rank[k, s, i] = rank[s, i]
         if not with_keys:
             continue
         c = cell[s]
@@ -486,5 +514,5 @@ def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, o
             q = np.uint64(np.int64(quantum))
             r = np.uint64(np.int64(rank[s, i]))
             total += _mix((q ^ _mix(r * _GOLDEN + salt[i])) * multiplier[i])
-        keys[s, t] = _mix((total + offset) ^ seed)
+        keys[t, s] = _mix((total + offset) ^ seed)
     return ok

@@ -550,15 +550,17 @@ def test_recurrence_detects_the_first_exact_repeat():
 
     rec = Recurrence(2, 3, 10)
     profiles = [np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]), np.array([[1.0, 1.0, 2.0], [-0.0, 5.0, 5.0]])]
-    active = rec.observe(0, profiles[0]).copy()
+    scores = [p + 0.5 for p in profiles]
+    active = rec.observe(0, profiles[0], scores[0]).copy()
     assert active.all()
-    active = rec.observe(1, profiles[1]).copy()
+    active = rec.observe(1, profiles[1], scores[1]).copy()
     assert active.all()
     # Scenario 0 returns to round 0's profile; scenario 1 to one that equals round 0's but for the sign of zero.
-    active = rec.observe(2, np.array([[0.0, 1.0, 2.0], [0.0, 5.0, 5.0]])).copy()
+    active = rec.observe(2, np.array([[0.0, 1.0, 2.0], [0.0, 5.0, 5.0]]), scores[0]).copy()
     assert list(active) == [False, True]
     assert rec.start[0] == 0 and rec.period[0] == 2
-    nxt = np.full((2, 3), np.nan)
-    rec.replay(2, nxt)
+    nxt, nxt_score = np.full((2, 3), np.nan), np.full((2, 3), np.nan)
+    rec.replay(2, nxt, nxt_score)
     np.testing.assert_array_equal(nxt[0], profiles[1][0])  # x(3) = x(1)
-    assert np.isnan(nxt[1]).all()  # not recurring: left alone
+    np.testing.assert_array_equal(nxt_score[0], scores[1][0])
+    assert np.isnan(nxt[1]).all() and np.isnan(nxt_score[1]).all()  # not recurring: left alone

@@ -149,19 +149,25 @@ def test_recorder_keys_are_state_keys(effort, rank, cell):
     effort = np.array(effort).reshape(3, 4)
     rank = np.array(rank, dtype=np.int64).reshape(3, 4)
     cell = np.array(cell)
-    recorder = _Recorder(3, 4, 5, "tail", 2, cell)
+    recorder = _Recorder(3, 4, 3, "tail", 2, cell)
     try:
         want = analysis.state_keys(effort, rank, cell)
     except ValueError:
         with pytest.raises(ValueError):
             recorder.add(3, effort, effort + 1.0, effort + 2.0, rank)
         return
+    zeros = np.zeros((3, 4))
+    for t in range(3):
+        recorder.add(t, zeros, zeros, zeros, np.ones((3, 4), dtype=np.int64))
     recorder.add(3, effort, effort + 1.0, effort + 2.0, rank)
+    assert recorder.finish() == 2
     np.testing.assert_array_equal(recorder.keys[:, 3], want)
+    np.testing.assert_array_equal(recorder.keys[:, 0], analysis.state_keys(zeros, np.ones((3, 4), int), cell))
     np.testing.assert_array_equal(recorder.effort[:, 1], effort)
     np.testing.assert_array_equal(recorder.score[:, 1], effort + 1.0)
     np.testing.assert_array_equal(recorder.published[:, 1], effort + 2.0)
     np.testing.assert_array_equal(recorder.rank[:, 1], rank)
+    np.testing.assert_array_equal(recorder.effort[:, 0], zeros)
 
 
 def test_recorder_refuses_efforts_it_cannot_key():
@@ -172,3 +178,37 @@ def test_recorder_refuses_efforts_it_cannot_key():
         recorder.add(0, np.array([[1e300, 0.0]]), np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2), dtype=np.int64))
     with pytest.raises(ValueError, match="not finite"):
         recorder.add(0, np.array([[np.nan, 0.0]]), np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2), dtype=np.int64))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=assumption_games(max_n=6), data=st.data())
+def test_hold_check_with_given_current_scores_is_the_same(game, data):
+    """respond_active fed the published true scores of the current efforts moves exactly as respond does."""
+    batch = BatchGame.from_games([game])
+    assert batch.kernel_spec is not None
+    n = game.n
+    x = np.array([data.draw(st.lists(st.floats(0.0, 1e4), min_size=n, max_size=n))])
+    rows = np.arange(n)[None, :]
+    true, evaluated, _, _ = batch.publish(x)
+    want = batch.respond(evaluated, rows, current=x)
+    got = batch._respond_compiled(evaluated, rows, None, x, current_score=true)
+    for name in ("effort", "score", "rank", "utility", "next_effort"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("resolution", [0.0, 1e-3])
+def test_publish_with_known_scores_is_publish(resolution):
+    n = 5
+    theta = np.linspace(1.0, 0.1, n)
+    score = PowerLaw(lower=np.full(n, 0.25), upper=np.full(n, 0.95), alpha=-2 + 2 * theta, beta=0.3 + 0.2 * theta)
+    batch = BatchGame.from_games(_games(score, LinearCost(0.01), n, [0.0, 2.0, 9.0, 30.0], resolution))
+    rng = np.random.default_rng(11)
+    x = rng.exponential(3.0, size=batch.shape)
+    want = batch.publish(x)
+    known = np.array([True, False, True, False])
+    given_true = np.where(known[:, None], want[0], np.nan)
+    out = (np.empty(batch.shape), np.empty(batch.shape), np.empty(batch.shape), np.empty(batch.shape, np.int64))
+    kernel.publish_known(*batch.kernel_spec[:6], batch.tau, batch.resolution, batch.priority, x,
+                         np.zeros(batch.shape), False, known, given_true, *out)
+    for a, b in zip(out, want, strict=True):
+        np.testing.assert_array_equal(a, b)
