@@ -104,8 +104,16 @@ class DynamicsRandom:
 
     def __init__(self, seed: int, n: int):
         self.n = n
-        self._rng = {name: np.random.default_rng(ss) for name, ss in dynamics_streams(seed).items()}
+        self.seed = seed
+        self._generators: dict[str, np.random.Generator] | None = None  # made on first use
         self._buffer: dict[str, tuple[np.ndarray, int]] = {}
+
+    @property
+    def _rng(self) -> dict[str, np.random.Generator]:
+        """The generators, one per stream, created on first use (a deterministic run needs none)."""
+        if self._generators is None:
+            self._generators = {name: np.random.default_rng(ss) for name, ss in dynamics_streams(self.seed).items()}
+        return self._generators
 
     def _next(self, name: str, normal: bool = False) -> np.ndarray:
         block, used = self._buffer.get(name, (None, DRAW_BLOCK))
@@ -768,7 +776,8 @@ class _Recorder:
     def add(self, t: int, effort, score, published, rank):
         from sim import kernel
 
-        k = t % self.width
+        # Round t goes to row (t - first stored round) mod W, so that the rows end up in round order.
+        k = (t - (self.rounds + 1 - self.width)) % self.width
         tail = self.record == "tail"
         arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
         ok = kernel.record_round(
@@ -779,21 +788,16 @@ class _Recorder:
             self._keys[t] = analysis.state_keys(effort, rank, self.cell)
 
     def finish(self):
-        """Unroll the ring buffer so rows are in round order; returns the first stored round."""
-        start = self.rounds + 1 - self.width
-        shift = start % self.width
+        """The records as ``(S, W, n)`` arrays in round order (rows of the ring are already in round order:
+        in ``tail`` mode transposed views, no copy); returns the first stored round."""
         if self.record == "tail":
-            W = self.width
             for name, ring in zip(("effort", "score", "published", "rank"), self._ring, strict=True):
-                out = np.empty((ring.shape[1], W, ring.shape[2]), dtype=ring.dtype)
-                out[:, : W - shift] = ring[shift:].transpose(1, 0, 2)
-                out[:, W - shift :] = ring[:shift].transpose(1, 0, 2)
-                setattr(self, name, out)
+                setattr(self, name, ring.transpose(1, 0, 2))
             self.keys = np.ascontiguousarray(self._keys.T)
-        else:  # every round is stored (shift = 0): key them all at once
+        else:  # every round is stored: key them all at once
             self.keys = analysis.state_keys(self.effort, self.rank, self.cell[:, None])
         self._ring = self._keys = None
-        return start
+        return self.rounds + 1 - self.width
 
 
 class Recurrence:
