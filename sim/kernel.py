@@ -370,9 +370,11 @@ def publish_known(
     """
     S, n = x.shape
     level = np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
     for s in range(S):
         delta = resolution[s]
         for i in range(n):
+            prio[i] = priority[s, i]
             if known[s]:
                 true = known_true[s, i]
             else:
@@ -383,10 +385,10 @@ def publish_known(
             level[i] = _level(evaluated, delta)
             out_published[s, i] = level[i] * delta if delta > 0.0 else evaluated
         for i in range(n):
+            li, pi = level[i], prio[i]
             above = 0
-            for j in range(n):
-                if level[j] > level[i] or (level[j] == level[i] and priority[s, j] > priority[s, i]):
-                    above += 1
+            for j in range(n):  # branch-free count (vectorises)
+                above += (level[j] > li) | ((level[j] == li) & (prio[j] > pi))
             out_rank[s, i] = 1 + above
 
 
