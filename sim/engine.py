@@ -459,7 +459,8 @@ class BatchGame:
             self.reach, self.tolerance,
             np.ascontiguousarray(evaluated), np.ascontiguousarray(rows), cur, hold,
             cache.target, cache.effort, cache.score,
-            cache.width, cache.origin, cache.table, cache.least,
+            cache.width, cache.origin, cache.table, cache.least, cache.least_width, cache.least_row,
+            cache.least_origin,
             out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
             np.ones(S, dtype=np.bool_) if active is None else active,
             current_score is not None, cur if current_score is None else np.ascontiguousarray(current_score),
@@ -594,7 +595,10 @@ class CandidateCache:
     (arms races revisit the same levels cycle after cycle).  All developers'
     entries for one level sit side by side, so the few levels a race is
     fought over stay in the processor's cache.  ``least`` remembers the least
-    score at each level.  Levels outside the table, and exact scores
+    score at each level: it depends on the level and the resolution only, so
+    scenarios with the same resolution share one row (``least_row[s]``,
+    counted from ``least_origin[s]``), small enough to stay in the
+    processor's cache.  Levels outside the table, and exact scores
     (``delta = 0``), fall back to remembering the last target per developer
     and rival, which is also tried first.  An entry is reused only for the
     bit-for-bit same target (same scenario, developer and ``tau``), so
@@ -612,6 +616,9 @@ class CandidateCache:
         self.origin = np.zeros(S)
         self.table = np.zeros((1, 1, 1, 2))
         self.least = np.zeros((1, 1))
+        self.least_width = 0
+        self.least_row = np.zeros(S, dtype=np.int64)
+        self.least_origin = np.zeros(S)
         grid = game.resolution > 0
         if table and grid.any():
             base = game.levels(game.baseline)
@@ -625,8 +632,24 @@ class CandidateCache:
                 self.grid = grid
                 # NaN effort = not yet computed.
                 self.table = np.full((S, width, n, 2), np.nan)
-                # Least score at level origin - 1 + k (rivals sit at most one level below the origin).
-                self.least = np.full((S, width + 2), np.nan)
+                # Least score at level least_origin - 1 + k (rivals sit at most one level below the origin),
+                # one row per resolution; one row per scenario if the shared rows would be too long.
+                deltas, row = np.unique(game.resolution, return_inverse=True)
+                low = np.full(deltas.size, np.inf)
+                np.minimum.at(low, row[grid], origin[grid])
+                high = np.full(deltas.size, -np.inf)
+                np.maximum.at(high, row[grid], origin[grid])
+                shared = int(np.max(np.where(np.isfinite(low), high - low, 0.0))) + width
+                if deltas.size * (shared + 2) <= min(LEVEL_TABLE_ENTRIES, S * (width + 2)):
+                    self.least_width = shared
+                    self.least_row = row.astype(np.int64)
+                    self.least_origin = np.where(grid, low[row], 0.0)
+                    self.least = np.full((deltas.size, shared + 2), np.nan)
+                else:
+                    self.least_width = width
+                    self.least_row = np.arange(S, dtype=np.int64)
+                    self.least_origin = origin
+                    self.least = np.full((S, width + 2), np.nan)
 
     def _slots(self, s_idx, target_level):
         """Table row for each entry (``-1`` where the level table does not apply)."""
@@ -946,7 +969,8 @@ def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recor
             game.reach, game.tolerance,
             evaluated, rows, x, True,
             cache.target, cache.effort, cache.score,
-            cache.width, cache.origin, cache.table, cache.least,
+            cache.width, cache.origin, cache.table, cache.least, cache.least_width, cache.least_row,
+            cache.least_origin,
             *response, x_next, active, True, true_score,
         )  # fmt: skip
         np.logical_not(active, out=known)

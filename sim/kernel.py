@@ -97,16 +97,17 @@ def _least_score_at_index(index, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _least_score_cached(least, width, origin, s, index, delta):
-    """:func:`_least_score_at_index`, remembered per scenario and level (``least[s, index - origin + 1]``)."""
+def _least_score_cached(least, width, origin, row, index, delta):
+    """:func:`_least_score_at_index`, remembered per level in ``least[row, index - origin + 1]``
+    (``row``: the scenario's, or its resolution's, row)."""
     if width > 0:
         k = index - origin + 1.0
         if k >= 0.0 and k < width + 2:
             kk = int(k)
-            value = least[s, kk]
+            value = least[row, kk]
             if np.isnan(value):
                 value = _least_score_at_index(index, delta)
-                least[s, kk] = value
+                least[row, kk] = value
             return value
     return _least_score_at_index(index, delta)
 
@@ -232,7 +233,7 @@ def respond(
         tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
         evaluated, rows, current, hold,
         c_target, c_effort, c_score,
-        table_width, origin, table, least,
+        table_width, origin, table, least, table_width, np.arange(evaluated.shape[0]), origin,
         out_effort, out_score, out_rank, out_utility, out_next,
         np.ones(evaluated.shape[0], dtype=np.bool_), False, current,
     )  # fmt: skip
@@ -245,11 +246,14 @@ def respond_active(
     tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
     evaluated, rows, current, hold,
     c_target, c_effort, c_score,
-    table_width, origin, table, least,
+    table_width, origin, table, least, least_width, least_row, least_origin,
     out_effort, out_score, out_rank, out_utility, out_next,
     active, scored, current_score,
 ):  # fmt: skip
     """:func:`respond` for the scenarios ``s`` with ``active[s]`` only (other rows of ``out_*`` are left alone).
+
+    The least score at level ``L`` is remembered in ``least[least_row[s], L - least_origin[s] + 1]``
+    (``0 <= L - least_origin[s] + 1 < least_width + 2``); :func:`respond` uses one row per scenario.
 
     With ``scored``, ``current_score[s, r]`` is the true score of ``current[s, r]``, exactly as the
     kernel computes it (``f(theta_i, tau + current)``, e.g. from :func:`publish`), and the hold check
@@ -272,8 +276,9 @@ def respond_active(
         for j in range(n):
             level[j] = _level(evaluated[s, j], delta)
             if delta > 0.0:
-                draw[j] = _least_score_cached(least, table_width, origin[s], s, level[j], delta)
-                beat[j] = _least_score_cached(least, table_width, origin[s], s, level[j] + 1.0, delta)
+                lrow, lorigin = least_row[s], least_origin[s]
+                draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
+                beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
             else:
                 draw[j] = evaluated[s, j]
                 beat[j] = np.nextafter(evaluated[s, j], np.inf)

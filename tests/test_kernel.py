@@ -212,3 +212,28 @@ def test_publish_with_known_scores_is_publish(resolution):
                          np.zeros(batch.shape), False, known, given_true, *out)
     for a, b in zip(out, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_least_scores_shared_by_resolution_match_the_numpy_path():
+    """Scenarios with the same resolution share one row of remembered least scores; answers are unchanged."""
+    n = 5
+    theta = np.linspace(1.0, 0.1, n)
+    score = PowerLaw(lower=np.full(n, 0.25), upper=np.full(n, 0.95), alpha=-2 + 2 * theta, beta=0.3 + 0.2 * theta)
+    games = [
+        LeaderboardGame(theta, score, LinearCost(0.01), RewardScheme("geometric", q=0.6).vector(n), tau=t, resolution=r)
+        for t, r in [(0.0, 1e-3), (3.0, 1e-4), (1.0, 0.0), (30.0, 1e-3), (0.5, 1e-4)]
+    ]
+    batch = BatchGame.from_games(games)
+    cache_k, cache_n = CandidateCache(batch), CandidateCache(batch)
+    assert cache_k.least.shape[0] == 3  # one row per distinct resolution (0 included), not one per scenario
+    rng = np.random.default_rng(8)
+    rows = np.broadcast_to(np.arange(n), batch.shape)
+    for _ in range(8):
+        x = rng.exponential(rng.choice([0.5, 20.0, 200.0]), size=batch.shape) * (rng.random(batch.shape) < 0.7)
+        evaluated = batch.scores(x)
+        got = batch.respond(evaluated, rows, cache=cache_k, current=x)
+        want = batch._respond_numpy(evaluated, rows, False, cache_n)
+        for name in ("effort", "score", "rank", "utility"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    known = cache_k.least[~np.isnan(cache_k.least)]
+    assert known.size > 0
