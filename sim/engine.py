@@ -843,12 +843,12 @@ class Recurrence:
     """
 
     def __init__(self, S: int, n: int, rounds: int):
-        H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n))))
+        # At most 2**31 rounds: a table entry keeps the round in 32 bits.
+        H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n)), 1 << 31))
         capacity = 1 << int(2 * H - 1).bit_length()  # a power of two at least 2 H: the table stays half empty
         # Round-major: each round's profiles are one contiguous block.
         self.history = np.empty((H, S, n), dtype=np.uint64)
         self.score_history = np.empty((H, S, n))
-        self.hashes = np.empty((H, S), dtype=np.uint64)
         self.table = np.full((S, capacity), -1, dtype=np.int64)
         self.start = np.zeros(S, dtype=np.int64)
         self.period = np.zeros(S, dtype=np.int64)
@@ -859,8 +859,8 @@ class Recurrence:
         from sim import kernel
 
         kernel.recurrence_observe(np.ascontiguousarray(x).view(np.uint64), np.ascontiguousarray(score), t,
-                                  self.history, self.score_history, self.hashes, self.table, self.start,
-                                  self.period, self.active)
+                                  self.history, self.score_history, self.table, self.start, self.period,
+                                  self.active)
         return self.active
 
     def replay(self, t: int, x_next: np.ndarray, score_next: np.ndarray) -> None:

@@ -416,22 +416,25 @@ def _mix(z):
 
 
 @njit(cache=True)
-def recurrence_observe(bits, score, t, history, score_history, hashes, table, start, period, active):
+def recurrence_observe(bits, score, t, history, score_history, table, start, period, active):
     """Record round ``t``'s profile and find an exact recurrence of it (see :class:`sim.engine.Recurrence`).
 
     ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``)
     and ``score`` their true scores.  A scenario already known to recur
     (``period[s] > 0``) is left alone.  Otherwise, while ``t`` fits in
     ``history`` ``(H, S, n)``, the profile and its scores are stored, and the
-    profile is looked up (by a hash of its bits; ``table`` is an
-    open-addressing table of rounds per scenario, ``-1`` empty) among the
-    earlier rounds; when an earlier round ``r`` had the same bits in every
-    position, ``start[s] = r`` and ``period[s] = t - r``.  ``active[s]`` is set
-    to whether the scenario still has to be computed (no recurrence known).
+    profile is looked up among the earlier rounds by a hash of its bits:
+    ``table`` is an open-addressing table per scenario whose entries hold the
+    round in the low 32 bits and 31 bits of the hash above them (``-1``:
+    empty), so a probe reads one entry.  When an earlier round ``r`` had the
+    same bits in every position, ``start[s] = r`` and ``period[s] = t - r``.
+    ``active[s]`` is set to whether the scenario still has to be computed (no
+    recurrence known).
     """
     S, n = bits.shape
     H = history.shape[0]
     mask = table.shape[1] - 1
+    low = np.int64(0xFFFFFFFF)
     for s in range(S):
         if period[s] > 0:
             active[s] = False
@@ -439,19 +442,23 @@ def recurrence_observe(bits, score, t, history, score_history, hashes, table, st
         active[s] = True
         if t >= H:
             continue
-        h = _GOLDEN
+        # Positions hashed independently (no chain of dependent multiplications), then combined.
+        acc = np.uint64(0)
         for i in range(n):
-            h = _mix((h ^ bits[s, i]) * _GOLDEN)
-            history[t, s, i] = bits[s, i]
+            b = bits[s, i]
+            history[t, s, i] = b
             score_history[t, s, i] = score[s, i]
-        hashes[t, s] = h
+            acc += _mix(b + np.uint64(i + 1) * _GOLDEN)
+        h = _mix(acc)
+        tag = np.int64(h >> np.uint64(33)) << np.int64(32)  # 31 bits of the hash: the entry stays >= 0
         slot = np.int64(h & np.uint64(mask))
         while True:
-            r = table[s, slot]
-            if r < 0:
-                table[s, slot] = t
+            entry = table[s, slot]
+            if entry < 0:
+                table[s, slot] = tag | np.int64(t)
                 break
-            if hashes[r, s] == h:
+            if (entry & ~low) == tag:
+                r = entry & low
                 same = True
                 for i in range(n):
                     if history[r, s, i] != bits[s, i]:
