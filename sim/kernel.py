@@ -226,14 +226,19 @@ def respond(
 
     ``out_next`` is the effort the developer moves to: its current one when
     ``hold`` and that is already a best response (:func:`sim.engine.hold_current`).
+    ``least`` remembers least scores per scenario and level (``least[s, level - origin[s] + 1]``);
+    an array of any other shape (such as a :class:`sim.engine.CandidateCache`'s rows shared by
+    resolution) is not used, and the least scores are computed each time.
     """
+    S = evaluated.shape[0]
+    least_width = table_width if least.shape[0] == S and least.shape[1] == table_width + 2 else 0
     respond_active(
         family, p_lower, p_upper, p_a, p_b, unit,
         cost_kind, cost_scale, cost_param,
         tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
         evaluated, rows, current, hold,
         c_target, c_effort, c_score,
-        table_width, origin, table, least, table_width, np.arange(evaluated.shape[0]), origin,
+        table_width, origin, table, least, least_width, np.arange(S), origin,
         out_effort, out_score, out_rank, out_utility, out_next,
         np.ones(evaluated.shape[0], dtype=np.bool_), False, current,
     )  # fmt: skip

@@ -237,3 +237,27 @@ def test_least_scores_shared_by_resolution_match_the_numpy_path():
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     known = cache_k.least[~np.isnan(cache_k.least)]
     assert known.size > 0
+
+
+def test_public_respond_still_agrees_with_a_candidate_cache():
+    """kernel.respond (per-scenario least scores) called with a CandidateCache's arrays gives the engine's answer."""
+    n = 4
+    theta = np.linspace(1.0, 0.1, n)
+    score = PowerLaw(lower=np.full(n, 0.25), upper=np.full(n, 0.95), alpha=-2 + 2 * theta, beta=0.3 + 0.2 * theta)
+    batch = BatchGame.from_games(_games(score, LinearCost(0.01), n, [0.0, 2.0, 9.0], 1e-3))
+    rng = np.random.default_rng(2)
+    rows = np.ascontiguousarray(np.broadcast_to(np.arange(n), batch.shape))
+    cache = CandidateCache(batch)
+    for _ in range(4):
+        x = rng.exponential(5.0, size=batch.shape)
+        evaluated = batch.scores(x)
+        want = batch.respond(evaluated, rows, current=x)
+        out = [np.empty(batch.shape), np.empty(batch.shape), np.empty(batch.shape, np.int64), np.empty(batch.shape),
+               np.empty(batch.shape)]
+        kernel.respond(
+            *batch.kernel_spec, batch.tau, batch.resolution, batch.rewards, batch.gamma, batch.priority,
+            batch.budget, batch.baseline, batch.reach, batch.tolerance, evaluated, rows, x, True,
+            cache.target, cache.effort, cache.score, cache.width, cache.origin, cache.table, cache.least, *out,
+        )  # fmt: skip
+        for got, name in zip(out, ("effort", "score", "rank", "utility", "next_effort"), strict=True):
+            np.testing.assert_array_equal(got, getattr(want, name))
