@@ -846,9 +846,10 @@ class Recurrence:
         # At most 2**31 rounds: a table entry keeps the round in 32 bits.
         H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n)), 1 << 31))
         capacity = 1 << int(2 * H - 1).bit_length()  # a power of two at least 2 H: the table stays half empty
-        # Round-major: each round's profiles are one contiguous block.
-        self.history = np.empty((H, S, n), dtype=np.uint64)
-        self.score_history = np.empty((H, S, n))
+        # Scenario-major: a scenario that recurs stops writing, so its later rows are never touched (fresh
+        # memory costs a page fault on first touch).
+        self.history = np.empty((S, H, n), dtype=np.uint64)
+        self.score_history = np.empty((S, H, n))
         self.table = np.full((S, capacity), -1, dtype=np.int64)
         self.start = np.zeros(S, dtype=np.int64)
         self.period = np.zeros(S, dtype=np.int64)

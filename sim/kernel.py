@@ -427,7 +427,7 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
     ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``)
     and ``score`` their true scores.  A scenario already known to recur
     (``period[s] > 0``) is left alone.  Otherwise, while ``t`` fits in
-    ``history`` ``(H, S, n)``, the profile and its scores are stored, and the
+    ``history`` ``(S, H, n)``, the profile and its scores are stored, and the
     profile is looked up among the earlier rounds by a hash of its bits:
     ``table`` is an open-addressing table per scenario whose entries hold the
     round in the low 32 bits and 31 bits of the hash above them (``-1``:
@@ -437,7 +437,7 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
     recurrence known).
     """
     S, n = bits.shape
-    H = history.shape[0]
+    H = history.shape[1]
     mask = table.shape[1] - 1
     low = np.int64(0xFFFFFFFF)
     for s in range(S):
@@ -451,8 +451,8 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
         acc = np.uint64(0)
         for i in range(n):
             b = bits[s, i]
-            history[t, s, i] = b
-            score_history[t, s, i] = score[s, i]
+            history[s, t, i] = b
+            score_history[s, t, i] = score[s, i]
             acc += _mix(b + np.uint64(i + 1) * _GOLDEN)
         h = _mix(acc)
         tag = np.int64(h >> np.uint64(33)) << np.int64(32)  # 31 bits of the hash: the entry stays >= 0
@@ -466,7 +466,7 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
                 r = entry & low
                 same = True
                 for i in range(n):
-                    if history[r, s, i] != bits[s, i]:
+                    if history[s, r, i] != bits[s, i]:
                         same = False
                         break
                 if same:
@@ -491,8 +491,8 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
         if p > 0:
             r = start[s] + (t + 1 - start[s]) % p
             for i in range(n):
-                bits[s, i] = history[r, s, i]
-                score[s, i] = score_history[r, s, i]
+                bits[s, i] = history[s, r, i]
+                score[s, i] = score_history[s, r, i]
 
 
 # ---------------------------------------------------------------------------
