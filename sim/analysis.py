@@ -200,17 +200,21 @@ def first_recurrence(keys) -> tuple[int, int] | None:
 
     The smallest ``t`` such that ``keys[t] == keys[s]`` for some ``s < t``;
     returns ``(s, t - s)``, i.e. ``(entered_at, period)``, or ``None`` when all
-    keys are distinct.  One pass with a dict from key to first index: O(len(keys)).
+    keys are distinct.  A stable sort groups equal keys with their indices in
+    increasing order, so the second index of each group is that key's first
+    repeat and ``t`` is the least of them: O(len(keys) log len(keys)).
     """
     keys = np.asarray(keys)
     if keys.ndim != 1:
         raise ValueError(f"keys must be one-dimensional, got shape {keys.shape}")
-    seen: dict = {}
-    for t, key in enumerate(keys.tolist()):
-        s = seen.setdefault(key, t)
-        if s != t:
-            return s, t - s
-    return None
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeats = order[1:][ordered[1:] == ordered[:-1]]
+    if repeats.size == 0:
+        return None
+    t = int(repeats.min())
+    s = int(np.flatnonzero(keys[:t] == keys[t])[0])
+    return s, t - s
 
 
 def final_run_start(keys) -> int:
@@ -390,7 +394,7 @@ class Outcome:
 
 
 def _floats(values) -> tuple[float, ...]:
-    return tuple(float(v) for v in np.asarray(values, dtype=np.float64).ravel())
+    return tuple(np.asarray(values, dtype=np.float64).ravel().tolist())
 
 
 def _validated(keys, effort_tail, rank_tail, correct_tail, rounds, cell, tail_window):
@@ -476,7 +480,7 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
                     start = rounds + 1 - period
                     shift = (entered_at - start) % period
                     cycle = np.roll(effort[W - period:], -shift, axis=0)
-                    cycle_effort = tuple(_floats(row) for row in cycle)
+                    cycle_effort = tuple(map(tuple, np.asarray(cycle, dtype=np.float64).tolist()))
                 else:
                     rows = W
                     note = f"period {period} longer than the stored tail of {W} rounds: statistics over the tail"

@@ -73,6 +73,12 @@ LEVEL_TABLE_ENTRIES = 1 << 23
 #: Rounds of random draws a :class:`DynamicsRandom` buffers per stream.
 DRAW_BLOCK = 256
 
+#: Whether deterministic runs replay a profile that recurs exactly instead of computing it again (:class:`Recurrence`).
+REPLAY_RECURRENCES = True
+
+#: Most entries (one effort each, 8 bytes) of the profile history a :class:`Recurrence` keeps.
+RECURRENCE_HISTORY_ENTRIES = 1 << 24
+
 
 # ---------------------------------------------------------------------------
 # Random streams
@@ -98,8 +104,16 @@ class DynamicsRandom:
 
     def __init__(self, seed: int, n: int):
         self.n = n
-        self._rng = {name: np.random.default_rng(ss) for name, ss in dynamics_streams(seed).items()}
+        self.seed = seed
+        self._generators: dict[str, np.random.Generator] | None = None  # made on first use
         self._buffer: dict[str, tuple[np.ndarray, int]] = {}
+
+    @property
+    def _rng(self) -> dict[str, np.random.Generator]:
+        """The generators, one per stream, created on first use (a deterministic run needs none)."""
+        if self._generators is None:
+            self._generators = {name: np.random.default_rng(ss) for name, ss in dynamics_streams(self.seed).items()}
+        return self._generators
 
     def _next(self, name: str, normal: bool = False) -> np.ndarray:
         block, used = self._buffer.get(name, (None, DRAW_BLOCK))
@@ -418,7 +432,12 @@ class BatchGame:
             response = dataclasses.replace(response, next_effort=nxt)
         return response
 
-    def _respond_compiled(self, evaluated, rows, cache, current) -> Response:
+    def _respond_compiled(self, evaluated, rows, cache, current, active=None, current_score=None) -> Response:
+        """The compiled kernel; with ``active`` ``(S,)`` only those scenarios (the others' rows are undefined).
+
+        ``current_score`` (optional, ``(S, m)``): the true scores of ``current``, as :meth:`publish` computes
+        them; the hold check then takes them instead of evaluating the score again.
+        """
         from sim import kernel
 
         S, n = self.shape
@@ -434,14 +453,17 @@ class BatchGame:
         }
         hold = current is not None
         cur = np.ascontiguousarray(current, dtype=float) if hold else np.zeros((S, m))
-        kernel.respond(
+        kernel.respond_active(
             *self.kernel_spec,
             self.tau, self.resolution, self.rewards, self.gamma, self.priority, self.budget, self.baseline,
             self.reach, self.tolerance,
             np.ascontiguousarray(evaluated), np.ascontiguousarray(rows), cur, hold,
             cache.target, cache.effort, cache.score,
-            cache.width, cache.origin, cache.table, cache.least,
+            cache.width, cache.origin, cache.table, cache.least, cache.least_width, cache.least_row,
+            cache.least_origin,
             out["effort"], out["score"], out["rank"], out["utility"], out["next_effort"],
+            np.ones(S, dtype=np.bool_) if active is None else active,
+            current_score is not None, cur if current_score is None else np.ascontiguousarray(current_score),
         )  # fmt: skip
         if not hold:
             out["next_effort"] = None
@@ -573,7 +595,10 @@ class CandidateCache:
     (arms races revisit the same levels cycle after cycle).  All developers'
     entries for one level sit side by side, so the few levels a race is
     fought over stay in the processor's cache.  ``least`` remembers the least
-    score at each level.  Levels outside the table, and exact scores
+    score at each level: it depends on the level and the resolution only, so
+    scenarios with the same resolution share one row (``least_row[s]``,
+    counted from ``least_origin[s]``), small enough to stay in the
+    processor's cache.  Levels outside the table, and exact scores
     (``delta = 0``), fall back to remembering the last target per developer
     and rival, which is also tried first.  An entry is reused only for the
     bit-for-bit same target (same scenario, developer and ``tau``), so
@@ -591,6 +616,9 @@ class CandidateCache:
         self.origin = np.zeros(S)
         self.table = np.zeros((1, 1, 1, 2))
         self.least = np.zeros((1, 1))
+        self.least_width = 0
+        self.least_row = np.zeros(S, dtype=np.int64)
+        self.least_origin = np.zeros(S)
         grid = game.resolution > 0
         if table and grid.any():
             base = game.levels(game.baseline)
@@ -604,8 +632,24 @@ class CandidateCache:
                 self.grid = grid
                 # NaN effort = not yet computed.
                 self.table = np.full((S, width, n, 2), np.nan)
-                # Least score at level origin - 1 + k (rivals sit at most one level below the origin).
-                self.least = np.full((S, width + 2), np.nan)
+                # Least score at level least_origin - 1 + k (rivals sit at most one level below the origin),
+                # one row per resolution; one row per scenario if the shared rows would be too long.
+                deltas, row = np.unique(game.resolution, return_inverse=True)
+                low = np.full(deltas.size, np.inf)
+                np.minimum.at(low, row[grid], origin[grid])
+                high = np.full(deltas.size, -np.inf)
+                np.maximum.at(high, row[grid], origin[grid])
+                shared = int(np.max(np.where(np.isfinite(low), high - low, 0.0))) + width
+                if deltas.size * (shared + 2) <= min(LEVEL_TABLE_ENTRIES, S * (width + 2)):
+                    self.least_width = shared
+                    self.least_row = row.astype(np.int64)
+                    self.least_origin = np.where(grid, low[row], 0.0)
+                    self.least = np.full((deltas.size, shared + 2), np.nan)
+                else:
+                    self.least_width = width
+                    self.least_row = np.arange(S, dtype=np.int64)
+                    self.least_origin = origin
+                    self.least = np.full((S, width + 2), np.nan)
 
     def _slots(self, s_idx, target_level):
         """Table row for each entry (``-1`` where the level table does not apply)."""
@@ -724,7 +768,12 @@ def initial_profiles(scenarios, game: BatchGame, randoms: Sequence[DynamicsRando
 
 
 class _Recorder:
-    """Per-round records: everything (``full``) or state keys plus a rolling tail window (``tail``)."""
+    """Per-round records: everything (``full``) or state keys plus a rolling tail window (``tail``).
+
+    In ``tail`` mode the ring buffers are kept round-major while recording
+    (each round one contiguous block) and turned into ``(S, W, n)`` by
+    :meth:`finish`; in ``full`` mode they are ``(S, R + 1, n)`` from the start.
+    """
 
     def __init__(self, S: int, n: int, rounds: int, record: str, tail_window: int, cell: np.ndarray):
         if record not in ("full", "tail"):
@@ -733,31 +782,106 @@ class _Recorder:
         self.rounds = rounds
         self.width = rounds + 1 if record == "full" else min(rounds + 1, tail_window)
         self.cell = cell
-        self.keys = np.empty((S, rounds + 1), dtype=np.uint64)
-        self.effort = np.empty((S, self.width, n))
-        self.score = np.empty((S, self.width, n))
-        self.published = np.empty((S, self.width, n))
-        self.rank = np.empty((S, self.width, n), dtype=np.int32)
+        W = self.width
+        dtypes = (np.float64, np.float64, np.float64, np.int32)
+        if record == "tail":
+            self._keys = np.empty((rounds + 1, S), dtype=np.uint64)
+            self._ring = tuple(np.empty((W, S, n), dtype=d) for d in dtypes)
+        else:
+            self._keys = np.empty((1, S), dtype=np.uint64)  # unused: keyed at the end
+            self.effort, self.score, self.published, self.rank = (np.empty((S, W, n), dtype=d) for d in dtypes)
+            self._ring = tuple(a.transpose(1, 0, 2) for a in (self.effort, self.score, self.published, self.rank))
+        multiplier, salt = analysis._position_constants(n)
+        with np.errstate(over="ignore"):  # wrapping uint64 arithmetic, as in state_keys
+            offset = np.uint64(n) * analysis._GOLDEN
+        self._constants = (multiplier, salt, offset, analysis._SEED, analysis._MAX_QUANTUM)
 
     def add(self, t: int, effort, score, published, rank):
-        if self.record == "tail":
-            self.keys[:, t] = analysis.state_keys(effort, rank, self.cell)
-        k = t % self.width
-        self.effort[:, k] = effort
-        self.score[:, k] = score
-        self.published[:, k] = published
-        self.rank[:, k] = rank
+        from sim import kernel
+
+        # Round t goes to row (t - first stored round) mod W, so that the rows end up in round order.
+        k = (t - (self.rounds + 1 - self.width)) % self.width
+        tail = self.record == "tail"
+        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
+        ok = kernel.record_round(
+            t, k, *arrays, np.ascontiguousarray(rank, dtype=np.int64), self.cell, *self._constants, tail,
+            self._keys, *self._ring,
+        )  # fmt: skip
+        if not ok:  # an effort the keys cannot quantise: state_keys names it
+            self._keys[t] = analysis.state_keys(effort, rank, self.cell)
 
     def finish(self):
-        """Unroll the ring buffer so rows are in round order; returns the first stored round."""
-        start = self.rounds + 1 - self.width
-        shift = start % self.width
-        if shift:
-            for name in ("effort", "score", "published", "rank"):
-                setattr(self, name, np.roll(getattr(self, name), -shift, axis=1))
-        if self.record == "full":  # every round is stored: key them all at once
+        """The records as ``(S, W, n)`` arrays in round order (rows of the ring are already in round order:
+        in ``tail`` mode transposed views, no copy); returns the first stored round."""
+        if self.record == "tail":
+            for name, ring in zip(("effort", "score", "published", "rank"), self._ring, strict=True):
+                setattr(self, name, ring.transpose(1, 0, 2))
+            self.keys = np.ascontiguousarray(self._keys.T)
+        else:  # every round is stored: key them all at once
             self.keys = analysis.state_keys(self.effort, self.rank, self.cell[:, None])
-        return start
+        self._ring = self._keys = None
+        return self.rounds + 1 - self.width
+
+
+class Recurrence:
+    """Exact recurrences of deterministic simultaneous play, replayed instead of computed again.
+
+    Under the simultaneous schedule with best responses and no noise, the
+    next profile is a function of the current one: ``x(t + 1) = F(x(t))``
+    (the response reads only the published leaderboard, which is a function
+    of ``x(t)``, the game and the current efforts; the candidate cache only
+    remembers values that would be computed afresh, bit for bit, and no random
+    stream is drawn).  So once ``x(t) == x(t0)`` bit for bit for some
+    ``t0 < t``, play repeats ``x(t0), ..., x(t - 1)`` forever:
+    ``x(t + k) = x(t0 + k mod (t - t0))``.  Each scenario's profile is kept for
+    the first ``H`` rounds (as many as fit in :data:`RECURRENCE_HISTORY_ENTRIES`),
+    looked up by a hash of its bits and compared bit for bit
+    (:func:`sim.kernel.recurrence_observe`); a scenario found to recur is no
+    longer computed, its next profile is copied from its history
+    (:func:`sim.kernel.recurrence_replay`).  The result is identical to
+    computing every round.
+    """
+
+    def __init__(self, S: int, n: int, rounds: int):
+        # At most 2**31 rounds: a table entry keeps the round in 32 bits.
+        H = int(min(rounds + 1, max(1, RECURRENCE_HISTORY_ENTRIES // max(1, S * n)), 1 << 31))
+        capacity = 1 << int(2 * H - 1).bit_length()  # a power of two at least 2 H: the table stays half empty
+        # Scenario-major: a scenario that recurs stops writing, so its later rows are never touched (fresh
+        # memory costs a page fault on first touch).
+        self.history = np.empty((S, H, n), dtype=np.uint64)
+        self.score_history = np.empty((S, H, n))
+        self.table = np.full((S, capacity), -1, dtype=np.int64)
+        self.start = np.zeros(S, dtype=np.int64)
+        self.period = np.zeros(S, dtype=np.int64)
+        self.active = np.ones(S, dtype=np.bool_)
+
+    def observe(self, t: int, x: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Record ``x(t)`` and its true scores; returns the scenarios still to compute (``(S,)`` bool)."""
+        from sim import kernel
+
+        kernel.recurrence_observe(np.ascontiguousarray(x).view(np.uint64), np.ascontiguousarray(score), t,
+                                  self.history, self.score_history, self.table, self.start, self.period,
+                                  self.active)
+        return self.active
+
+    def replay(self, t: int, x_next: np.ndarray, score_next: np.ndarray) -> None:
+        """Overwrite ``x_next`` and ``score_next`` (C-contiguous float ``(S, n)``) with ``x(t + 1)`` and its
+        true scores where the scenario recurs (elsewhere they are left alone)."""
+        from sim import kernel
+
+        kernel.recurrence_replay(x_next.view(np.uint64), score_next, t, self.history, self.score_history,
+                                 self.start, self.period)
+
+
+def _replays(game: BatchGame, settings: RunSettings) -> bool:
+    """Whether :class:`Recurrence` applies: simultaneous best responses, no noise, the compiled kernel."""
+    return (
+        REPLAY_RECURRENCES
+        and settings.schedule == "simultaneous"
+        and settings.response == "best"
+        and not bool(np.any(game.noise > 0))
+        and game.kernel_spec is not None
+    )
 
 
 def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequence[DynamicsRandom],
@@ -769,6 +893,9 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
     all_rows = np.broadcast_to(np.arange(n), (S, n))
     logit = settings.response == "logit"
     cache = CandidateCache(game)
+    if _replays(game, settings):
+        _play_replaying(game, settings, x, recorder, cache, progress)
+        return
     for t in range(settings.rounds + 1):
         shock = game.noise[:, None] * np.stack([r.noise() for r in randoms]) if noisy else None
         true_score, evaluated, published, rank = game.publish(x, shock)
@@ -803,6 +930,53 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
                 x[s_all, dev] = new
                 moved = game.score[s_all, dev].score(game.tau + new)
                 evaluated[s_all, dev] = moved if shock is None else moved + shock[s_all, dev]
+        if progress is not None:
+            progress.update(1)
+
+
+def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recorder: _Recorder,
+                    cache: CandidateCache, progress=None) -> None:
+    """:func:`play` for deterministic simultaneous best responses with the compiled kernel (:func:`_replays`).
+
+    Scenarios whose profile has recurred are replayed (:class:`Recurrence`):
+    their next profile and its true scores come from the history, and
+    neither the response nor the score is computed for them.  Output
+    buffers are allocated once and reused every round.
+    """
+    from sim import kernel
+
+    S, n = game.shape
+    recurrence = Recurrence(S, n, settings.rounds)
+    rows = np.ascontiguousarray(np.broadcast_to(np.arange(n), (S, n)))
+    no_shock = np.zeros((S, n))
+    x = np.ascontiguousarray(x, dtype=float)
+    true_score = np.empty((S, n))
+    known = np.zeros(S, dtype=np.bool_)
+    # Leaderboard of the round: evaluated = true (no noise), published, rank.
+    evaluated, published, rank = np.empty((S, n)), np.empty((S, n)), np.empty((S, n), dtype=np.int64)
+    response = [np.empty((S, n)), np.empty((S, n)), np.empty((S, n), dtype=np.int64), np.empty((S, n))]
+    x_next = np.empty((S, n))
+    score_spec = game.kernel_spec[:6]
+    for t in range(settings.rounds + 1):
+        kernel.publish_known(*score_spec, game.tau, game.resolution, game.priority, x, no_shock, False, known,
+                             true_score, true_score, evaluated, published, rank)
+        recorder.add(t, x, true_score, published, rank)
+        if t == settings.rounds:
+            break
+        active = recurrence.observe(t, x, true_score)
+        kernel.respond_active(
+            *game.kernel_spec,
+            game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
+            game.reach, game.tolerance,
+            evaluated, rows, x, True,
+            cache.target, cache.effort, cache.score,
+            cache.width, cache.origin, cache.table, cache.least, cache.least_width, cache.least_row,
+            cache.least_origin,
+            *response, x_next, active, True, true_score,
+        )  # fmt: skip
+        np.logical_not(active, out=known)
+        recurrence.replay(t, x_next, true_score)
+        x, x_next = x_next, x
         if progress is not None:
             progress.update(1)
 

@@ -97,16 +97,17 @@ def _least_score_at_index(index, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _least_score_cached(least, width, origin, s, index, delta):
-    """:func:`_least_score_at_index`, remembered per scenario and level (``least[s, index - origin + 1]``)."""
+def _least_score_cached(least, width, origin, row, index, delta):
+    """:func:`_least_score_at_index`, remembered per level in ``least[row, index - origin + 1]``
+    (``row``: the scenario's, or its resolution's, row)."""
     if width > 0:
         k = index - origin + 1.0
         if k >= 0.0 and k < width + 2:
             kk = int(k)
-            value = least[s, kk]
+            value = least[row, kk]
             if np.isnan(value):
                 value = _least_score_at_index(index, delta)
-                least[s, kk] = value
+                least[row, kk] = value
             return value
     return _least_score_at_index(index, delta)
 
@@ -225,6 +226,43 @@ def respond(
 
     ``out_next`` is the effort the developer moves to: its current one when
     ``hold`` and that is already a best response (:func:`sim.engine.hold_current`).
+    ``least`` remembers least scores per scenario and level (``least[s, level - origin[s] + 1]``);
+    an array of any other shape (such as a :class:`sim.engine.CandidateCache`'s rows shared by
+    resolution) is not used, and the least scores are computed each time.
+    """
+    S = evaluated.shape[0]
+    least_width = table_width if least.shape[0] == S and least.shape[1] == table_width + 2 else 0
+    respond_active(
+        family, p_lower, p_upper, p_a, p_b, unit,
+        cost_kind, cost_scale, cost_param,
+        tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+        evaluated, rows, current, hold,
+        c_target, c_effort, c_score,
+        table_width, origin, table, least, least_width, np.arange(S), origin,
+        out_effort, out_score, out_rank, out_utility, out_next,
+        np.ones(evaluated.shape[0], dtype=np.bool_), False, current,
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def respond_active(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, rows, current, hold,
+    c_target, c_effort, c_score,
+    table_width, origin, table, least, least_width, least_row, least_origin,
+    out_effort, out_score, out_rank, out_utility, out_next,
+    active, scored, current_score,
+):  # fmt: skip
+    """:func:`respond` for the scenarios ``s`` with ``active[s]`` only (other rows of ``out_*`` are left alone).
+
+    The least score at level ``L`` is remembered in ``least[least_row[s], L - least_origin[s] + 1]``
+    (``0 <= L - least_origin[s] + 1 < least_width + 2``); :func:`respond` uses one row per scenario.
+
+    With ``scored``, ``current_score[s, r]`` is the true score of ``current[s, r]``, exactly as the
+    kernel computes it (``f(theta_i, tau + current)``, e.g. from :func:`publish`), and the hold check
+    uses it instead of evaluating the score again.
     """
     S, n = evaluated.shape
     m = rows.shape[1]
@@ -237,12 +275,15 @@ def respond(
     us = np.empty(n)
     ks = np.empty(n, dtype=np.int64)
     for s in range(S):
+        if not active[s]:
+            continue
         delta = resolution[s]
         for j in range(n):
             level[j] = _level(evaluated[s, j], delta)
             if delta > 0.0:
-                draw[j] = _least_score_cached(least, table_width, origin[s], s, level[j], delta)
-                beat[j] = _least_score_cached(least, table_width, origin[s], s, level[j] + 1.0, delta)
+                lrow, lorigin = least_row[s], least_origin[s]
+                draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
+                beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
             else:
                 draw[j] = evaluated[s, j]
                 beat[j] = np.nextafter(evaluated[s, j], np.inf)
@@ -305,7 +346,7 @@ def respond(
             nxt = best_x
             if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
-                sc = _score(family, lo, up, a, b, unit, t + cur)
+                sc = current_score[s, r] if scored else _score(family, lo, up, a, b, unit, t + cur)
                 k = _rank(level, priority, s, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
                 if u >= best_u - tol:
@@ -322,20 +363,175 @@ def publish(
     """One round's leaderboard: true scores, evaluated scores (plus ``shock`` when ``noisy``), published
     scores and ranks, exactly as :meth:`sim.engine.BatchGame.scores`, ``published`` and ``ranks`` compute them.
     """
+    publish_known(
+        family, p_lower, p_upper, p_a, p_b, unit, tau, resolution, priority, x, shock, noisy,
+        np.zeros(x.shape[0], dtype=np.bool_), x, out_true, out_evaluated, out_published, out_rank,
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def publish_known(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    tau, resolution, priority, x, shock, noisy, known, known_true,
+    out_true, out_evaluated, out_published, out_rank,
+):  # fmt: skip
+    """:func:`publish`, taking the true scores of scenarios ``s`` with ``known[s]`` from ``known_true[s]``
+    (they must be the scores of ``x[s]``, as computed before) instead of evaluating them again.
+    """
     S, n = x.shape
     level = np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
     for s in range(S):
         delta = resolution[s]
         for i in range(n):
-            true = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x[s, i])
+            prio[i] = priority[s, i]
+            if known[s]:
+                true = known_true[s, i]
+            else:
+                true = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x[s, i])
             evaluated = true + shock[s, i] if noisy else true
             out_true[s, i] = true
             out_evaluated[s, i] = evaluated
             level[i] = _level(evaluated, delta)
             out_published[s, i] = level[i] * delta if delta > 0.0 else evaluated
         for i in range(n):
+            li, pi = level[i], prio[i]
             above = 0
-            for j in range(n):
-                if level[j] > level[i] or (level[j] == level[i] and priority[s, j] > priority[s, i]):
-                    above += 1
+            for j in range(n):  # branch-free count (vectorises)
+                above += (level[j] > li) | ((level[j] == li) & (prio[j] > pi))
             out_rank[s, i] = 1 + above
+
+
+# ---------------------------------------------------------------------------
+# Exact recurrence of deterministic play
+# ---------------------------------------------------------------------------
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True)
+def _mix(z):
+    z = z ^ (z >> np.uint64(30))
+    z = z * _M1
+    z = z ^ (z >> np.uint64(27))
+    z = z * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def recurrence_observe(bits, score, t, history, score_history, table, start, period, active):
+    """Record round ``t``'s profile and find an exact recurrence of it (see :class:`sim.engine.Recurrence`).
+
+    ``bits`` ``(S, n)`` are the efforts' bit patterns (``x.view(np.uint64)``)
+    and ``score`` their true scores.  A scenario already known to recur
+    (``period[s] > 0``) is left alone.  Otherwise, while ``t`` fits in
+    ``history`` ``(S, H, n)``, the profile and its scores are stored, and the
+    profile is looked up among the earlier rounds by a hash of its bits:
+    ``table`` is an open-addressing table per scenario whose entries hold the
+    round in the low 32 bits and 31 bits of the hash above them (``-1``:
+    empty), so a probe reads one entry.  When an earlier round ``r`` had the
+    same bits in every position, ``start[s] = r`` and ``period[s] = t - r``.
+    ``active[s]`` is set to whether the scenario still has to be computed (no
+    recurrence known).
+    """
+    S, n = bits.shape
+    H = history.shape[1]
+    mask = table.shape[1] - 1
+    low = np.int64(0xFFFFFFFF)
+    for s in range(S):
+        if period[s] > 0:
+            active[s] = False
+            continue
+        active[s] = True
+        if t >= H:
+            continue
+        # Positions hashed independently (no chain of dependent multiplications), then combined.
+        acc = np.uint64(0)
+        for i in range(n):
+            b = bits[s, i]
+            history[s, t, i] = b
+            score_history[s, t, i] = score[s, i]
+            acc += _mix(b + np.uint64(i + 1) * _GOLDEN)
+        h = _mix(acc)
+        tag = np.int64(h >> np.uint64(33)) << np.int64(32)  # 31 bits of the hash: the entry stays >= 0
+        slot = np.int64(h & np.uint64(mask))
+        while True:
+            entry = table[s, slot]
+            if entry < 0:
+                table[s, slot] = tag | np.int64(t)
+                break
+            if (entry & ~low) == tag:
+                r = entry & low
+                same = True
+                for i in range(n):
+                    if history[s, r, i] != bits[s, i]:
+                        same = False
+                        break
+                if same:
+                    start[s] = r
+                    period[s] = t - r
+                    active[s] = False
+                    break
+            slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def recurrence_replay(bits, score, t, history, score_history, start, period):
+    """Write the profile of round ``t + 1`` of every recurring scenario into ``bits`` (``x.view(np.uint64)``),
+    and its true scores into ``score``.
+
+    With ``x(t0 + p) = x(t0)`` (``t0 = start[s]``, ``p = period[s]``) and play
+    deterministic, ``x(t0 + k) = x(t0 + k mod p)`` for every ``k >= 0``.
+    """
+    S, n = bits.shape
+    for s in range(S):
+        p = period[s]
+        if p > 0:
+            r = start[s] + (t + 1 - start[s]) % p
+            for i in range(n):
+                bits[s, i] = history[s, r, i]
+                score[s, i] = score_history[s, r, i]
+
+
+# ---------------------------------------------------------------------------
+# Per-round records
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
+                 with_keys, keys, out_effort, out_score, out_published, out_rank):
+    """One round into the recorder: row ``k`` of the ring buffers (``out_*[k]``, each ``(W, S, n)``, a view
+    of any layout) and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
+
+    The keys are :func:`sim.analysis.state_keys` of ``(effort, rank)`` with
+    ``cell`` per scenario, the same operations on the same bits
+    (``multiplier``, ``salt`` per position, ``offset = n * G`` and ``seed``
+    are that function's constants).  Returns ``False``, with the keys of this
+    round left incomplete, when some ``|effort / cell|`` is not below
+    ``max_quantum`` (then the caller asks ``state_keys`` for its error).
+    """
+    S, n = effort.shape
+    ok = True
+    for s in range(S):
+        for i in range(n):
+            out_effort[k, s, i] = effort[s, i]
+            out_score[k, s, i] = score[s, i]
+            out_published[k, s, i] = published[s, i]
+            out_rank[k, s, i] = rank[s, i]
+        if not with_keys:
+            continue
+        c = cell[s]
+        total = np.uint64(0)
+        for i in range(n):
+            quantum = np.floor(effort[s, i] / c + 0.5)
+            if not (np.abs(quantum) < max_quantum):
+                ok = False
+                quantum = 0.0
+            q = np.uint64(np.int64(quantum))
+            r = np.uint64(np.int64(rank[s, i]))
+            total += _mix((q ^ _mix(r * _GOLDEN + salt[i])) * multiplier[i])
+        keys[t, s] = _mix((total + offset) ^ seed)
+    return ok

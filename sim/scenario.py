@@ -543,7 +543,14 @@ class Scenario:
             _probe_custom_score(self.score, self.theta)
         if isinstance(self.cost, CustomCost):
             _probe_custom_cost(self.cost, n)
-        self.game()
+        # Both are pure functions of this frozen scenario (and frozen, read-only themselves): remembered, so that
+        # building a batch does not bind and validate every scenario again.
+        for name in getattr(bound, "_array_fields", ()):
+            value = getattr(bound, name)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False  # shared from now on: nobody may change it in place
+        object.__setattr__(self, "_bound_score", bound)
+        object.__setattr__(self, "_game", self.game())
 
     # -- derived quantities ---------------------------------------------
 
@@ -575,6 +582,9 @@ class Scenario:
 
     def bound_score(self) -> ScoreFamily:
         """The score family bound to the developers' capabilities."""
+        bound = self.__dict__.get("_bound_score")
+        if bound is not None:
+            return bound
         try:
             return self.score.bind(self.theta)
         except ScenarioError as err:
@@ -592,6 +602,8 @@ class Scenario:
 
     def game(self, tau: float | None = None) -> LeaderboardGame:
         """The one-shot game at ``tau`` (default: the designer's ``tau``)."""
+        if tau is None and "_game" in self.__dict__:
+            return self.__dict__["_game"]
         random_ties = self.leaderboard.tie_break == "random"
         return LeaderboardGame(
             theta=self.theta,

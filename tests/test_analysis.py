@@ -228,6 +228,23 @@ def test_first_recurrence_finds_any_pre_period_and_period(a, p, extra):
     assert first_recurrence(keys) == (a, p)
 
 
+def _first_recurrence_by_dict(keys):
+    """The one-pass reference: a dict from key to first index."""
+    seen: dict = {}
+    for t, key in enumerate(keys.tolist()):
+        s = seen.setdefault(key, t)
+        if s != t:
+            return s, t - s
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=80), st.sampled_from([np.uint64, np.int64, np.int32]))
+def test_first_recurrence_equals_the_one_pass_reference(values, dtype):
+    keys = np.array(values, dtype=dtype)
+    assert first_recurrence(keys) == _first_recurrence_by_dict(keys)
+
+
 def test_first_recurrence_rejects_2d():
     with pytest.raises(ValueError, match="one-dimensional"):
         first_recurrence(np.zeros((2, 2), dtype=np.uint64))

@@ -474,3 +474,94 @@ def test_huge_rewards_and_starts_keep_the_recurrence_tolerance_in_scale():
     data["dynamics"]["initial"] = [1e13, 0.0]
     result = run(parse_scenario(data))
     assert result.effort[0, 0, 0] == 1e13 and np.all(np.isfinite(result.effort))
+
+
+# ---------------------------------------------------------------------------
+# Exact recurrences are replayed, not computed again, with identical results
+# ---------------------------------------------------------------------------
+
+
+def _run_both_ways(scenarios, monkeypatch, **kwargs):
+    from sim import engine
+
+    monkeypatch.setattr(engine, "REPLAY_RECURRENCES", True)
+    fast = run_batch(scenarios, **kwargs)
+    monkeypatch.setattr(engine, "REPLAY_RECURRENCES", False)
+    slow = run_batch(scenarios, **kwargs)
+    for name in ("effort", "score", "published", "rank", "keys"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        bits = lambda v: np.ascontiguousarray(v).view(np.uint8)  # noqa: E731
+        assert np.array_equal(bits(a), bits(b)), name  # bit for bit
+    return fast
+
+
+def _race_batch(count, n, rounds):
+    items = []
+    for k, tau in enumerate(np.linspace(0.0, 20.0, count)):
+        items.append(
+            parse_scenario(
+                {
+                    "name": f"race-{k}",
+                    "seed": 50 + k,
+                    "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
+                    "score": {
+                        "family": "power_law",
+                        "lower": 0.25,
+                        "upper": 0.95,
+                        "alpha": {"intercept": -2.0, "slope": 2.0},
+                        "beta": {"intercept": 0.3, "slope": 0.2},
+                    },
+                    "cost": {"family": "linear", "scale": 0.01},
+                    "reward": {"scheme": "geometric", "q": 0.7},
+                    "leaderboard": {"resolution": 0.001},
+                    "designer": {"tau": float(tau)},
+                    "dynamics": {"schedule": "simultaneous", "rounds": rounds},
+                }
+            )
+        )
+    return items
+
+
+@pytest.mark.parametrize("record", ["full", "tail"])
+def test_replayed_recurrences_give_the_computed_run(monkeypatch, record):
+    """Arms races that recur (periods from 1 to hundreds) give the same bits with and without replay."""
+    result = _run_both_ways(_race_batch(40, 5, 400), monkeypatch, record=record)
+    assert sum(o.outcome == "cycle" for o in result.outcomes()) > 5
+
+
+def test_replay_with_a_short_history_gives_the_computed_run(monkeypatch):
+    """When the history holds fewer rounds than the run, recurrences found early are still replayed exactly."""
+    from sim import engine
+
+    monkeypatch.setattr(engine, "RECURRENCE_HISTORY_ENTRIES", 20 * 4 * 30)
+    _run_both_ways(_race_batch(20, 4, 300), monkeypatch, record="full")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=assumption_games(max_n=5), initial=st.sampled_from(["zero", "random"]))
+def test_replay_equals_computing_on_random_games(game, initial):
+    """Random games (grid or exact scores, any start): replaying a recurrence changes no bit of the run."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _run_both_ways([scenario_from_game(game, rounds=80, initial=initial)], monkeypatch, record="full")
+
+
+def test_recurrence_detects_the_first_exact_repeat():
+    from sim.engine import Recurrence
+
+    rec = Recurrence(2, 3, 10)
+    profiles = [np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]), np.array([[1.0, 1.0, 2.0], [-0.0, 5.0, 5.0]])]
+    scores = [p + 0.5 for p in profiles]
+    active = rec.observe(0, profiles[0], scores[0]).copy()
+    assert active.all()
+    active = rec.observe(1, profiles[1], scores[1]).copy()
+    assert active.all()
+    # Scenario 0 returns to round 0's profile; scenario 1 to one that equals round 0's but for the sign of zero.
+    active = rec.observe(2, np.array([[0.0, 1.0, 2.0], [0.0, 5.0, 5.0]]), scores[0]).copy()
+    assert list(active) == [False, True]
+    assert rec.start[0] == 0 and rec.period[0] == 2
+    nxt, nxt_score = np.full((2, 3), np.nan), np.full((2, 3), np.nan)
+    rec.replay(2, nxt, nxt_score)
+    np.testing.assert_array_equal(nxt[0], profiles[1][0])  # x(3) = x(1)
+    np.testing.assert_array_equal(nxt_score[0], scores[1][0])
+    assert np.isnan(nxt[1]).all() and np.isnan(nxt_score[1]).all()  # not recurring: left alone

@@ -1267,3 +1267,26 @@ def test_budget_reaches_a_toml_file(tmp_path):
     np.testing.assert_array_equal(s.budget, [50.0, 50.0])
     assert s.leaderboard.noise == 0.001
     assert (s.dynamics.revision_probability, s.dynamics.response, s.dynamics.temperature) == (0.5, "logit", 0.05)
+
+
+def test_the_designers_game_and_bound_score_are_built_once_and_read_only():
+    """Scenario.game() (designer's tau) and bound_score() are remembered; they equal fresh builds."""
+    from dataclasses import replace as _replace
+
+    from sim.game import LeaderboardGame
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "two_developers.toml")
+    game = scenario.game()
+    assert scenario.game() is game and scenario.bound_score() is scenario.bound_score()
+    fresh = LeaderboardGame(
+        theta=scenario.theta, score=scenario.score.bind(scenario.theta), cost=scenario.cost,
+        rewards=scenario.rewards, tau=scenario.designer.tau, resolution=scenario.leaderboard.resolution,
+        tie_break=scenario.leaderboard.tie_break, gamma=scenario.gamma,
+    )  # fmt: skip
+    for name in ("theta", "rewards", "gamma", "priority"):
+        np.testing.assert_array_equal(getattr(game, name), getattr(fresh, name))
+    for name in game.score._array_fields:
+        np.testing.assert_array_equal(getattr(game.score, name), getattr(fresh.score, name))
+        assert not getattr(game.score, name).flags.writeable
+    assert scenario.game(3.0).tau == 3.0 and scenario.game(3.0) is not game
+    assert _replace(scenario, seed=scenario.seed + 1).game() is not game
