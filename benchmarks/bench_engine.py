@@ -5,7 +5,9 @@ a family of arms-race scenarios (power-law scores with sampled capabilities,
 linear cost, geometric rewards, resolution 1e-3, tau spread over [0, 20]),
 ``n`` developers each, under the simultaneous schedule from the all-zero
 profile.  The batch engine steps all scenarios at once on one core
-(``record="tail"``); the Mesa model runs one scenario at a time.
+(``record="tail"``), once as it runs by default and once with the replay of
+exact recurrences switched off (``batch-computed``: every round's responses
+are computed, none copied); the Mesa model runs one scenario at a time.
 
     python benchmarks/bench_engine.py                 # the full table (several minutes)
     python benchmarks/bench_engine.py --quick         # a smaller version
@@ -68,8 +70,12 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
 
     items = scenarios(n, count, rounds)
     start = time.perf_counter()
-    if engine == "batch":
+    if engine in ("batch", "batch-computed"):
+        from sim import engine as batch_engine
         from sim.engine import run_batch
+
+        # "batch-computed" switches off the replay of exact recurrences: every round's responses are computed.
+        batch_engine.REPLAY_RECURRENCES = engine == "batch"
 
         result = run_batch(items, record="tail")
         outcomes = [o.outcome for o in result.outcomes()]
@@ -110,14 +116,15 @@ def main(argv=None) -> int:
     batch_size, batch_rounds = (100, 200) if args.quick else (1000, 1000)
     mesa_size, mesa_rounds = (2, 50) if args.quick else (5, 200)
     print(f"batch engine: {batch_size} scenarios x {batch_rounds} rounds; Mesa model: {mesa_size} x {mesa_rounds}")
-    print(f"{'n':>4} {'engine':>7} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'batch/Mesa':>11}")
+    print(f"{'n':>4} {'engine':>14} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'batch/Mesa':>11}")
     for n in (3, 10, 30):
         batch = run_child("batch", n, batch_size, batch_rounds)
+        computed = run_child("batch-computed", n, batch_size, batch_rounds)
         mesa = run_child("mesa", n, mesa_size, mesa_rounds)
         ratio = batch["updates_per_second"] / mesa["updates_per_second"]
-        for row, extra in ((batch, ""), (mesa, f"{ratio:11.0f}")):
+        for row, extra in ((batch, ""), (computed, ""), (mesa, f"{ratio:11.0f}")):
             print(
-                f"{row['n']:>4} {row['engine']:>7} {row['updates_per_second']:>12,.0f} {row['seconds']:>9.1f} "
+                f"{row['n']:>4} {row['engine']:>14} {row['updates_per_second']:>12,.0f} {row['seconds']:>9.1f} "
                 f"{row['peak_mb']:>8.0f} {row['cycles']:>7} {extra}"
             )
         sys.stdout.flush()
