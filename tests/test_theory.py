@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -222,6 +223,115 @@ def test_non_monotone_but_stabilising_is_not_vouched():
     assert result.stabilises and not result.vouched
     assert "not monotone" in result.note
     assert theory.zero_is_equilibrium(game, result.tau_star * (1 + 1e-9))
+
+
+@st.composite
+def grid_games(draw) -> LeaderboardGame:
+    """Games on a published grid for comparing the grid-level search with its pair-by-pair reference.
+
+    Power law (the paper's assumptions) or exponential saturation (levels and rates from capability,
+    not necessarily ordered), limits on the grid or off it, ties broken by capability or by id, and
+    sometimes two developers with the same score curve (their baselines tie on every level).
+    """
+    resolution = draw(st.sampled_from([1e-2, 5e-3, 1e-3, 1e-4]))
+    game = draw(assumption_games(min_n=2, max_n=6, resolution=resolution))
+    n = game.n
+    if draw(st.booleans()):
+        t = (game.theta - game.theta.min()) / np.ptp(game.theta)
+        lower = draw(st.floats(0.0, 0.5)) + draw(st.floats(-0.2, 0.3)) * t
+        width = draw(st.floats(0.05, 0.6)) + draw(st.floats(-0.05, 0.3)) * t
+        upper = lower + np.maximum(width, 0.01)
+        if draw(st.booleans()):  # limits exactly on grid lines, reached only at huge effort
+            upper = np.ceil(upper / resolution) * resolution
+        rate = draw(st.floats(0.01, 3.0)) * np.exp(draw(st.floats(-1.0, 1.0)) * t)
+        game = replace(game, score=ExpSaturation(lower, upper, rate))
+    if draw(st.booleans()):  # the same score curve for two developers
+        i, j = draw(st.permutations(range(n)))[:2]
+        fam = game.score
+        fields = ("lower", "upper", "alpha", "beta") if isinstance(fam, PowerLaw) else ("lower", "upper", "rate")
+        copied = {}
+        for name in fields:
+            values = np.array(getattr(fam, name), dtype=float)
+            values[i] = values[j]
+            copied[name] = values
+        game = replace(game, score=replace(fam, **copied))
+    tie_break = draw(st.sampled_from(["capability", "id"]))
+    scales = draw(st.lists(st.floats(-1.0, 1.0), min_size=n, max_size=n))
+    gamma = None if draw(st.booleans()) else np.exp(np.array(scales))
+    return replace(game, tie_break=tie_break, gamma=gamma, priority=None)
+
+
+def assert_same_threshold(result, reference):
+    assert (result is None) == (reference is None)
+    if reference is None:
+        return
+    assert result.per_pair.dtype == reference.per_pair.dtype
+    assert result.per_pair.tobytes() == reference.per_pair.tobytes(), (result, reference)  # bit for bit
+    assert (result.vouched, result.method, result.note) == (reference.vouched, reference.method, reference.note)
+    assert result.tau_max == reference.tau_max
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grid_games(), st.sampled_from([None, 1, 50]), st.sampled_from([theory.MANY_ELEMENTS, 1]))
+def test_tau_star_on_grid_is_bit_identical_to_the_pair_by_pair_search(game, batch, many):
+    """The vectorised grid-level search returns exactly what the original per-pair loop does.
+
+    Whatever the batching of pairs (``batch``) and the grouping of the float searches (``many``).
+    """
+    with np.errstate(over="ignore"):  # the original loop lets the costs of unreachable targets overflow
+        reference = theory._threshold_grid_levels_reference(game)
+    with mock.patch.object(theory, "MANY_ELEMENTS", many):
+        assert_same_threshold(theory._threshold_grid_levels(game, batch=batch), reference)
+    if reference is not None:
+        assert_same_threshold(theory.stabilising_threshold(game), reference)
+
+
+def test_tau_star_on_grid_bit_identical_on_the_benchmark_family():
+    """Ten sampled developers, power law and exponential saturation, several reward schemes and resolutions."""
+    from sim.scenario import parse_scenario
+
+    base = {
+        "name": "b",
+        "seed": 3,
+        "developers": {"sample": {"n": 10, "distribution": "uniform", "low": 0.0, "high": 1.0}},
+        "score": {
+            "family": "power_law",
+            "lower": 0.25,
+            "upper": 0.95,
+            "alpha": {"intercept": -2.0, "slope": 2.0},
+            "beta": {"intercept": 0.3, "slope": 0.2},
+        },
+        "cost": {"family": "linear", "scale": 0.01},
+        "reward": {"scheme": "geometric", "q": 0.7},
+        "leaderboard": {"resolution": 0.001},
+    }
+    variants = [
+        {},
+        {"score": {"family": "exp_saturation", "lower": 0.25, "upper": 0.95, "rate": 0.5}},
+        {"reward": {"scheme": "winner_take_all"}},
+        {"reward": {"scheme": "zipf", "exponent": 1.0}, "leaderboard": {"resolution": 0.01}},
+        {"reward": {"scheme": "linear"}, "leaderboard": {"resolution": 0.001, "tie_break": "id"}},
+    ]
+    for seed, changes in enumerate(variants):
+        game = parse_scenario({**base, **changes, "seed": seed}).game()
+        reference = theory._threshold_grid_levels_reference(game)
+        assert reference is not None
+        assert_same_threshold(theory.stabilising_threshold(game), reference)
+
+
+def test_tau_star_on_grid_too_many_levels_falls_back_like_the_reference(monkeypatch):
+    game = two_power_law([0.0, -0.3], [0.6, 0.5], gap=200.0, resolution=1e-3)
+    monkeypatch.setattr(theory, "MAX_GRID_LEVELS", 5)
+    assert theory._threshold_grid_levels(game) is None and theory._threshold_grid_levels_reference(game) is None
+    assert theory.stabilising_threshold(game).method == "bisection"
+
+
+def test_tau_star_on_grid_bit_identical_for_a_custom_score():
+    from sim.scores import CustomScore
+
+    fam = CustomScore(lambda theta, e: theta + 0.5 * (1 - np.exp(-e / (1 + theta))), np.array([0.3, 0.1, 0.0]))
+    game = LeaderboardGame(fam.theta, fam, LinearCost(1.0), np.array([3.0, 1.0, 0.0]), resolution=1e-2)
+    assert_same_threshold(theory.stabilising_threshold(game), theory._threshold_grid_levels_reference(game))
 
 
 # -- Proposition 5.6 ---------------------------------------------------------
