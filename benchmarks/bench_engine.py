@@ -37,32 +37,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 def scenarios(n: int, count: int, rounds: int):
     import numpy as np
 
+    from sim.examples import sampled_arms_race
     from sim.scenario import parse_scenario
 
-    out = []
-    for k, tau in enumerate(np.linspace(0.0, 20.0, count)):
-        out.append(
-            parse_scenario(
-                {
-                    "name": f"bench-{n}-{k}",
-                    "seed": 1000 + k,
-                    "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
-                    "score": {
-                        "family": "power_law",
-                        "lower": 0.25,
-                        "upper": 0.95,
-                        "alpha": {"intercept": -2.0, "slope": 2.0},
-                        "beta": {"intercept": 0.3, "slope": 0.2},
-                    },
-                    "cost": {"family": "linear", "scale": 0.01},
-                    "reward": {"scheme": "geometric", "q": 0.7},
-                    "leaderboard": {"resolution": 0.001},
-                    "designer": {"tau": float(tau)},
-                    "dynamics": {"schedule": "simultaneous", "rounds": rounds},
-                }
-            )
-        )
-    return out
+    return [
+        parse_scenario(sampled_arms_race(n, seed=1000 + k, tau=float(tau), rounds=rounds, name=f"bench-{n}-{k}"))
+        for k, tau in enumerate(np.linspace(0.0, 20.0, count))
+    ]
 
 
 def measure(engine: str, n: int, count: int, rounds: int) -> dict:

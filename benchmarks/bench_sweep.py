@@ -60,27 +60,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 def base_scenario(n: int, rounds: int):
     """The arms-race scenario of ``bench_engine.py`` (tau is the swept axis)."""
+    from sim.examples import sampled_arms_race
     from sim.scenario import parse_scenario
 
-    return parse_scenario(
-        {
-            "name": f"bench-sweep-{n}",
-            "seed": 0,
-            "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
-            "score": {
-                "family": "power_law",
-                "lower": 0.25,
-                "upper": 0.95,
-                "alpha": {"intercept": -2.0, "slope": 2.0},
-                "beta": {"intercept": 0.3, "slope": 0.2},
-            },
-            "cost": {"family": "linear", "scale": 0.01},
-            "reward": {"scheme": "geometric", "q": 0.7},
-            "leaderboard": {"resolution": 0.001},
-            "designer": {"tau": 0.0},
-            "dynamics": {"schedule": "simultaneous", "rounds": rounds},
-        }
-    )
+    return parse_scenario(sampled_arms_race(n, seed=0, rounds=rounds, name=f"bench-sweep-{n}"))
 
 
 def make_spec(scenarios: int, rounds: int, n: int, replications: int):

@@ -25,23 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim import theory  # noqa: E402
+from sim.examples import sampled_arms_race  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
 
-BASE = {
-    "name": "b",
-    "seed": 3,
-    "developers": {"sample": {"n": 10, "distribution": "uniform", "low": 0.0, "high": 1.0}},
-    "score": {
-        "family": "power_law",
-        "lower": 0.25,
-        "upper": 0.95,
-        "alpha": {"intercept": -2.0, "slope": 2.0},
-        "beta": {"intercept": 0.3, "slope": 0.2},
-    },
-    "cost": {"family": "linear", "scale": 0.01},
-    "reward": {"scheme": "geometric", "q": 0.7},
-    "leaderboard": {"resolution": 0.001},
-}
+BASE = sampled_arms_race(10, seed=3, name="b")
 
 
 def variant(**changes) -> dict:

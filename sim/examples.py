@@ -48,3 +48,31 @@ def huber_cost(x) -> np.ndarray:
     """
     x = np.asarray(x, dtype=float)
     return np.where(x <= 1.0, 0.5 * x**2, x - 0.5)
+
+
+def sampled_arms_race(n: int, *, seed: int = 0, tau: float = 0.0, rounds: int = 1000, name: str | None = None) -> dict:
+    """The scenario family the benchmarks and several tests use, as a scenario dict (``parse_scenario`` it).
+
+    ``n`` capabilities drawn uniformly on ``[0, 1)`` from ``seed``; power-law
+    scores (levels 0.25 to 0.95, ``alpha = -2 + 2 theta``, ``beta = 0.3 +
+    0.2 theta``); linear cost 0.01 per unit; geometric rewards ``q = 0.7``;
+    scores published to 1e-3; simultaneous best responses from zero.  Below
+    its ``tau*`` (tens to hundreds of effort units) play is an arms race.
+    """
+    return {
+        "name": name or f"sampled-arms-race-{n}",
+        "seed": seed,
+        "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
+        "score": {
+            "family": "power_law",
+            "lower": 0.25,
+            "upper": 0.95,
+            "alpha": {"intercept": -2.0, "slope": 2.0},
+            "beta": {"intercept": 0.3, "slope": 0.2},
+        },
+        "cost": {"family": "linear", "scale": 0.01},
+        "reward": {"scheme": "geometric", "q": 0.7},
+        "leaderboard": {"resolution": 0.001},
+        "designer": {"tau": float(tau)},
+        "dynamics": {"schedule": "simultaneous", "rounds": rounds},
+    }

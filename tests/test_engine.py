@@ -22,6 +22,7 @@ from sim.engine import (
     run,
     run_batch,
 )
+from sim.examples import sampled_arms_race
 from sim.game import best_responses, utility_tolerance
 from sim.leaderboard import grid_index, least_score_at_index
 from sim.scenario import load_scenario, parse_scenario
@@ -497,30 +498,10 @@ def _run_both_ways(scenarios, monkeypatch, **kwargs):
 
 
 def _race_batch(count, n, rounds):
-    items = []
-    for k, tau in enumerate(np.linspace(0.0, 20.0, count)):
-        items.append(
-            parse_scenario(
-                {
-                    "name": f"race-{k}",
-                    "seed": 50 + k,
-                    "developers": {"sample": {"n": n, "distribution": "uniform", "low": 0.0, "high": 1.0}},
-                    "score": {
-                        "family": "power_law",
-                        "lower": 0.25,
-                        "upper": 0.95,
-                        "alpha": {"intercept": -2.0, "slope": 2.0},
-                        "beta": {"intercept": 0.3, "slope": 0.2},
-                    },
-                    "cost": {"family": "linear", "scale": 0.01},
-                    "reward": {"scheme": "geometric", "q": 0.7},
-                    "leaderboard": {"resolution": 0.001},
-                    "designer": {"tau": float(tau)},
-                    "dynamics": {"schedule": "simultaneous", "rounds": rounds},
-                }
-            )
-        )
-    return items
+    return [
+        parse_scenario(sampled_arms_race(n, seed=50 + k, tau=float(tau), rounds=rounds, name=f"race-{k}"))
+        for k, tau in enumerate(np.linspace(0.0, 20.0, count))
+    ]
 
 
 @pytest.mark.parametrize("record", ["full", "tail"])

@@ -288,23 +288,10 @@ def test_tau_star_on_grid_is_bit_identical_to_the_pair_by_pair_search(game, batc
 
 def test_tau_star_on_grid_bit_identical_on_the_benchmark_family():
     """Ten sampled developers, power law and exponential saturation, several reward schemes and resolutions."""
+    from sim.examples import sampled_arms_race
     from sim.scenario import parse_scenario
 
-    base = {
-        "name": "b",
-        "seed": 3,
-        "developers": {"sample": {"n": 10, "distribution": "uniform", "low": 0.0, "high": 1.0}},
-        "score": {
-            "family": "power_law",
-            "lower": 0.25,
-            "upper": 0.95,
-            "alpha": {"intercept": -2.0, "slope": 2.0},
-            "beta": {"intercept": 0.3, "slope": 0.2},
-        },
-        "cost": {"family": "linear", "scale": 0.01},
-        "reward": {"scheme": "geometric", "q": 0.7},
-        "leaderboard": {"resolution": 0.001},
-    }
+    base = sampled_arms_race(10, seed=3, name="b")
     variants = [
         {},
         {"score": {"family": "exp_saturation", "lower": 0.25, "upper": 0.95, "rate": 0.5}},
