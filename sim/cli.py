@@ -409,7 +409,8 @@ def _cmd_sweep(args) -> int:
     from sim import sweeps
 
     spec = sweeps.load_sweep(args.sweep_file)
-    plan = sweeps.plan_sweep(spec, args.chunk_size, progress=not args.quiet and sys.stderr.isatty())
+    chunk_size = sweeps.DEFAULT_CHUNK_SIZE if args.chunk_size is None else args.chunk_size
+    plan = sweeps.plan_sweep(spec, chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.dry_run:
         if args.json:
             counts = {
@@ -440,7 +441,7 @@ def _cmd_sweep(args) -> int:
             scheduler=args.scheduler,
             out=out,
             resume=args.resume,
-            chunk_size=args.chunk_size,
+            chunk_size=chunk_size,
             tail_window=args.tail_window,
             trajectory_every=args.trajectories,
             theory=not args.no_theory,
@@ -543,8 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: a local cluster of --n-jobs workers)")
     p.add_argument("--out", default=None, help="output directory (default: results/<sweep name>)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished chunks")
-    p.add_argument("--chunk-size", type=_positive_int, default=500,
-                   help="scenarios per chunk: one batch run and one Parquet file (default 500)")
+    p.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="scenarios per chunk: one batch run and one Parquet file (default 250)")
     p.add_argument("--trajectories", type=_positive_int, default=None, metavar="EVERY",
                    help="also keep every EVERY-th round (and the last) of every scenario under trajectories/")
     p.add_argument("--tail-window", type=_positive_int, default=None,

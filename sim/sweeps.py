@@ -68,7 +68,7 @@ import numpy as np
 from sim.errors import ScenarioError, describe_exception
 
 #: Scenarios per chunk by default: large enough for the batch engine to pay off, small enough to bound memory.
-DEFAULT_CHUNK_SIZE = 500
+DEFAULT_CHUNK_SIZE = 250
 
 GRID_AXES = ("linspace", "logspace")
 RANDOM_AXES = ("uniform", "loguniform", "integers", "choice")
