@@ -49,7 +49,24 @@ def scenarios(n: int, count: int, rounds: int):
 def measure(engine: str, n: int, count: int, rounds: int) -> dict:
     import resource
 
+    from sim.examples import sampled_arms_race
+    from sim.scenario import parse_scenario
+
     items = scenarios(n, count, rounds)
+    # Warm-up, not timed: imports (numba, Mesa) and loading the cached compiled kernels happen once per
+    # process (about 1 s), whatever the size of the run. A small scenario of another size and seed, so that
+    # nothing of the measured workload is computed in advance (the engine keeps no state between runs).
+    warm = parse_scenario(sampled_arms_race(2, seed=99, rounds=3, name="warm-up"))
+    warm_start = time.perf_counter()
+    if engine == "mesa":
+        from sim.model import run_mesa
+
+        run_mesa(warm).outcome()
+    else:
+        from sim.engine import run_batch
+
+        run_batch([warm], record="tail").outcomes()
+    warmup_seconds = time.perf_counter() - warm_start
     start = time.perf_counter()
     if engine in ("batch", "batch-computed"):
         from sim import engine as batch_engine
@@ -72,6 +89,7 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
         "scenarios": count,
         "rounds": rounds,
         "seconds": seconds,
+        "warmup_seconds": warmup_seconds,
         "updates_per_second": n * count * rounds / seconds,
         "peak_mb": peak_kb / 1024,
         "cycles": outcomes.count("cycle"),
