@@ -782,17 +782,25 @@ def load_scenario(path) -> Scenario:
     The scenario's name defaults to the file's stem.
     """
     path = Path(path)
+    data = read_toml(path, "scenario file")
+    return parse_scenario(data, name_hint=path.stem, source=str(path))
+
+
+def read_toml(path, what: str) -> dict:
+    """The TOML table in the file at ``path``; a missing, unreadable or invalid file is a one-line
+    :class:`ScenarioError` with the path as ``field`` (``what`` names the kind of file, e.g. "sweep file")."""
+    path = Path(path)
     where = str(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ScenarioError(where, str(path.absolute()), "no such scenario file") from None
+        raise ScenarioError(where, str(path.absolute()), f"no such {what}") from None
     except UnicodeDecodeError as err:
         raise ScenarioError(where, str(path.absolute()), f"not UTF-8 text ({err.reason})") from None
     except OSError as err:
         raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {_one_line(err.strerror)}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except RecursionError:
         raise ScenarioError(where, None, "invalid TOML: arrays or tables nested too deeply") from None
     except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
@@ -803,7 +811,7 @@ def load_scenario(path) -> Scenario:
         lines = text.splitlines()
         line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
         raise ScenarioError(where, line, f"invalid TOML: {message}") from None
-    return parse_scenario(data, name_hint=path.stem, source=where)
+
 
 
 def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -> Scenario:
@@ -1095,11 +1103,12 @@ def _number(value: object, field_name: str, minimum: float | None = None) -> flo
 
 
 def _integer(value: object, field_name: str, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` as a Python int (numpy integers accepted), at least ``minimum``; else a :class:`ScenarioError`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ScenarioError(field_name, value, f"must be an integer, got {_kind(value)}")
     if minimum is not None and value < minimum:
         raise ScenarioError(field_name, _shown(value), f"must be >= {minimum}")
-    return value
+    return int(value)
 
 
 def _number_list(value: object, field_name: str) -> tuple[float, ...]:

@@ -52,11 +52,9 @@ import itertools
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +64,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import ScenarioError, describe_exception
+from sim.scenario import _integer
 
 #: Scenarios per chunk by default: large enough for the batch engine to pay off, small enough to bound memory.
 DEFAULT_CHUNK_SIZE = 250
@@ -193,26 +192,12 @@ def load_sweep(path) -> SweepSpec:
     Raises :class:`ScenarioError` naming the field and value; every point
     of the grid is checked later, by :func:`plan_sweep`.
     """
-    from sim.scenario import load_scenario
+    from sim.scenario import load_scenario, read_toml
 
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(where, str(path.absolute()), "no such sweep file") from None
-    except UnicodeDecodeError as err:
-        raise ScenarioError(where, str(path.absolute()), f"not UTF-8 text ({err.reason})") from None
-    except OSError as err:
-        raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {err.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except (ValueError, RecursionError) as err:
-        message = " ".join(str(err).split()) or "arrays or tables nested too deeply"
-        found = re.search(r"line (\d+)", message)
-        lines = text.splitlines()
-        line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
-        raise ScenarioError(where, line, f"invalid TOML: {message}") from None
+    data = read_toml(path, "sweep file")
+    text = path.read_text(encoding="utf-8")  # kept in the manifest; read_toml has checked it decodes
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if "developers" in data and "base" not in data:
         raise ScenarioError(
@@ -265,10 +250,10 @@ def sweep_spec(
     name = base.name if name is None else name
     if not isinstance(name, str) or not name.strip() or not name.isprintable():
         raise ScenarioError("name", name, "needs a non-empty one-line string")
-    replications = _count(replications, "replications", 1)
-    seed = _count(seed, "seed", 0)
+    replications = _integer(replications, "replications", 1)
+    seed = _integer(seed, "seed", 0)
     if samples is not None:
-        samples = _count(samples, "samples", 1)
+        samples = _integer(samples, "samples", 1)
     if not isinstance(common_random_numbers, bool):
         raise ScenarioError("common_random_numbers", common_random_numbers, "must be true or false")
     if axes is None:
@@ -292,12 +277,6 @@ def sweep_spec(
     if spec.scenarios > MAX_SCENARIOS:
         raise ScenarioError("axes", spec.scenarios, f"the sweep means more than {MAX_SCENARIOS:,} scenarios")
     return spec
-
-
-def _count(value, field_name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ScenarioError(field_name, value, f"must be an integer >= {minimum}")
-    return int(value)
 
 
 def _parse_axis(name: object, value: object) -> Axis:
@@ -526,7 +505,7 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
     from sim.engine import batch_key
     from sim.scenario import parse_scenario
 
-    chunk_size = _count(chunk_size, "chunk_size", 1)
+    chunk_size = _integer(chunk_size, "chunk_size", 1)
     points = sweep_points(spec)
     seeds = run_seeds(spec)
     names = [a.name for a in spec.axes]
@@ -1230,11 +1209,11 @@ def sweep(
         spec = sweep_spec(**spec)
     if backend not in BACKENDS:
         raise ScenarioError("--backend", backend, f"must be one of {', '.join(BACKENDS)}")
-    n_jobs = _count(n_jobs, "--n-jobs", 1)
+    n_jobs = _integer(n_jobs, "--n-jobs", 1)
     if tail_window is not None:
-        tail_window = _count(tail_window, "--tail-window", 1)
+        tail_window = _integer(tail_window, "--tail-window", 1)
     if trajectory_every is not None:
-        trajectory_every = _count(trajectory_every, "--trajectories", 1)
+        trajectory_every = _integer(trajectory_every, "--trajectories", 1)
         if out is None:
             raise ScenarioError("--trajectories", trajectory_every, "needs an output directory (--out)")
     out = None if out is None else Path(out)
