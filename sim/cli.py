@@ -486,6 +486,23 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    """``lbsim reproduce``: the same as ``python -m experiments.all`` (run from a checkout of the repository)."""
+    try:
+        from experiments.all import main as reproduce
+    except ImportError as err:
+        raise ScenarioError(
+            "experiments", str(err), "the experiment scripts are not importable: run lbsim from a checkout of the "
+            "repository (pip install -e .)"
+        ) from None
+    argv = [*(["--quick"] if args.quick else []), "--n-jobs", str(args.n_jobs)]
+    if args.out is not None:
+        argv += ["--out", args.out]
+    if args.only:
+        argv += ["--only", *args.only]
+    return reproduce(argv, prog="lbsim reproduce")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -556,6 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_sweep)
+    p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
+    p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
+    p.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel workers for the sweeps (default 1)")
+    p.add_argument("--out", default=None, help="root directory; each experiment writes <out>/<name> (default: results)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these experiments")
+    p.set_defaults(run=_cmd_reproduce)
     return parser
 
 
