@@ -652,6 +652,8 @@ def test_scenario_round_trips_through_to_dict(path):
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_power_law_scenarios_satisfy_the_easy_assumptions(path):
+    if path.stem == "lm_harmony_calibrated":
+        pytest.skip("calibrated from real data, which break C1 to C3 (tests/test_experiment_calibration.py says how)")
     scenario = load_scenario(path)
     if not isinstance(scenario.score, PowerLawSpec):
         return
