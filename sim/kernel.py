@@ -198,17 +198,18 @@ def least_effort(family, lo, up, a, b, unit, tau, target):
 
 
 @njit(cache=True, error_model="numpy")
-def _rank(level, priority, s, i, cand_level):
-    """``1 +`` the rivals of developer ``i`` (scenario ``s``) above published level ``cand_level``."""
+def _rank(level, prio, i, cand_level):
+    """``1 +`` the rivals of developer ``i`` above published level ``cand_level`` (``level``, ``prio``: the
+    scenario's published levels and priorities): rival ``j`` is above when its level is higher, or equal and
+    its priority higher."""
+    p = prio[i]
     above = 0
-    p = priority[s, i]
-    for j in range(level.size):
+    for j in range(level.size):  # branch-free count (vectorises)
         lj = level[j]
-        if lj > cand_level or (lj == cand_level and priority[s, j] > p):
-            above += 1
+        above += (lj > cand_level) | ((lj == cand_level) & (prio[j] > p))
     # Developer i's own current entry is not a rival.
-    if level[i] > cand_level or (level[i] == cand_level and priority[s, i] > p):
-        above -= 1
+    li = level[i]
+    above -= (li > cand_level) | ((li == cand_level) & (prio[i] > p))
     return 1 + above
 
 
@@ -269,6 +270,7 @@ def respond_active(
     level = np.empty(n)
     draw = np.empty(n)
     beat = np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
     # Candidate buffers, reused for every row: the choice needs all utilities before it can pick.
     xs = np.empty(n)
     ss = np.empty(n)
@@ -279,6 +281,7 @@ def respond_active(
             continue
         delta = resolution[s]
         for j in range(n):
+            prio[j] = priority[s, j]
             level[j] = _level(evaluated[s, j], delta)
             if delta > 0.0:
                 lrow, lorigin = least_row[s], least_origin[s]
@@ -295,7 +298,7 @@ def respond_active(
             base = baseline[s, i]
             g = gamma[s, i]
             # The zero-effort candidate.
-            best_rank = _rank(level, priority, s, i, _level(base, delta))
+            best_rank = _rank(level, prio, i, _level(base, delta))
             best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
             best_x, best_s = 0.0, base
             count = 0
@@ -327,7 +330,7 @@ def respond_active(
                     c_score[s, i, j] = sc
                 if not np.isfinite(x) or x > budget[s, i]:
                     continue
-                k = _rank(level, priority, s, i, _level(sc, delta))
+                k = _rank(level, prio, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
                 xs[count], ss[count], us[count], ks[count] = x, sc, u, k
                 count += 1
@@ -347,7 +350,7 @@ def respond_active(
             if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
                 sc = current_score[s, r] if scored else _score(family, lo, up, a, b, unit, t + cur)
-                k = _rank(level, priority, s, i, _level(sc, delta))
+                k = _rank(level, prio, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
                 if u >= best_u - tol:
                     nxt = cur
