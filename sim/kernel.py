@@ -19,7 +19,9 @@ numpy computes ``x ** 2`` as ``x * x``, so the kernel does too.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from sim.leaderboard import GRID_SLACK_ULPS
 
@@ -29,6 +31,26 @@ LINEAR, POWER, FLAT_QUADRATIC = 0, 1, 2
 _SLACK = GRID_SLACK_ULPS * float(np.finfo(float).eps)
 _STEPS = 2200  # as sim.scores: from the smallest subnormal to overflow
 _GRID_STEPS = 64  # as sim.leaderboard.least_score_at_index
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Hint the processor to bring element ``index`` (flat, C order) of ``array`` into its cache (no effect on
+    results: ``llvm.prefetch``, read, high locality)."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        byte_ptr = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(data, [args[1]]), byte_ptr)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(cache=True, error_model="numpy")
@@ -214,6 +236,29 @@ def _rank(level, prio, i, cand_level):
 
 
 @njit(cache=True, error_model="numpy")
+def _prefetch_scenario(s, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table):
+    """Prefetch scenario ``s``'s rows of the candidate cache and of the level table (:func:`respond_active`)."""
+    lines = 8  # float64 per 64-byte cache line
+    block = n * n
+    for k in range(0, block + lines - 1, lines):
+        f = s * block + min(k, block - 1)
+        _prefetch(c_target, f)
+        _prefetch(c_effort, f)
+        _prefetch(c_score, f)
+    delta = resolution[s]
+    if table_width > 0 and delta > 0.0:
+        row = 2 * n  # one level: (effort, score) per developer
+        for j in range(n):
+            off = _level(evaluated[s, j], delta) - origin[s]
+            # The rival's level (drawing level) and the next one (overtaking): two adjacent rows.
+            for slot_off in (off, off + 1.0):
+                if slot_off >= 0.0 and slot_off < table_width:
+                    first = (s * table_width + int(slot_off)) * row
+                    for k in range(0, row + lines - 1, lines):
+                        _prefetch(table, first + min(k, row - 1))
+
+
+@njit(cache=True, error_model="numpy")
 def respond(
     family, p_lower, p_upper, p_a, p_b, unit,
     cost_kind, cost_scale, cost_param,
@@ -276,9 +321,19 @@ def respond_active(
     ss = np.empty(n)
     us = np.empty(n)
     ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    following = 0
     for s in range(S):
         if not active[s]:
             continue
+        # Prefetch what the next active scenario will read at random places (its candidate cache and the
+        # level-table rows at its rivals' levels), so that those loads overlap this scenario's work.
+        following = max(following, s + 1)
+        while following < S and not active[following]:
+            following += 1
+        if following < S:
+            _prefetch_scenario(following, n, evaluated, resolution, c_target, c_effort, c_score,
+                               table_width, origin, table)
         delta = resolution[s]
         for j in range(n):
             prio[j] = priority[s, j]
@@ -303,13 +358,21 @@ def respond_active(
             best_x, best_s = 0.0, base
             count = 0
             top = best_u
+            # The rivals worth a candidate, gathered without branching (which rivals pass is unpredictable):
+            # skip a target that zero effort reaches, or that can never pay (above the reach).
+            p = prio[i]
+            hi = reach[s, i]
+            viable = 0
             for j in range(n):
-                if j == i:
-                    continue
-                target = draw[j] if priority[s, i] > priority[s, j] else beat[j]
-                if not (target > base) or target > reach[s, i]:
-                    continue  # zero effort reaches it, or it can never pay
-                target_level = level[j] + (0.0 if priority[s, i] > priority[s, j] else 1.0)
+                below = p > prio[j]
+                target = draw[j] if below else beat[j]
+                rival[viable] = j
+                viable += (j != i) & (target > base) & (not (target > hi))
+            for v in range(viable):
+                j = rival[v]
+                below = p > prio[j]
+                target = draw[j] if below else beat[j]
+                target_level = level[j] + (0.0 if below else 1.0)
                 if c_target[s, i, j] == target:  # the rival has not moved since this was computed
                     x, sc = c_effort[s, i, j], c_score[s, i, j]
                 else:
