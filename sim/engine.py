@@ -974,7 +974,10 @@ def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recor
             cache.least_origin,
             *response, x_next, active, True, true_score,
         )  # fmt: skip
-        np.logical_not(active, out=known)
+        # Next round's true scores: mostly known already (an effort kept, or the score a candidate reached).
+        kernel.next_scores(*score_spec, game.tau, x, true_score, response[0], response[1], x_next, active,
+                           true_score)
+        known[:] = True
         recurrence.replay(t, x_next, true_score)
         x, x_next = x_next, x
         if progress is not None:

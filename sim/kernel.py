@@ -436,6 +436,33 @@ def publish(
 
 
 @njit(cache=True, error_model="numpy")
+def next_scores(family, p_lower, p_upper, p_a, p_b, unit, tau, current, current_score, effort, score, nxt, active,
+                out):  # fmt: skip
+    """True scores ``f(theta_i, tau + nxt[s, i])`` of the efforts developers move to, for the scenarios with
+    ``active[s]``, into ``out`` (which may be ``current_score``); other rows are left alone.
+
+    ``effort``, ``score`` and ``nxt`` are :func:`respond_active`'s ``out_effort``, ``out_score`` and
+    ``out_next`` for all developers (``rows[s, r] = r``), ``current_score`` the true scores of ``current``.
+    A score is evaluated only when neither is known: an effort kept is scored by ``current_score``, and a
+    best response found among the candidates (``0 < effort < inf``) by the score the kernel reached with it
+    (the same function of the same effort).
+    """
+    S, n = nxt.shape
+    for s in range(S):
+        if not active[s]:
+            continue
+        for i in range(n):
+            x = nxt[s, i]
+            if x == current[s, i]:
+                value = current_score[s, i]
+            elif x == effort[s, i] and x != 0.0 and np.isfinite(x):
+                value = score[s, i]
+            else:
+                value = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x)
+            out[s, i] = value
+
+
+@njit(cache=True, error_model="numpy")
 def publish_known(
     family, p_lower, p_upper, p_a, p_b, unit,
     tau, resolution, priority, x, shock, noisy, known, known_true,
