@@ -800,12 +800,14 @@ class _Recorder:
         from sim import kernel
 
         # Round t goes to row (t - first stored round) mod W, so that the rows end up in round order.
-        k = (t - (self.rounds + 1 - self.width)) % self.width
+        first = self.rounds + 1 - self.width
+        k = (t - first) % self.width
         tail = self.record == "tail"
         arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
+        # A round before the first stored one would be overwritten: only its keys are recorded.
         ok = kernel.record_round(
             t, k, *arrays, np.ascontiguousarray(rank, dtype=np.int64), self.cell, *self._constants, tail,
-            self._keys, *self._ring,
+            self._keys, t >= first, *self._ring,
         )  # fmt: skip
         if not ok:  # an effort the keys cannot quantise: state_keys names it
             self._keys[t] = analysis.state_keys(effort, rank, self.cell)

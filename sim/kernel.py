@@ -33,24 +33,32 @@ _STEPS = 2200  # as sim.scores: from the smallest subnormal to overflow
 _GRID_STEPS = 64  # as sim.leaderboard.least_score_at_index
 
 
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Hint the processor to bring element ``index`` (flat, C order) of ``array`` into its cache (no effect on
-    results: ``llvm.prefetch``, read, high locality)."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
-        return None
+def _prefetcher(write):
+    """An intrinsic ``f(array, index)`` hinting the processor to bring element ``index`` (flat, C order) of
+    ``array`` into its cache, to be read or (``write``) written: ``llvm.prefetch``, no effect on results."""
 
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        byte_ptr = ir.IntType(8).as_pointer()
-        address = builder.bitcast(builder.gep(data, [args[1]]), byte_ptr)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
-        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
-        builder.call(fn, [address, i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
+    @intrinsic
+    def prefetch(typingctx, array, index):
+        if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+            return None
 
-    return types.void(array, index), codegen
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            byte_ptr = ir.IntType(8).as_pointer()
+            address = builder.bitcast(builder.gep(data, [args[1]]), byte_ptr)
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
+            builder.call(fn, [address, i32(int(write)), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen
+
+    return prefetch
+
+
+_prefetch = _prefetcher(write=False)
+_prefetch_write = _prefetcher(write=True)
 
 
 @njit(cache=True, error_model="numpy")
@@ -502,6 +510,7 @@ def publish_known(
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_AHEAD = 8  # scenarios prefetched ahead of the work
 
 
 @njit(cache=True)
@@ -533,21 +542,40 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
     H = history.shape[1]
     mask = table.shape[1] - 1
     low = np.int64(0xFFFFFFFF)
+    if t >= H:
+        for s in range(S):
+            active[s] = period[s] <= 0
+        return
+    # The hashes first, so that each scenario's table entry and history row (one place each, at random in
+    # large arrays) can be prefetched a few scenarios ahead of the work.
+    hashes = np.empty(S, dtype=np.uint64)
     for s in range(S):
         if period[s] > 0:
-            active[s] = False
-            continue
-        active[s] = True
-        if t >= H:
             continue
         # Positions hashed independently (no chain of dependent multiplications), then combined.
         acc = np.uint64(0)
         for i in range(n):
-            b = bits[s, i]
-            history[s, t, i] = b
+            acc += _mix(bits[s, i] + np.uint64(i + 1) * _GOLDEN)
+        hashes[s] = _mix(acc)
+    for k in range(S + _AHEAD):
+        if k < S and period[k] <= 0:
+            _prefetch(table, k * (mask + 1) + np.int64(hashes[k] & np.uint64(mask)))
+            first = (k * H + t) * n
+            _prefetch_write(history, first)
+            _prefetch_write(history, first + n - 1)
+            _prefetch_write(score_history, first)
+            _prefetch_write(score_history, first + n - 1)
+        s = k - _AHEAD
+        if s < 0:
+            continue
+        if period[s] > 0:
+            active[s] = False
+            continue
+        active[s] = True
+        for i in range(n):
+            history[s, t, i] = bits[s, i]
             score_history[s, t, i] = score[s, i]
-            acc += _mix(b + np.uint64(i + 1) * _GOLDEN)
-        h = _mix(acc)
+        h = hashes[s]
         tag = np.int64(h >> np.uint64(33)) << np.int64(32)  # 31 bits of the hash: the entry stays >= 0
         slot = np.int64(h & np.uint64(mask))
         while True:
@@ -579,10 +607,20 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
     deterministic, ``x(t0 + k) = x(t0 + k mod p)`` for every ``k >= 0``.
     """
     S, n = bits.shape
-    for s in range(S):
-        p = period[s]
-        if p > 0:
-            r = start[s] + (t + 1 - start[s]) % p
+    H = history.shape[1]
+    rows = np.empty(S, dtype=np.int64)
+    for k in range(S + _AHEAD):
+        # Each scenario's row is at a random place in a large array: prefetched a few scenarios ahead.
+        if k < S and period[k] > 0:
+            rows[k] = start[k] + (t + 1 - start[k]) % period[k]
+            first = (k * H + rows[k]) * n
+            _prefetch(history, first)
+            _prefetch(history, first + n - 1)
+            _prefetch(score_history, first)
+            _prefetch(score_history, first + n - 1)
+        s = k - _AHEAD
+        if s >= 0 and period[s] > 0:
+            r = rows[s]
             for i in range(n):
                 bits[s, i] = history[s, r, i]
                 score[s, i] = score_history[s, r, i]
@@ -595,9 +633,9 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
 
 @njit(cache=True, error_model="numpy")
 def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
-                 with_keys, keys, out_effort, out_score, out_published, out_rank):
+                 with_keys, keys, store, out_effort, out_score, out_published, out_rank):
     """One round into the recorder: row ``k`` of the ring buffers (``out_*[k]``, each ``(W, S, n)``, a view
-    of any layout) and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
+    of any layout) when ``store``, and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
 
     The keys are :func:`sim.analysis.state_keys` of ``(effort, rank)`` with
     ``cell`` per scenario, the same operations on the same bits
@@ -609,11 +647,12 @@ def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, o
     S, n = effort.shape
     ok = True
     for s in range(S):
-        for i in range(n):
-            out_effort[k, s, i] = effort[s, i]
-            out_score[k, s, i] = score[s, i]
-            out_published[k, s, i] = published[s, i]
-            out_rank[k, s, i] = rank[s, i]
+        if store:
+            for i in range(n):
+                out_effort[k, s, i] = effort[s, i]
+                out_score[k, s, i] = score[s, i]
+                out_published[k, s, i] = published[s, i]
+                out_rank[k, s, i] = rank[s, i]
         if not with_keys:
             continue
         c = cell[s]
