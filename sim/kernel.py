@@ -126,7 +126,7 @@ def _least_score_at_index(index, delta):
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _least_score_cached(least, width, origin, row, index, delta):
     """:func:`_least_score_at_index`, remembered per level in ``least[row, index - origin + 1]``
     (``row``: the scenario's, or its resolution's, row)."""
@@ -227,7 +227,7 @@ def least_effort(family, lo, up, a, b, unit, tau, target):
     return x, np.nan
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rank(level, prio, i, cand_level):
     """``1 +`` the rivals of developer ``i`` above published level ``cand_level`` (``level``, ``prio``: the
     scenario's published levels and priorities): rival ``j`` is above when its level is higher, or equal and
@@ -243,7 +243,7 @@ def _rank(level, prio, i, cand_level):
     return 1 + above
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _prefetch_scenario(s, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table):
     """Prefetch scenario ``s``'s rows of the candidate cache and of the level table (:func:`respond_active`)."""
     lines = 8  # float64 per 64-byte cache line
@@ -259,7 +259,8 @@ def _prefetch_scenario(s, n, evaluated, resolution, c_target, c_effort, c_score,
         for j in range(n):
             off = _level(evaluated[s, j], delta) - origin[s]
             # The rival's level (drawing level) and the next one (overtaking): two adjacent rows.
-            for slot_off in (off, off + 1.0):
+            for slot in range(2):
+                slot_off = off + slot
                 if slot_off >= 0.0 and slot_off < table_width:
                     first = (s * table_width + int(slot_off)) * row
                     for k in range(0, row + lines - 1, lines):
