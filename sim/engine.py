@@ -630,8 +630,10 @@ class CandidateCache:
                 self.width = width
                 self.origin = origin
                 self.grid = grid
-                # NaN effort = not yet computed.
-                self.table = np.full((S, width, n, 2), np.nan)
+                # Effort 0 = not yet computed (a target above the zero-effort score needs a positive effort; an
+                # entry of 0 would only be computed again). Zeros, not a fill: pages never written are never
+                # touched (most of the table is never used).
+                self.table = np.zeros((S, width, n, 2))
                 # Least score at level least_origin - 1 + k (rivals sit at most one level below the origin),
                 # one row per resolution; one row per scenario if the shared rows would be too long.
                 deltas, row = np.unique(game.resolution, return_inverse=True)
@@ -671,7 +673,7 @@ class CandidateCache:
         by_level = ~hit & (slot >= 0)
         if by_level.any():
             found = self.table[s_idx[by_level], slot[by_level], dev[by_level]]
-            known = ~np.isnan(found[:, 0])
+            known = found[:, 0] != 0.0
             where = np.flatnonzero(by_level)[known]
             hit[where] = True
             x[where] = found[known, 0]

@@ -390,7 +390,7 @@ def respond_active(
                         off = target_level - origin[s]
                         if off >= 0.0 and off < table_width:
                             slot = int(off)
-                    if slot >= 0 and not np.isnan(table[s, slot, i, 0]):
+                    if slot >= 0 and table[s, slot, i, 0] != 0.0:  # 0: not computed yet
                         x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
                     else:
                         x, sc = least_effort(family, lo, up, a, b, unit, t, target)
