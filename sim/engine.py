@@ -600,7 +600,8 @@ class CandidateCache:
     counted from ``least_origin[s]``), small enough to stay in the
     processor's cache.  Levels outside the table, and exact scores
     (``delta = 0``), fall back to remembering the last target per developer
-    and rival, which is also tried first.  An entry is reused only for the
+    and rival (which the numpy path also tries first; the compiled kernel
+    goes to the table, whose rows it prefetches).  An entry is reused only for the
     bit-for-bit same target (same scenario, developer and ``tau``), so
     results are exactly those computed afresh.  The table is left out when
     it would exceed :data:`LEVEL_TABLE_ENTRIES` entries.

@@ -244,27 +244,34 @@ def _rank(level, prio, i, cand_level):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _prefetch_scenario(s, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table):
-    """Prefetch scenario ``s``'s rows of the candidate cache and of the level table (:func:`respond_active`)."""
-    lines = 8  # float64 per 64-byte cache line
-    block = n * n
-    for k in range(0, block + lines - 1, lines):
-        f = s * block + min(k, block - 1)
-        _prefetch(c_target, f)
-        _prefetch(c_effort, f)
-        _prefetch(c_score, f)
+def _prefetch_range(array, first, last):
+    """Prefetch elements ``first..last`` (flat indices, inclusive) of an array of 8-byte elements."""
+    k = first
+    while k < last:  # 8 elements per 64-byte cache line
+        _prefetch(array, k)
+        k += 8
+    _prefetch(array, last)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _prefetch_rival(s, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table):
+    """Prefetch what scenario ``s`` reads at random places for rival ``j`` (:func:`respond_active`): the
+    level-table rows at ``j``'s level and the next one, or without a table, developer ``j``'s row of the
+    last targets."""
     delta = resolution[s]
-    if table_width > 0 and delta > 0.0:
-        row = 2 * n  # one level: (effort, score) per developer
-        for j in range(n):
-            off = _level(evaluated[s, j], delta) - origin[s]
-            # The rival's level (drawing level) and the next one (overtaking): two adjacent rows.
-            for slot in range(2):
-                slot_off = off + slot
-                if slot_off >= 0.0 and slot_off < table_width:
-                    first = (s * table_width + int(slot_off)) * row
-                    for k in range(0, row + lines - 1, lines):
-                        _prefetch(table, first + min(k, row - 1))
+    if not (table_width > 0 and delta > 0.0):
+        first = (s * n + j) * n
+        _prefetch_range(c_target, first, first + n - 1)
+        _prefetch_range(c_effort, first, first + n - 1)
+        _prefetch_range(c_score, first, first + n - 1)
+    else:
+        off = _level(evaluated[s, j], delta) - origin[s]
+        # The rival's level (drawing level) and the next one (overtaking): two adjacent rows of 2 n.
+        if off >= -1.0 and off < table_width:
+            low = int(off) if off > 0.0 else 0
+            high = int(off) + 1 if off + 1.0 < table_width else table_width - 1
+            row = s * table_width * 2 * n
+            _prefetch_range(table, row + low * 2 * n, row + (high + 1) * 2 * n - 1)
 
 
 @njit(cache=True, error_model="numpy")
@@ -335,14 +342,10 @@ def respond_active(
     for s in range(S):
         if not active[s]:
             continue
-        # Prefetch what the next active scenario will read at random places (its candidate cache and the
-        # level-table rows at its rivals' levels), so that those loads overlap this scenario's work.
-        following = max(following, s + 1)
+        # The next active scenario: what it reads at random places is prefetched while this one is worked on.
+        following = following if following > s else s + 1
         while following < S and not active[following]:
             following += 1
-        if following < S:
-            _prefetch_scenario(following, n, evaluated, resolution, c_target, c_effort, c_score,
-                               table_width, origin, table)
         delta = resolution[s]
         for j in range(n):
             prio[j] = priority[s, j]
@@ -357,6 +360,12 @@ def respond_active(
         tol = tolerance[s]
         t = tau[s]
         for r in range(m):
+            # A share of the next scenario's prefetches with each row, so that they overlap the work (all at
+            # once, they would wait for each other): its candidate cache and level-table rows, rival by rival.
+            if following < S:
+                for j in range(r * n // m, (r + 1) * n // m):
+                    _prefetch_rival(following, j, n, evaluated, resolution, c_target, c_effort, c_score,
+                                    table_width, origin, table)
             i = rows[s, r]
             lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
             base = baseline[s, i]
@@ -382,21 +391,23 @@ def respond_active(
                 below = p > prio[j]
                 target = draw[j] if below else beat[j]
                 target_level = level[j] + (0.0 if below else 1.0)
-                if c_target[s, i, j] == target:  # the rival has not moved since this was computed
+                # The least effort: remembered per level in the level table, else (exact scores, or a level
+                # outside the table) for the rival's last target; searched for when not remembered.
+                slot = -1
+                if table_width > 0 and delta > 0.0:
+                    off = target_level - origin[s]
+                    if off >= 0.0 and off < table_width:
+                        slot = int(off)
+                if slot >= 0:
+                    x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
+                    if x == 0.0:  # not computed yet
+                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+                        table[s, slot, i, 0] = x
+                        table[s, slot, i, 1] = sc
+                elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
                     x, sc = c_effort[s, i, j], c_score[s, i, j]
                 else:
-                    slot = -1
-                    if table_width > 0 and delta > 0.0:
-                        off = target_level - origin[s]
-                        if off >= 0.0 and off < table_width:
-                            slot = int(off)
-                    if slot >= 0 and table[s, slot, i, 0] != 0.0:  # 0: not computed yet
-                        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
-                    else:
-                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                        if slot >= 0:
-                            table[s, slot, i, 0] = x
-                            table[s, slot, i, 1] = sc
+                    x, sc = least_effort(family, lo, up, a, b, unit, t, target)
                     c_target[s, i, j] = target
                     c_effort[s, i, j] = x
                     c_score[s, i, j] = sc
