@@ -600,7 +600,8 @@ class CandidateCache:
     counted from ``least_origin[s]``), small enough to stay in the
     processor's cache.  Levels outside the table, and exact scores
     (``delta = 0``), fall back to remembering the last target per developer
-    and rival, which is also tried first.  An entry is reused only for the
+    and rival (which the numpy path also tries first; the compiled kernel
+    goes to the table, whose rows it prefetches).  An entry is reused only for the
     bit-for-bit same target (same scenario, developer and ``tau``), so
     results are exactly those computed afresh.  The table is left out when
     it would exceed :data:`LEVEL_TABLE_ENTRIES` entries.
@@ -630,8 +631,10 @@ class CandidateCache:
                 self.width = width
                 self.origin = origin
                 self.grid = grid
-                # NaN effort = not yet computed.
-                self.table = np.full((S, width, n, 2), np.nan)
+                # Effort 0 = not yet computed (a target above the zero-effort score needs a positive effort; an
+                # entry of 0 would only be computed again). Zeros, not a fill: pages never written are never
+                # touched (most of the table is never used).
+                self.table = np.zeros((S, width, n, 2))
                 # Least score at level least_origin - 1 + k (rivals sit at most one level below the origin),
                 # one row per resolution; one row per scenario if the shared rows would be too long.
                 deltas, row = np.unique(game.resolution, return_inverse=True)
@@ -671,7 +674,7 @@ class CandidateCache:
         by_level = ~hit & (slot >= 0)
         if by_level.any():
             found = self.table[s_idx[by_level], slot[by_level], dev[by_level]]
-            known = ~np.isnan(found[:, 0])
+            known = found[:, 0] != 0.0
             where = np.flatnonzero(by_level)[known]
             hit[where] = True
             x[where] = found[known, 0]
@@ -800,12 +803,14 @@ class _Recorder:
         from sim import kernel
 
         # Round t goes to row (t - first stored round) mod W, so that the rows end up in round order.
-        k = (t - (self.rounds + 1 - self.width)) % self.width
+        first = self.rounds + 1 - self.width
+        k = (t - first) % self.width
         tail = self.record == "tail"
         arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
+        # A round before the first stored one would be overwritten: only its keys are recorded.
         ok = kernel.record_round(
             t, k, *arrays, np.ascontiguousarray(rank, dtype=np.int64), self.cell, *self._constants, tail,
-            self._keys, *self._ring,
+            self._keys, t >= first, *self._ring,
         )  # fmt: skip
         if not ok:  # an effort the keys cannot quantise: state_keys names it
             self._keys[t] = analysis.state_keys(effort, rank, self.cell)
@@ -974,7 +979,10 @@ def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recor
             cache.least_origin,
             *response, x_next, active, True, true_score,
         )  # fmt: skip
-        np.logical_not(active, out=known)
+        # Next round's true scores: mostly known already (an effort kept, or the score a candidate reached).
+        kernel.next_scores(*score_spec, game.tau, x, true_score, response[0], response[1], x_next, active,
+                           true_score)
+        known[:] = True
         recurrence.replay(t, x_next, true_score)
         x, x_next = x_next, x
         if progress is not None:

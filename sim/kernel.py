@@ -19,7 +19,9 @@ numpy computes ``x ** 2`` as ``x * x``, so the kernel does too.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from sim.leaderboard import GRID_SLACK_ULPS
 
@@ -29,6 +31,34 @@ LINEAR, POWER, FLAT_QUADRATIC = 0, 1, 2
 _SLACK = GRID_SLACK_ULPS * float(np.finfo(float).eps)
 _STEPS = 2200  # as sim.scores: from the smallest subnormal to overflow
 _GRID_STEPS = 64  # as sim.leaderboard.least_score_at_index
+
+
+def _prefetcher(write):
+    """An intrinsic ``f(array, index)`` hinting the processor to bring element ``index`` (flat, C order) of
+    ``array`` into its cache, to be read or (``write``) written: ``llvm.prefetch``, no effect on results."""
+
+    @intrinsic
+    def prefetch(typingctx, array, index):
+        if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            byte_ptr = ir.IntType(8).as_pointer()
+            address = builder.bitcast(builder.gep(data, [args[1]]), byte_ptr)
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
+            builder.call(fn, [address, i32(int(write)), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen
+
+    return prefetch
+
+
+_prefetch = _prefetcher(write=False)
+_prefetch_write = _prefetcher(write=True)
 
 
 @njit(cache=True, error_model="numpy")
@@ -96,7 +126,7 @@ def _least_score_at_index(index, delta):
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _least_score_cached(least, width, origin, row, index, delta):
     """:func:`_least_score_at_index`, remembered per level in ``least[row, index - origin + 1]``
     (``row``: the scenario's, or its resolution's, row)."""
@@ -197,19 +227,51 @@ def least_effort(family, lo, up, a, b, unit, tau, target):
     return x, np.nan
 
 
-@njit(cache=True, error_model="numpy")
-def _rank(level, priority, s, i, cand_level):
-    """``1 +`` the rivals of developer ``i`` (scenario ``s``) above published level ``cand_level``."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _rank(level, prio, i, cand_level):
+    """``1 +`` the rivals of developer ``i`` above published level ``cand_level`` (``level``, ``prio``: the
+    scenario's published levels and priorities): rival ``j`` is above when its level is higher, or equal and
+    its priority higher."""
+    p = prio[i]
     above = 0
-    p = priority[s, i]
-    for j in range(level.size):
+    for j in range(level.size):  # branch-free count (vectorises)
         lj = level[j]
-        if lj > cand_level or (lj == cand_level and priority[s, j] > p):
-            above += 1
+        above += (lj > cand_level) | ((lj == cand_level) & (prio[j] > p))
     # Developer i's own current entry is not a rival.
-    if level[i] > cand_level or (level[i] == cand_level and priority[s, i] > p):
-        above -= 1
+    li = level[i]
+    above -= (li > cand_level) | ((li == cand_level) & (prio[i] > p))
     return 1 + above
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _prefetch_range(array, first, last):
+    """Prefetch elements ``first..last`` (flat indices, inclusive) of an array of 8-byte elements."""
+    k = first
+    while k < last:  # 8 elements per 64-byte cache line
+        _prefetch(array, k)
+        k += 8
+    _prefetch(array, last)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _prefetch_rival(s, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table):
+    """Prefetch what scenario ``s`` reads at random places for rival ``j`` (:func:`respond_active`): the
+    level-table rows at ``j``'s level and the next one, or without a table, developer ``j``'s row of the
+    last targets."""
+    delta = resolution[s]
+    if not (table_width > 0 and delta > 0.0):
+        first = (s * n + j) * n
+        _prefetch_range(c_target, first, first + n - 1)
+        _prefetch_range(c_effort, first, first + n - 1)
+        _prefetch_range(c_score, first, first + n - 1)
+    else:
+        off = _level(evaluated[s, j], delta) - origin[s]
+        # The rival's level (drawing level) and the next one (overtaking): two adjacent rows of 2 n.
+        if off >= -1.0 and off < table_width:
+            low = int(off) if off > 0.0 else 0
+            high = int(off) + 1 if off + 1.0 < table_width else table_width - 1
+            row = s * table_width * 2 * n
+            _prefetch_range(table, row + low * 2 * n, row + (high + 1) * 2 * n - 1)
 
 
 @njit(cache=True, error_model="numpy")
@@ -269,16 +331,24 @@ def respond_active(
     level = np.empty(n)
     draw = np.empty(n)
     beat = np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
     # Candidate buffers, reused for every row: the choice needs all utilities before it can pick.
     xs = np.empty(n)
     ss = np.empty(n)
     us = np.empty(n)
     ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    following = 0
     for s in range(S):
         if not active[s]:
             continue
+        # The next active scenario: what it reads at random places is prefetched while this one is worked on.
+        following = following if following > s else s + 1
+        while following < S and not active[following]:
+            following += 1
         delta = resolution[s]
         for j in range(n):
+            prio[j] = priority[s, j]
             level[j] = _level(evaluated[s, j], delta)
             if delta > 0.0:
                 lrow, lorigin = least_row[s], least_origin[s]
@@ -290,44 +360,60 @@ def respond_active(
         tol = tolerance[s]
         t = tau[s]
         for r in range(m):
+            # A share of the next scenario's prefetches with each row, so that they overlap the work (all at
+            # once, they would wait for each other): its candidate cache and level-table rows, rival by rival.
+            if following < S:
+                for j in range(r * n // m, (r + 1) * n // m):
+                    _prefetch_rival(following, j, n, evaluated, resolution, c_target, c_effort, c_score,
+                                    table_width, origin, table)
             i = rows[s, r]
             lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
             base = baseline[s, i]
             g = gamma[s, i]
             # The zero-effort candidate.
-            best_rank = _rank(level, priority, s, i, _level(base, delta))
+            best_rank = _rank(level, prio, i, _level(base, delta))
             best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
             best_x, best_s = 0.0, base
             count = 0
             top = best_u
+            # The rivals worth a candidate, gathered without branching (which rivals pass is unpredictable):
+            # skip a target that zero effort reaches, or that can never pay (above the reach).
+            p = prio[i]
+            hi = reach[s, i]
+            viable = 0
             for j in range(n):
-                if j == i:
-                    continue
-                target = draw[j] if priority[s, i] > priority[s, j] else beat[j]
-                if not (target > base) or target > reach[s, i]:
-                    continue  # zero effort reaches it, or it can never pay
-                target_level = level[j] + (0.0 if priority[s, i] > priority[s, j] else 1.0)
-                if c_target[s, i, j] == target:  # the rival has not moved since this was computed
+                below = p > prio[j]
+                target = draw[j] if below else beat[j]
+                rival[viable] = j
+                viable += (j != i) & (target > base) & (not (target > hi))
+            for v in range(viable):
+                j = rival[v]
+                below = p > prio[j]
+                target = draw[j] if below else beat[j]
+                target_level = level[j] + (0.0 if below else 1.0)
+                # The least effort: remembered per level in the level table, else (exact scores, or a level
+                # outside the table) for the rival's last target; searched for when not remembered.
+                slot = -1
+                if table_width > 0 and delta > 0.0:
+                    off = target_level - origin[s]
+                    if off >= 0.0 and off < table_width:
+                        slot = int(off)
+                if slot >= 0:
+                    x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
+                    if x == 0.0:  # not computed yet
+                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+                        table[s, slot, i, 0] = x
+                        table[s, slot, i, 1] = sc
+                elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
                     x, sc = c_effort[s, i, j], c_score[s, i, j]
                 else:
-                    slot = -1
-                    if table_width > 0 and delta > 0.0:
-                        off = target_level - origin[s]
-                        if off >= 0.0 and off < table_width:
-                            slot = int(off)
-                    if slot >= 0 and not np.isnan(table[s, slot, i, 0]):
-                        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
-                    else:
-                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                        if slot >= 0:
-                            table[s, slot, i, 0] = x
-                            table[s, slot, i, 1] = sc
+                    x, sc = least_effort(family, lo, up, a, b, unit, t, target)
                     c_target[s, i, j] = target
                     c_effort[s, i, j] = x
                     c_score[s, i, j] = sc
                 if not np.isfinite(x) or x > budget[s, i]:
                     continue
-                k = _rank(level, priority, s, i, _level(sc, delta))
+                k = _rank(level, prio, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
                 xs[count], ss[count], us[count], ks[count] = x, sc, u, k
                 count += 1
@@ -347,7 +433,7 @@ def respond_active(
             if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
                 sc = current_score[s, r] if scored else _score(family, lo, up, a, b, unit, t + cur)
-                k = _rank(level, priority, s, i, _level(sc, delta))
+                k = _rank(level, prio, i, _level(sc, delta))
                 u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
                 if u >= best_u - tol:
                     nxt = cur
@@ -367,6 +453,33 @@ def publish(
         family, p_lower, p_upper, p_a, p_b, unit, tau, resolution, priority, x, shock, noisy,
         np.zeros(x.shape[0], dtype=np.bool_), x, out_true, out_evaluated, out_published, out_rank,
     )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def next_scores(family, p_lower, p_upper, p_a, p_b, unit, tau, current, current_score, effort, score, nxt, active,
+                out):  # fmt: skip
+    """True scores ``f(theta_i, tau + nxt[s, i])`` of the efforts developers move to, for the scenarios with
+    ``active[s]``, into ``out`` (which may be ``current_score``); other rows are left alone.
+
+    ``effort``, ``score`` and ``nxt`` are :func:`respond_active`'s ``out_effort``, ``out_score`` and
+    ``out_next`` for all developers (``rows[s, r] = r``), ``current_score`` the true scores of ``current``.
+    A score is evaluated only when neither is known: an effort kept is scored by ``current_score``, and a
+    best response found among the candidates (``0 < effort < inf``) by the score the kernel reached with it
+    (the same function of the same effort).
+    """
+    S, n = nxt.shape
+    for s in range(S):
+        if not active[s]:
+            continue
+        for i in range(n):
+            x = nxt[s, i]
+            if x == current[s, i]:
+                value = current_score[s, i]
+            elif x == effort[s, i] and x != 0.0 and np.isfinite(x):
+                value = score[s, i]
+            else:
+                value = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + x)
+            out[s, i] = value
 
 
 @njit(cache=True, error_model="numpy")
@@ -409,6 +522,7 @@ def publish_known(
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_AHEAD = 8  # scenarios prefetched ahead of the work
 
 
 @njit(cache=True)
@@ -440,21 +554,40 @@ def recurrence_observe(bits, score, t, history, score_history, table, start, per
     H = history.shape[1]
     mask = table.shape[1] - 1
     low = np.int64(0xFFFFFFFF)
+    if t >= H:
+        for s in range(S):
+            active[s] = period[s] <= 0
+        return
+    # The hashes first, so that each scenario's table entry and history row (one place each, at random in
+    # large arrays) can be prefetched a few scenarios ahead of the work.
+    hashes = np.empty(S, dtype=np.uint64)
     for s in range(S):
         if period[s] > 0:
-            active[s] = False
-            continue
-        active[s] = True
-        if t >= H:
             continue
         # Positions hashed independently (no chain of dependent multiplications), then combined.
         acc = np.uint64(0)
         for i in range(n):
-            b = bits[s, i]
-            history[s, t, i] = b
+            acc += _mix(bits[s, i] + np.uint64(i + 1) * _GOLDEN)
+        hashes[s] = _mix(acc)
+    for k in range(S + _AHEAD):
+        if k < S and period[k] <= 0:
+            _prefetch(table, k * (mask + 1) + np.int64(hashes[k] & np.uint64(mask)))
+            first = (k * H + t) * n
+            _prefetch_write(history, first)
+            _prefetch_write(history, first + n - 1)
+            _prefetch_write(score_history, first)
+            _prefetch_write(score_history, first + n - 1)
+        s = k - _AHEAD
+        if s < 0:
+            continue
+        if period[s] > 0:
+            active[s] = False
+            continue
+        active[s] = True
+        for i in range(n):
+            history[s, t, i] = bits[s, i]
             score_history[s, t, i] = score[s, i]
-            acc += _mix(b + np.uint64(i + 1) * _GOLDEN)
-        h = _mix(acc)
+        h = hashes[s]
         tag = np.int64(h >> np.uint64(33)) << np.int64(32)  # 31 bits of the hash: the entry stays >= 0
         slot = np.int64(h & np.uint64(mask))
         while True:
@@ -486,10 +619,20 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
     deterministic, ``x(t0 + k) = x(t0 + k mod p)`` for every ``k >= 0``.
     """
     S, n = bits.shape
-    for s in range(S):
-        p = period[s]
-        if p > 0:
-            r = start[s] + (t + 1 - start[s]) % p
+    H = history.shape[1]
+    rows = np.empty(S, dtype=np.int64)
+    for k in range(S + _AHEAD):
+        # Each scenario's row is at a random place in a large array: prefetched a few scenarios ahead.
+        if k < S and period[k] > 0:
+            rows[k] = start[k] + (t + 1 - start[k]) % period[k]
+            first = (k * H + rows[k]) * n
+            _prefetch(history, first)
+            _prefetch(history, first + n - 1)
+            _prefetch(score_history, first)
+            _prefetch(score_history, first + n - 1)
+        s = k - _AHEAD
+        if s >= 0 and period[s] > 0:
+            r = rows[s]
             for i in range(n):
                 bits[s, i] = history[s, r, i]
                 score[s, i] = score_history[s, r, i]
@@ -502,9 +645,9 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
 
 @njit(cache=True, error_model="numpy")
 def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
-                 with_keys, keys, out_effort, out_score, out_published, out_rank):
+                 with_keys, keys, store, out_effort, out_score, out_published, out_rank):
     """One round into the recorder: row ``k`` of the ring buffers (``out_*[k]``, each ``(W, S, n)``, a view
-    of any layout) and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
+    of any layout) when ``store``, and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
 
     The keys are :func:`sim.analysis.state_keys` of ``(effort, rank)`` with
     ``cell`` per scenario, the same operations on the same bits
@@ -516,11 +659,12 @@ def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, o
     S, n = effort.shape
     ok = True
     for s in range(S):
-        for i in range(n):
-            out_effort[k, s, i] = effort[s, i]
-            out_score[k, s, i] = score[s, i]
-            out_published[k, s, i] = published[s, i]
-            out_rank[k, s, i] = rank[s, i]
+        if store:
+            for i in range(n):
+                out_effort[k, s, i] = effort[s, i]
+                out_score[k, s, i] = score[s, i]
+                out_published[k, s, i] = published[s, i]
+                out_rank[k, s, i] = rank[s, i]
         if not with_keys:
             continue
         c = cell[s]

@@ -196,6 +196,23 @@ def test_hold_check_with_given_current_scores_is_the_same(game, data):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=assumption_games(max_n=6), data=st.data())
+def test_next_scores_are_the_published_true_scores(game, data):
+    """next_scores (kept efforts and reached scores taken over, the rest evaluated) gives publish's true scores."""
+    batch = BatchGame.from_games([game])
+    n = game.n
+    x = np.array([data.draw(st.lists(st.floats(0.0, 1e4), min_size=n, max_size=n))])
+    rows = np.arange(n)[None, :]
+    true, evaluated, _, _ = batch.publish(x)
+    response = batch._respond_compiled(evaluated, rows, CandidateCache(batch), x, current_score=true)
+    out = np.full(batch.shape, np.nan)
+    kernel.next_scores(*batch.kernel_spec[:6], batch.tau, x, true, response.effort, response.score,
+                       response.next_effort, np.ones(1, dtype=np.bool_), out)
+    want = batch.publish(response.next_effort)[0]
+    assert np.array_equal(out.view(np.uint64), want.view(np.uint64))  # bit for bit
+
+
 @pytest.mark.parametrize("resolution", [0.0, 1e-3])
 def test_publish_with_known_scores_is_publish(resolution):
     n = 5
