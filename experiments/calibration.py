@@ -55,7 +55,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from experiments.common import SCENARIOS, ExperimentInfo, command, new_axes, save_figure, style, write_table
+from experiments.common import (
+    SCENARIOS,
+    ExperimentInfo,
+    _atomic,
+    command,
+    new_axes,
+    save_figure,
+    style,
+    write_table,
+)
 from sim.calibration import PowerLawFit, fit_power_law, scenario_toml
 from sim.realdata import (
     TASK_BENCHMARKS,
@@ -305,7 +314,7 @@ def scenario_theory(data: dict) -> dict:
 
 
 def dynamics_outcomes(data: dict, taus, rounds: int) -> pd.DataFrame:
-    """Outcome of the scenario's dynamics (:func:`sim.engine.run`) at each tune-before-test level in ``taus``:
+    """Outcome of the scenario's dynamics (:func:`sim.engine.run_batch`) at each tune-before-test level in ``taus``:
     ``tau, outcome, period, entered_at, ranking_correct_share, total_effort_mean``."""
     from sim.engine import run_batch
     from sim.scenario import parse_scenario
@@ -406,7 +415,8 @@ def calibration_figure(curves, points, table, tau_star=None):
 
 
 def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
-    """Fit, write ``fit.csv``, ``curves.csv``, the calibrated scenario and the figure; return headline numbers.
+    """Fit, write ``fit.csv``, ``curves.csv``, ``dynamics.csv``, the calibrated scenario and the figure; return
+    headline numbers.
 
     The data are small, so ``quick`` changes nothing but is accepted.
     """
@@ -418,7 +428,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(table, out / "fit.csv")
     write_table(curves, out / "curves.csv")
     text = calibrated_scenario_text(cal)
-    (out / SCENARIO_FILE.name).write_text(text, encoding="utf-8")
+    _atomic(out / SCENARIO_FILE.name, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # atomic, like the data
     scenario = calibrated_scenario(cal)
     theory = scenario_theory(scenario)
     above = float(np.ceil(theory["tau_star"])) if np.isfinite(theory["tau_star"]) else None
