@@ -302,8 +302,8 @@ def fit_power_law(
     The residual RMS is on the score scale.  Errors
     (:class:`~sim.errors.ScenarioError`): missing columns, non-finite
     values, negative effort, fewer than two distinct efforts for a model,
-    ``L >= U``, a bad ``effort_unit`` or ``clip``, a score outside ``(L, U)``
-    without ``clip``.
+    ``L >= U``, a bad ``effort_unit`` or ``clip``, ``clip`` together with
+    ``fit_levels``, a score outside ``(L, U)`` without ``clip``.
     """
     if not isinstance(frame, pd.DataFrame):
         raise ScenarioError("frame", type(frame).__name__, "must be a pandas DataFrame")
@@ -319,6 +319,10 @@ def fit_power_law(
         clip = _check_level(clip, "clip")
         if not 0 < clip < 0.5:
             raise ScenarioError("clip", clip, "must be in (0, 0.5)")
+        if fit_levels:
+            raise ScenarioError(
+                "clip", clip, "is not used with fit_levels=True: the fitted L and U keep every score strictly inside"
+            )
     names = frame[model].astype(str).reset_index(drop=True)
     e = _finite_column(frame, effort, effort, names)
     s = _finite_column(frame, score, score, names)
@@ -382,7 +386,7 @@ def fit_power_law(
         n_points=np.array([rows_.size for rows_ in groups]),
         rows=rows,
         fit_levels=bool(fit_levels),
-        clip=clip if not fit_levels else None,
+        clip=clip,
     )
 
 

@@ -218,6 +218,7 @@ GOOD = pd.DataFrame({"model": ["a", "a"], "effort": [0.0, 1.0], "score": [0.6, 0
         (GOOD, {"effort_unit": 0.0}, "effort_unit", "> 0"),
         (GOOD, {"clip": 0.5}, "clip", "(0, 0.5)"),
         (GOOD, {"fit_levels": True}, "fit_levels", "not identified"),
+        (GOOD, {"fit_levels": True, "clip": 1e-6}, "clip", "not used with fit_levels=True"),
         (GOOD, {"fit_levels": True, "lower": 0.9, "upper": 0.1}, "fit_levels", "not identified"),
     ],
 )
