@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.common import (
-    EXIT_BAD_INPUT,
     RESULTS,
     ExperimentInfo,
-    _atomic,
     add_common_arguments,
+    guarded,
     output_dir,
     run_experiment,
+    write_text,
 )
 from sim.errors import ScenarioError
 
@@ -95,8 +95,7 @@ def readme_text(root: Path, infos: Sequence[ExperimentInfo]) -> str:
 
 def write_readme(root: Path) -> Path:
     infos = [load(name).INFO for name in EXPERIMENTS]
-    text = readme_text(Path(root), infos)
-    return _atomic(Path(root) / "README.md", lambda tmp: tmp.write_text(text))
+    return write_text(readme_text(Path(root), infos), Path(root) / "README.md")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m experiments.all") -> int:
@@ -108,7 +107,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m experiments.a
                         help=f"run only these experiments ({', '.join(EXPERIMENTS)})")
     args = parser.parse_args(argv)
     root = Path(args.out) if args.out is not None else RESULTS
-    try:
+
+    def action() -> int:
         names = list(args.only) if args.only else list(EXPERIMENTS)
         modules = [load(name) for name in names]
         output_dir(modules[0].INFO, root / modules[0].INFO.name)  # checks root is writable before anything runs
@@ -117,15 +117,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m experiments.a
             summary = run_experiment(module, root / module.INFO.name, quick=args.quick, n_jobs=args.n_jobs)
             print(f"{module.INFO.name}: {summary['seconds']:.1f} s", flush=True)
         readme = write_readme(root)
-    except ScenarioError as err:
-        print(f"{prog}: error: {err}".replace("\n", " "), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; finished experiments keep their outputs", file=sys.stderr)
-        return 130
-    print(f"all {len(modules)} experiment(s) in {time.perf_counter() - start:.1f} s; {readme}")
-    return 0
+        print(f"all {len(modules)} experiment(s) in {time.perf_counter() - start:.1f} s; {readme}")
+        return 0
 
+    return guarded(prog, action, interrupted="interrupted; finished experiments keep their outputs")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

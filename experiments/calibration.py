@@ -58,12 +58,12 @@ from scipy.stats import spearmanr
 from experiments.common import (
     SCENARIOS,
     ExperimentInfo,
-    _atomic,
     command,
     new_axes,
     save_figure,
     style,
     write_table,
+    write_text,
 )
 from sim.calibration import PowerLawFit, fit_power_law, scenario_toml
 from sim.realdata import (
@@ -428,7 +428,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(table, out / "fit.csv")
     write_table(curves, out / "curves.csv")
     text = calibrated_scenario_text(cal)
-    _atomic(out / SCENARIO_FILE.name, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # atomic, like the data
+    write_text(text, out / SCENARIO_FILE.name)
     scenario = calibrated_scenario(cal)
     theory = scenario_theory(scenario)
     above = float(np.ceil(theory["tau_star"])) if np.isfinite(theory["tau_star"]) else None

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.cli import positive_int
 from sim.errors import ScenarioError
 
 #: The repository's root (experiments/ sits directly under it).
@@ -116,6 +117,11 @@ def write_table(frame: pd.DataFrame, path) -> Path:
     raise ValueError(f"data files are .csv or .parquet, got {path.name!r}")
 
 
+def write_text(text: str, path) -> Path:
+    """Write ``text`` to ``path`` (UTF-8) atomically."""
+    return _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def _plain(value):
     """JSON-safe copy: numpy scalars to Python, non-finite floats to strings ("inf", "nan")."""
     if isinstance(value, dict):
@@ -131,8 +137,7 @@ def _plain(value):
 
 def write_json(data: dict, path) -> Path:
     """Write ``data`` as indented JSON atomically (numpy values converted, ``inf`` as the string ``"inf"``)."""
-    text = json.dumps(_plain(data), indent=2, sort_keys=False) + "\n"
-    return _atomic(Path(path), lambda tmp: tmp.write_text(text))
+    return write_text(json.dumps(_plain(data), indent=2, sort_keys=False) + "\n", path)
 
 
 def save_figure(fig, out: Path, stem: str) -> list[Path]:
@@ -233,19 +238,22 @@ def run_experiment(module, out=None, *, root=None, quick: bool = False, n_jobs: 
     return summary
 
 
-def _positive_int(text: str) -> int:
+def guarded(prog: str, action: Callable[[], int], interrupted: str = "interrupted") -> int:
+    """``action()``'s exit code; bad input (:class:`ScenarioError`) is one line on stderr and exit 2,
+    Ctrl-C is ``prog: interrupted`` and exit 130."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+        return action()
+    except ScenarioError as err:
+        print(f"{prog}: error: {err}".replace("\n", " "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="reduced size (seconds): what the test suite runs")
-    parser.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel workers for sweeps (default 1)")
+    parser.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers for sweeps (default 1)")
 
 
 def command(info: ExperimentInfo, run: Callable) -> Callable[[Sequence[str] | None], int]:
@@ -257,15 +265,12 @@ def command(info: ExperimentInfo, run: Callable) -> Callable[[Sequence[str] | No
         parser.add_argument("--out", default=None, help=f"output directory (default: results/{info.name})")
         args = parser.parse_args(argv)
         module = sys.modules[run.__module__]
-        try:
+
+        def action() -> int:
             summary = run_experiment(module, args.out, quick=args.quick, n_jobs=args.n_jobs)
-        except ScenarioError as err:
-            print(f"{info.command}: error: {err}".replace("\n", " "), file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            print(f"{info.command}: interrupted", file=sys.stderr)
-            return 130
-        print(f"{info.name}: {summary['seconds']:.1f} s -> {output_dir(info, args.out)}")
-        return 0
+            print(f"{info.name}: {summary['seconds']:.1f} s -> {output_dir(info, args.out)}")
+            return 0
+
+        return guarded(info.command, action)
 
     return main

@@ -503,7 +503,8 @@ def _cmd_reproduce(args) -> int:
     return reproduce(argv, prog="lbsim reproduce")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the message names the value otherwise)."""
     try:
         value = int(text)
     except ValueError:
@@ -553,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="many scenarios from a sweep file, in parallel: one tidy table (Parquet) of outcomes and theory"
     )
     p.add_argument("sweep_file", help="sweep TOML file (base scenario, axes, replications, seed)")
-    p.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers (default 1)")
     p.add_argument("--backend", choices=("loky", "dask"), default="loky",
                    help="loky (processes on this machine; default) or dask (a dask.distributed cluster)")
     p.add_argument("--scheduler", default=None,
@@ -561,11 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: a local cluster of --n-jobs workers)")
     p.add_argument("--out", default=None, help="output directory (default: results/<sweep name>)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished chunks")
-    p.add_argument("--chunk-size", type=_positive_int, default=None,
+    p.add_argument("--chunk-size", type=positive_int, default=None,
                    help="scenarios per chunk: one batch run and one Parquet file (default 250)")
-    p.add_argument("--trajectories", type=_positive_int, default=None, metavar="EVERY",
+    p.add_argument("--trajectories", type=positive_int, default=None, metavar="EVERY",
                    help="also keep every EVERY-th round (and the last) of every scenario under trajectories/")
-    p.add_argument("--tail-window", type=_positive_int, default=None,
+    p.add_argument("--tail-window", type=positive_int, default=None,
                    help="rounds of the tail statistics (default: a quarter of the rounds, at least 10)")
     p.add_argument("--no-theory", action="store_true", help="skip the tau* and equilibrium columns")
     p.add_argument("--dry-run", action="store_true",
@@ -575,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_sweep)
     p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
-    p.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel workers for the sweeps (default 1)")
+    p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers for the sweeps (default 1)")
     p.add_argument("--out", default=None, help="root directory; each experiment writes <out>/<name> (default: results)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these experiments")
     p.set_defaults(run=_cmd_reproduce)

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments import calibration as exp
-from experiments.common import run_experiment
 from sim.realdata import first_principal_component, load_lm_harmony, wide_matrix
 from sim.scenario import load_scenario, parse_scenario
 from sim.theory import zero_is_equilibrium
@@ -178,15 +177,16 @@ def test_plots_have_labelled_axes(cal):
         plt.close(fig)
 
 
-def test_quick_run_writes_everything(tmp_path):
-    summary = run_experiment(exp, tmp_path, quick=True)
+def test_quick_run_writes_everything(quick_results):
+    out = quick_results / exp.INFO.name
+    summary = json.loads((out / "summary.json").read_text())
     for name in exp.INFO.outputs():
-        assert (tmp_path / name).is_file(), name
+        assert (out / name).is_file(), name
     results = summary["results"]
     assert results["benchmark"] == exp.BENCHMARK and len(results["models"]) == exp.N_MODELS
     assert results["max_fit_rms"] < 1e-12  # two points per model: an exact fit
-    assert (tmp_path / exp.SCENARIO_FILE.name).read_text() == exp.SCENARIO_FILE.read_text()
-    dynamics = pd.read_csv(tmp_path / "dynamics.csv")
+    assert (out / exp.SCENARIO_FILE.name).read_text() == exp.SCENARIO_FILE.read_text()
+    dynamics = pd.read_csv(out / "dynamics.csv")
     assert list(dynamics["tau"]) == [0.0, np.ceil(results["tau_star_tbt_runs"])]
     assert dynamics["outcome"].iloc[1] == "converged_zero"  # above tau* nobody games the benchmark
     json.dumps(results)  # plain JSON values

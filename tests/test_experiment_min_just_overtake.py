@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -152,13 +153,11 @@ def test_anchors_table_matches_the_paper_within_one_percent(games):
     assert np.all(table["grid"] >= table["exact"] * (1 - GRID_RTOL))
 
 
-def test_run_quick_writes_its_outputs(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    headline = exp.run(tmp_path, quick=True)
+def test_run_quick_writes_its_outputs(quick_results):
+    out = quick_results / exp.INFO.name
+    headline = json.loads((out / "summary.json").read_text())["results"]
     for name in (*exp.INFO.data, f"{exp.INFO.figure}.png", f"{exp.INFO.figure}.pdf"):
-        assert (tmp_path / name).is_file(), name
+        assert (out / name).is_file(), name
     assert headline["closed_form_max_relative_difference"] < CLOSED_FORM_RTOL
     assert headline["cheapest_pair"] == "7B vs 14B"
     assert abs(headline["min_delta_at_tau_0_steps"] / 18.0 - 1) < 0.01

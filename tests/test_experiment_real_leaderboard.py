@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from experiments import real_leaderboard as exp
-from experiments.common import run_experiment
 from sim.realdata import SETTINGS, first_principal_component, mean_pairwise_kendall
 
 
@@ -103,10 +102,11 @@ def test_figure_panels(mats, pairs):
         plt.close(fig)
 
 
-def test_quick_run_writes_everything(tmp_path):
-    summary = run_experiment(exp, tmp_path, quick=True)
+def test_quick_run_writes_everything(quick_results):
+    out = quick_results / exp.INFO.name
+    summary = json.loads((out / "summary.json").read_text())
     for name in exp.INFO.outputs():
-        assert (tmp_path / name).is_file(), name
+        assert (out / name).is_file(), name
     results = summary["results"]
     assert results["bootstrap_resamples"] == exp.QUICK_BOOTSTRAP
     assert results["models"] == 61 and results["task_benchmarks"] == 24

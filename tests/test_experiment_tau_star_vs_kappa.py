@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,12 +162,10 @@ def test_batch_game_needs_common_levels():
         exp.batch_game(frame)
 
 
-def test_run_quick_writes_its_outputs(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    headline = exp.run(tmp_path, quick=True)
+def test_run_quick_writes_its_outputs(quick_results):
+    out = quick_results / exp.INFO.name
+    headline = json.loads((out / "summary.json").read_text())["results"]
     for name in (*exp.INFO.data, f"{exp.INFO.figure}.png", f"{exp.INFO.figure}.pdf"):
-        assert (tmp_path / name).is_file(), name
+        assert (out / name).is_file(), name
     assert headline["pairs"] == len(exp.RHO_GROUPS) * exp.PER_GROUP_QUICK
     assert len(headline["fitted_slopes"]) == len(exp.RHO_GROUPS)

@@ -1,7 +1,7 @@
 """Every experiment script runs at its reduced size and writes what it declares (what CI proves still works).
 
-One session fixture runs ``python -m experiments.all --quick`` into a
-temporary directory (in-process, so it counts once); the tests then check
+The session fixture ``quick_results`` (``tests/conftest.py``) runs
+``python -m experiments.all --quick`` into a temporary directory once; the tests here check
 each experiment's declared outputs, its summary, and the generated README.
 The shared machinery of :mod:`experiments.common` is tested on a tiny fake
 experiment.  Each experiment's own data functions are tested in
@@ -36,13 +36,6 @@ from sim import cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = experiments_all.EXPERIMENTS
-
-
-@pytest.fixture(scope="session")
-def quick_results(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("results")
-    assert experiments_all.main(["--quick", "--out", str(root)]) == 0
-    return root
 
 
 def test_every_experiment_module_is_listed():
