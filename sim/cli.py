@@ -102,6 +102,8 @@ def theory_report(scenario, tau: float | None = None, tau_max: float | None = No
         "tau_star_method": threshold.method,
         "tau_star_vouched": threshold.vouched,
         "tau_star_note": threshold.note,
+        "tau_star_undetermined_beyond": None if threshold.determined else threshold.undetermined_beyond,
+        "round_off_pairs": np.flatnonzero(theory.round_off_decides(game)).tolist(),
         "tolerance": cond.tolerance,
     }
     q = theory.power_law_quantities(game)
@@ -183,7 +185,16 @@ def _print_theory(report: dict, out) -> None:
             "adjacent test does not see, or an assumption fails (see `lbsim check`); trust the exact check"
         )
         print(f"note: the two tests disagree: {reason}", file=out)
-    if report["stabilises"]:
+    if report.get("round_off_pairs"):
+        print(
+            "note: at this tau round-off decides Proposition 4.5's test for pair(s) "
+            f"{', '.join(' -> '.join(map(str, report['pairs'][k][::-1])) for k in report['round_off_pairs'])}: "
+            "doubles cannot resolve the just-overtake effort there (docs/model.md#what-is-exact)",
+            file=out,
+        )
+    if report["stabilises"] is None:
+        star = f"tau* = undetermined in double precision beyond tau = {_fmt(report['tau_star_undetermined_beyond'])}"
+    elif report["stabilises"]:
         star = f"tau* = {_fmt(report['tau_star'], '.8g')}"
     else:
         star = "tau* = never (the zero-equilibrium condition keeps failing)"
@@ -269,6 +280,28 @@ def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: flo
     return report
 
 
+def round_off_warning(game) -> str | None:
+    """One line when float round-off decides the game at its ``tau``, else ``None`` (``round_off_warning`` in JSON).
+
+    That is when some developer's baseline is within round-off of its limit
+    (:func:`sim.theory.float_saturated`) or some adjacent pair's Proposition
+    4.5 test is decided by round-off (:func:`sim.theory.round_off_decides`):
+    doubles then cannot resolve the just-overtake efforts the dynamics turn on.
+    """
+    from sim import theory
+
+    saturated = np.flatnonzero(theory.float_saturated(game)).tolist()
+    pairs = np.flatnonzero(theory.round_off_decides(game)).tolist()
+    if not (saturated or pairs):
+        return None
+    order = game.capability_order
+    what = [f"developers {saturated} score within round-off of their limits"] if saturated else []
+    what += [f"round-off decides whether {', '.join(f'{order[k + 1]} -> {order[k]}' for k in pairs)} can "
+             "afford to overtake"] if pairs else []
+    return (f"at tau = {_fmt(game.tau)} doubles cannot resolve the game ({'; '.join(what)}): these dynamics "
+            "reflect float round-off, not the model (docs/model.md#what-is-exact)")
+
+
 def _print_run(report: dict, scenario, out) -> None:
     period = report["period"]
     head = f"Scenario {report['scenario']}: {report['rounds']} rounds, {report['schedule']} schedule, tau = "
@@ -295,6 +328,8 @@ def _print_run(report: dict, scenario, out) -> None:
           f"mean total effort there {_fmt(report['total_effort_mean'])}.", file=out)
     if report.get("note"):
         print(f"Note: {report['note']}", file=out)
+    if report.get("round_off_warning"):
+        print(f"Warning: {report['round_off_warning']}", file=out)
 
 
 def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool) -> list:
@@ -390,6 +425,7 @@ def _cmd_run(args) -> int:
         trajectory, leaderboard, outcome = result.trajectory(0), result.leaderboard(0), result.outcome(0)
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
+    report["round_off_warning"] = round_off_warning(scenario.game(tau))
     if out_dir is not None:
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
                                                              args.plot)]

@@ -777,6 +777,7 @@ def _theory_columns(result, j: int) -> dict:
 
     * ``tau_star``, ``tau_star_vouched``: :func:`sim.theory.stabilising_threshold`
       of the scenario's game (it does not depend on ``tau``; memoised per game);
+      ``NaN`` and not vouched for when it is undetermined in double precision;
     * ``zero_is_equilibrium``: the all-zero profile is a pure Nash
       equilibrium at ``tau`` (exact: every developer's zero effort is a best
       response within :func:`sim.game.utility_tolerance`, as
@@ -796,7 +797,9 @@ def _theory_columns(result, j: int) -> dict:
             if len(_TAU_STAR_MEMO) >= _MEMO_LIMIT:
                 _TAU_STAR_MEMO.clear()
             threshold = theory.stabilising_threshold(scenario.game())
-            _TAU_STAR_MEMO[key] = (threshold.tau_star, threshold.vouched)
+            # Undetermined in double precision (docs/model.md#what-is-exact): NaN, never vouched for.
+            star = math.nan if threshold.tau_star is None else threshold.tau_star
+            _TAU_STAR_MEMO[key] = (star, threshold.vouched and threshold.determined)
         tau_star, vouched = _TAU_STAR_MEMO[key]
         zero = bool(_zero_equilibria(result)[j])
     except Exception:  # noqa: BLE001 -- theory is an annotation of the run, not the run

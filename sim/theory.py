@@ -11,8 +11,13 @@ capability rank ``k + 2`` (weaker, ``i``) against the one directly above it
   (Definition 4.4).
 * :func:`zero_equilibrium_condition`: Proposition 4.5, the all-zero profile
   is a PNE iff ``gamma_i * c(Delta_i(tau)) >= r_{i-1} - r_i`` for all ``i``.
-* :func:`stabilising_threshold`: ``tau*`` of Definition 5.4.
+* :func:`stabilising_threshold`: ``tau*`` of Definition 5.4, or "undetermined
+  in double precision" where round-off would decide it
+  (:func:`round_off_decides`).
 * :func:`power_law_quantities`: Proposition 5.6 for the generalised power law.
+
+The mathematics, in the project's words: ``docs/model.md`` (sections
+``#theory`` and ``#what-is-exact``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from sim.scores import ExpSaturation, PowerLaw, ScoreFamily, least_effort
 
 #: A baseline within this many ulps of its limit counts as saturated in doubles.
 SATURATION_ULPS = 1000
+
+#: Ulps a computed score may be off by: the target of a just-overtake is moved by this many ulps either way
+#: (and the effort by as many ulps of ``tau + x``) to see whether round-off could flip Proposition 4.5's test.
+ROUND_OFF_ULPS = 4
 
 #: Default upper end of the search for ``tau*`` (in the score family's effort units).
 DEFAULT_TAU_MAX = 1e12
@@ -69,7 +78,14 @@ def just_overtake(game: LeaderboardGame, tau=None) -> np.ndarray:
 
 def _just_overtake_pairs(game: LeaderboardGame, tau: np.ndarray) -> np.ndarray:
     """``Delta_k(tau[..., k])``: pair ``k`` at its own level; ``tau`` broadcasts against ``(n - 1,)``."""
-    strong, weak = _pairs(game)
+    _, weak = _pairs(game)
+    tau, target = _pair_targets(game, tau)
+    return least_effort(game.score[weak], tau, target)
+
+
+def _pair_targets(game: LeaderboardGame, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(tau, t)`` broadcast to ``tau.shape + (n - 1,)``: ``t`` the least score that beats pair ``k``'s rival."""
+    strong, _ = _pairs(game)
     tau = np.broadcast_to(tau, np.broadcast_shapes(tau.shape, strong.shape))
     rival = game.score[strong].score(tau)
     if game.resolution == 0:
@@ -77,7 +93,7 @@ def _just_overtake_pairs(game: LeaderboardGame, tau: np.ndarray) -> np.ndarray:
     else:
         level = grid_index(rival, game.resolution) + np.where(_weaker_wins_ties(game), 0.0, 1.0)
         target = least_score_at_index(level, game.resolution)
-    return least_effort(game.score[weak], tau, target)
+    return tau, target
 
 
 def float_saturated(game: LeaderboardGame, tau=None) -> np.ndarray:
@@ -160,27 +176,75 @@ def _pairs_hold(game: LeaderboardGame, tau: np.ndarray) -> np.ndarray:
     return _pair_costs(game, delta) >= gap - utility_tolerance(game.rewards)
 
 
+def round_off_decides(game: LeaderboardGame, tau=None) -> np.ndarray:
+    """Pairs whose Proposition 4.5 test at ``tau`` is decided by float round-off: bool, one per adjacent pair.
+
+    ``tau`` may be a scalar (shape ``(n - 1,)``) or an array (``tau.shape + (n - 1,)``).
+    The test ``gamma_i c(Delta_i(tau)) >= r_{i-1} - r_i`` counts as decided by
+    round-off where moving the target score ``t`` by :data:`ROUND_OFF_ULPS`
+    ulps of ``max(|t|, |U_i|)`` (the error a computed score may carry), and
+    the resulting effort by as many ulps of ``tau + Delta_i``, flips it:
+    where it holds, it would fail with the target ``t - err``; where it
+    fails, it would hold with ``t + err``.  On a saturating score this is
+    what happens once the challenger's slope is so small that a few ulps of
+    score are worth as much effort as the reward gap (``docs/model.md#what-is-exact``).
+    """
+    tau = game.tau if tau is None else tau
+    return _pairs_round_off(game, np.asarray(tau, dtype=float)[..., None])[1]
+
+
+def _pairs_round_off(game: LeaderboardGame, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(holds, undetermined)`` for pair ``k`` at ``tau[..., k]``: Proposition 4.5 and :func:`round_off_decides`.
+
+    ``holds`` is element for element what :func:`_pairs_hold` computes.
+    """
+    _, weak = _pairs(game)
+    challenger = game.score[weak]
+    tau, target = _pair_targets(game, tau)
+    gap = reward_gaps(game.rewards)
+    tol = utility_tolerance(game.rewards)
+    holds = _pair_costs(game, least_effort(challenger, tau, target)) >= gap - tol
+    limit = np.nan_to_num(np.asarray(challenger.limit(), dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    err = ROUND_OFF_ULPS * np.spacing(np.maximum(np.abs(np.nan_to_num(target)), np.abs(limit)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        moved = least_effort(challenger, tau, np.where(holds, target - err, target + err))
+        slack = ROUND_OFF_ULPS * np.spacing(np.abs(tau + np.where(np.isfinite(moved), moved, 0.0)))
+        moved = np.where(holds, np.maximum(moved - slack, 0.0), moved + slack)
+        flipped = (_pair_costs(game, moved) >= gap - tol) != holds
+    return holds, flipped
+
+
 @dataclass(frozen=True)
 class StabilisingThreshold:
     """The stabilising threshold ``tau*`` (Definition 5.4) and how far it can be trusted.
+
+    See ``docs/model.md#stabilising-threshold`` for how it is computed.
 
     Attributes
     ----------
     tau_star:
         Smallest ``tau`` from which the zero-equilibrium condition holds for
         every larger ``tau``; ``inf`` when it still fails at ``tau_max``
-        (or, for ``delta > 0``, fails for ever).
+        (or, for ``delta > 0``, fails for ever); ``None`` when it is
+        undetermined in double precision (some pair's condition still fails
+        where round-off starts to decide it, and no pair never stabilises).
     per_pair:
-        The same for each adjacent pair alone; ``tau_star = max(per_pair)``.
+        The same for each adjacent pair alone, ``nan`` for an undetermined
+        pair; ``tau_star = max(per_pair)`` when no entry is ``nan``.
     stabilises:
-        ``tau_star`` is finite.
+        ``tau_star`` is finite; ``None`` when ``tau_star`` is.
     vouched:
         Whether the search can vouch for ``tau_star``: always for the exact
         grid-level enumeration (``delta > 0``); for ``delta = 0`` when the
         condition was monotone on the sampled levels (Lemma 5.2 says it is
-        under the assumptions).  When ``False``, ``note`` says why.
+        under the assumptions); never when ``tau_star`` is undetermined.
+        When ``False``, ``note`` says why.
     method:
         ``"grid_levels"`` (exact) or ``"bisection"``.
+    undetermined_beyond:
+        The least sampled ``tau`` from which round-off decides the condition of
+        an undetermined pair (:func:`round_off_decides`); ``nan`` when every
+        pair is determined.
     """
 
     per_pair: np.ndarray
@@ -188,19 +252,31 @@ class StabilisingThreshold:
     method: str
     tau_max: float
     note: str = ""
+    undetermined_beyond: float = float("nan")
 
     @property
-    def tau_star(self) -> float:
+    def determined(self) -> bool:
+        """``tau_star`` is a number (possibly ``inf``), not undetermined in double precision."""
+        return bool(np.any(np.isposinf(self.per_pair)) or not np.any(np.isnan(self.per_pair)))
+
+    @property
+    def tau_star(self) -> float | None:
+        if np.any(np.isposinf(self.per_pair)):
+            return float("inf")  # a pair that never stabilises decides, whatever the others
+        if np.any(np.isnan(self.per_pair)):
+            return None
         return float(np.max(self.per_pair, initial=0.0))
 
     @property
-    def stabilises(self) -> bool:
-        return bool(np.isfinite(self.tau_star))
+    def stabilises(self) -> bool | None:
+        star = self.tau_star
+        return None if star is None else bool(np.isfinite(star))
 
     def __repr__(self) -> str:
         return (
             f"StabilisingThreshold(tau_star={self.tau_star!r}, per_pair={self.per_pair!r}, vouched={self.vouched}, "
-            f"method={self.method!r}, tau_max={self.tau_max!r}, note={self.note!r})"
+            f"method={self.method!r}, tau_max={self.tau_max!r}, note={self.note!r}, "
+            f"undetermined_beyond={self.undetermined_beyond!r})"
         )
 
 
@@ -243,7 +319,7 @@ def _threshold_bisection(
     low = min(1e-9 * unit, tau_max * 1e-3)
     decades = np.log10(tau_max) - np.log10(low)
     taus = np.concatenate([[0.0], np.geomspace(low, tau_max, max(int(decades * per_decade), 2) + 1)])
-    holds = _holds_at(game, taus)  # (levels, pairs)
+    holds, undetermined = _pairs_round_off(game, taus[:, None])  # (levels, pairs)
     resolvable = _pair_resolvable(game, taus)  # (levels, pairs)
     pairs = game.n - 1
     per_pair = np.zeros(pairs)
@@ -253,6 +329,7 @@ def _threshold_bisection(
         notes.append("too many grid levels to enumerate; sampled search on the sawtooth cannot be vouched for")
     lo, hi = np.zeros(pairs), np.zeros(pairs)
     bisect = np.zeros(pairs, dtype=bool)
+    beyond = np.inf
     for k in range(pairs):
         # Only the levels before the pair's scores saturate in doubles can be judged.
         unresolvable = np.flatnonzero(~resolvable[:, k])
@@ -265,6 +342,17 @@ def _threshold_bisection(
                 f"pair {k + 1}: scores are within float round-off of their limits from tau = {taus[end]:.6g} on; "
                 "larger tau cannot be resolved in double precision"
             )
+        # ... and before round-off starts to decide its condition (docs/model.md#what-is-exact).
+        decided = np.flatnonzero(undetermined[:end, k])
+        end = int(decided[0]) if decided.size else end
+        if end < taus.size and (end == 0 or not holds[end - 1, k]):
+            # It fails where it can last be judged: whether it ever holds for good is up to round-off.
+            per_pair[k], vouched = np.nan, False
+            beyond = min(beyond, taus[end])
+            notes.append(f"pair {k + 1}: undetermined in double precision beyond tau = {taus[end]:.6g}")
+            continue
+        if decided.size:
+            notes.append(f"pair {k + 1}: round-off decides the condition from tau = {taus[end]:.6g} on")
         fails = ~holds[:end, k]
         if not fails.any():
             continue
@@ -292,7 +380,10 @@ def _threshold_bisection(
         hi = np.where(active & ok, mid, hi)
         lo = np.where(active & ~ok, mid, lo)
     per_pair = np.where(bisect, hi, per_pair)
-    return StabilisingThreshold(per_pair, vouched, "bisection", tau_max, "; ".join(notes))
+    if np.any(np.isposinf(per_pair)):
+        beyond = np.inf  # a pair that never stabilises decides tau*: nothing is undetermined
+    beyond = float(beyond) if np.isfinite(beyond) else float("nan")
+    return StabilisingThreshold(per_pair, vouched, "bisection", tau_max, "; ".join(notes), beyond)
 
 
 def _pair_resolvable(game: LeaderboardGame, taus: np.ndarray) -> np.ndarray:

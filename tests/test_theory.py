@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -16,7 +18,7 @@ from sim.assumptions import check_assumptions
 from sim.costs import LinearCost
 from sim.game import LeaderboardGame
 from sim.leaderboard import grid_index, least_score_at_index
-from sim.rewards import RewardScheme
+from sim.rewards import RewardScheme, reward_gaps
 from sim.scores import ExpSaturation, PowerLaw
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -373,3 +375,126 @@ def test_designer_utility():
     assert theory.designer_utility(game, np.zeros(2), 10.0, lambda t: 0.5 * t) == pytest.approx(10.0 - 2 * 1.0)
     # With the weaker far ahead the ranking is wrong and only the cost remains.
     assert theory.designer_utility(game, np.array([0.0, 1e6]), 10.0, lambda t: 0.5 * t) == pytest.approx(-2.0)
+
+
+# -- Numerical honesty of tau* (docs/model.md#what-is-exact) ------------------
+
+ROUND_OFF_SCENARIO = Path(__file__).resolve().parent / "round_off_tau_star.toml"
+
+
+def unit_overtake_game(gap=2.0, cost_scale=1.0) -> LeaderboardGame:
+    """f = 1 - 1/(2 + e + theta), theta in {1, 0}: the weaker overtakes with exactly one unit of effort at any tau."""
+    score = PowerLaw(np.array([0.5, 0.0]), np.ones(2), np.array([-np.log(2.0), 0.0]), np.ones(2), 1.0)
+    return LeaderboardGame(np.array([1.0, 0.0]), score, LinearCost(cost_scale), np.array([gap, 0.0]))
+
+
+def test_unit_overtake_family_is_what_it_says():
+    game = unit_overtake_game()
+    e = np.array([0.0, 1.0, 10.0, 1e3])
+    assert game.score[0].score(e) == pytest.approx(1 - 1 / (3 + e), rel=1e-14)
+    assert game.score[1].score(e) == pytest.approx(1 - 1 / (2 + e), rel=1e-14)
+    # Delta = 1 wherever doubles resolve it, so the cost 1 never covers the gap 2.
+    taus = np.array([0.0, 1.0, 1e2, 1e4])
+    assert theory.just_overtake(game, taus)[:, 0] == pytest.approx(1.0, rel=1e-6)
+    assert not theory._holds_at(game, taus).any()
+
+
+def test_tau_star_undetermined_in_double_precision_python_api():
+    """No tau stabilises; beyond tau ~ 1e7..1e8 round-off would decide, so tau* must not be reported as found."""
+    result = theory.stabilising_threshold(unit_overtake_game())
+    assert result.tau_star is None and result.stabilises is None
+    assert not result.determined and not result.vouched
+    assert np.isnan(result.per_pair).all()
+    assert 1e6 < result.undetermined_beyond < 1e9
+    assert "undetermined in double precision beyond tau = " in result.note
+    # Below that level the condition is judged (and fails); round-off does not decide it there.
+    below = np.geomspace(1e-3, result.undetermined_beyond / 2, 30)
+    assert not theory.round_off_decides(unit_overtake_game(), below).any()
+    assert not theory._holds_at(unit_overtake_game(), below).any()
+    # Far beyond it, it does.
+    assert theory.round_off_decides(unit_overtake_game(), 1e10).all()
+
+
+def test_tau_star_undetermined_from_the_scenario_file(capsys):
+    from sim.cli import main
+    from sim.scenario import load_scenario
+
+    game = load_scenario(ROUND_OFF_SCENARIO).game()
+    result = theory.stabilising_threshold(game)
+    assert result.tau_star is None and result.stabilises is None and not result.vouched
+    assert main(["theory", str(ROUND_OFF_SCENARIO), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tau_star"] is None and report["stabilises"] is None
+    assert report["tau_star_vouched"] is False
+    assert "undetermined in double precision beyond tau =" in report["tau_star_note"]
+    assert report["tau_star_undetermined_beyond"] == pytest.approx(result.undetermined_beyond)
+    assert main(["theory", str(ROUND_OFF_SCENARIO)]) == 0
+    text = capsys.readouterr().out
+    assert "tau* = undetermined in double precision beyond tau =" in text
+
+
+@pytest.mark.parametrize(("tau", "warned"), [("10", False), ("1e10", True)])
+def test_run_says_when_round_off_decides(capsys, tau, warned):
+    from sim.cli import main
+
+    assert main(["run", str(ROUND_OFF_SCENARIO), "--tau", tau, "--rounds", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["round_off_warning"] is not None) == warned
+    assert main(["run", str(ROUND_OFF_SCENARIO), "--tau", tau, "--rounds", "20"]) == 0
+    assert ("doubles cannot resolve" in capsys.readouterr().out) == warned
+
+
+def test_undetermined_tau_star_is_nan_and_not_vouched_in_sweeps():
+    from sim.engine import run
+    from sim.scenario import load_scenario
+    from sim.sweeps import _TAU_STAR_MEMO, _theory_columns
+
+    _TAU_STAR_MEMO.clear()
+    result = run(load_scenario(ROUND_OFF_SCENARIO), rounds=5)
+    columns = _theory_columns(result, 0)
+    assert np.isnan(columns["tau_star"]) and columns["tau_star_vouched"] is False
+    assert columns["predicted_stable"] is False
+
+
+@st.composite
+def constant_overtake_games(draw) -> tuple[LeaderboardGame, np.ndarray]:
+    """Power laws with ``beta = 1``, ``U = 1`` and ``1 - L_i = exp(alpha_i) = A_i``: ``f_i = 1 - 1 / (1 + 1/A_i + e)``.
+
+    The developer below ``i - 1`` catches up with exactly ``Delta = 1/A_{i-1} - 1/A_i`` at every ``tau``,
+    so each pair's condition holds at every tau or at none: the honest ``tau*`` is ``0`` or never.
+    Returns the game and the pairs' ``Delta``.
+    """
+    n = draw(st.integers(2, 4))
+    inverse = np.cumsum(draw(st.lists(st.floats(0.2, 20.0), min_size=n, max_size=n)))[::-1]  # 1/A, strongest first
+    A = 1.0 / inverse
+    perm = np.asarray(draw(st.permutations(range(n))))
+    theta = np.arange(n, 0, -1, dtype=float)
+    score = PowerLaw(1.0 - A[perm], np.ones(n), np.log(A[perm]), np.ones(n), 1.0)
+    values = sorted(draw(st.lists(st.floats(0.0, 50.0), min_size=n, max_size=n)), reverse=True)
+    game = LeaderboardGame(theta[perm], score, LinearCost(draw(st.floats(0.05, 5.0))), np.asarray(values))
+    return game, inverse[:-1] - inverse[1:]
+
+
+@PROPERTY
+@given(constant_overtake_games())
+def test_tau_star_is_honest_when_the_answer_is_known(drawn):
+    game, delta = drawn
+    assert theory.just_overtake(game, 0.0) == pytest.approx(delta, rel=1e-9)
+    gap = reward_gaps(game.rewards)
+    margin = game.cost(delta) - gap
+    assume(np.all(np.abs(margin) > 1e-6 * max(1.0, gap.max())))
+    result = theory.stabilising_threshold(game)
+    if np.all(margin > 0):
+        assert result.tau_star == 0.0 and result.stabilises is True
+    else:
+        # Never: it may say so (inf) or that doubles cannot tell; it must not report a finite tau*.
+        assert result.stabilises is not True
+        assert result.tau_star is None or result.tau_star == np.inf
+        failing = margin < 0
+        assert np.all(np.isinf(result.per_pair[failing]) | np.isnan(result.per_pair[failing]))
+        if result.tau_star is None:
+            assert not result.vouched and "undetermined in double precision" in result.note
+            assert np.isfinite(result.undetermined_beyond)
+        # Where it is judged, the search saw the condition fail as it should.
+        judged = np.geomspace(1.0, np.nan_to_num(result.undetermined_beyond, nan=1e12) / 2, 20)
+        assert not theory._holds_at(game, judged)[:, failing].any()
