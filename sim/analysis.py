@@ -47,6 +47,8 @@ Limits of the rule, stated rather than hidden:
 Stochastic dynamics never claim a period: the profile is called converged
 only when the key has stayed constant over the whole statistics window (and
 over at least two rounds), and the outcome carries tail statistics.
+
+See ``docs/model.md#outcomes``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ the round-off a finite difference of doubles carries (slopes), and C1 is not
 judged for equal scores within ``SATURATION_RTOL`` of their limits (doubles
 cannot order near-equal capabilities there).  A failure says *where*: which
 developers, at which effort or score.
+
+See ``docs/model.md#assumptions``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ declared metadata (``convex``, ``non_decreasing``, ``strictly_increasing``,
 :mod:`sim.assumptions`.  A per-developer scale ``gamma_i`` (cost
 ``gamma_i * c(x)``) is kept by the game, not by the cost (Proposition B.1
 shows it is equivalent to a common cost after relabelling scores).
+
+See ``docs/model.md#costs``.
 """
 
 from __future__ import annotations

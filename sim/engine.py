@@ -4,7 +4,7 @@ State at round ``t`` is the effort profile ``x(t)`` of every scenario, an
 array shaped ``scenarios x developers``.  Each round the leaderboard
 publishes the scores ``f(theta_i, tau + x_i)`` (plus evaluation noise, when
 the scenario has some) rounded down to its resolution, ranks them, and the
-developers respond (section 3 of DESIGN.md):
+developers respond (``docs/model.md#repeated-play``):
 
 * **best response** (the default): the exact best response of
   :func:`sim.game.best_responses`, vectorised over scenarios, developers and

@@ -17,6 +17,8 @@ the smallest effort among those whose utility is within
 
 The :class:`LeaderboardGame` facade bundles a scenario's pieces; the theory
 of Sections 4 and 5 lives in :mod:`sim.theory`.
+
+See ``docs/model.md#utilities`` and ``docs/model.md#repeated-play``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ rounded floats, so ranking is monotone in the true score and round-off never
 hands out a rank that was not earned.  :func:`least_score_at_index` gives the
 exact least float whose index reaches a grid level, which is what a developer
 must score to draw level with, or beat, a rival.
+
+See ``docs/model.md#the-published-leaderboard``.
 """
 
 from __future__ import annotations

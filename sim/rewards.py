@@ -13,6 +13,8 @@ scheme                    ``r_k`` for rank ``k = 1..n``   parameter
 ``zipf``                  ``1 / k ** s``                  ``exponent`` s >= 0
 ``custom``                explicit non-increasing vector  ``values``
 ========================  ==============================  ==============
+
+See ``docs/model.md#rewards``.
 """
 
 from __future__ import annotations

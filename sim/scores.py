@@ -27,6 +27,8 @@ inverse by evaluating the score forward.
 Families are described in a scenario by parameter specifications
 (:class:`Affine`, a number, or one value per developer) and bound to the
 developers' capabilities with :meth:`PowerLawSpec.bind` and friends.
+
+The formulas and their inverses in the project's words: ``docs/model.md#score-families``.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ capability rank ``k + 2`` (weaker, ``i``) against the one directly above it
   (:func:`round_off_decides`).
 * :func:`power_law_quantities`: Proposition 5.6 for the generalised power law.
 
-The mathematics, in the project's words: ``docs/model.md`` (sections
-``#theory`` and ``#what-is-exact``).
+The mathematics, in the project's words: ``docs/model.md#theory`` and
+``docs/model.md#what-is-exact``.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def just_overtake(game: LeaderboardGame, tau=None) -> np.ndarray:
     the published grid that ranks the weaker developer above the stronger one
     at their baselines: the stronger one's published level (if the weaker
     wins ties) or the next level; for ``delta = 0`` the infimum
-    ``b_{i-1}(tau)`` itself.  ``+inf`` where the target is unreachable.
+    ``b_{i-1}(tau)`` itself.  ``+inf`` where the target is unreachable
+    (``docs/model.md#just-overtake-effort``).
     """
     tau = game.tau if tau is None else tau
     return _just_overtake_pairs(game, np.asarray(tau, dtype=float)[..., None])
@@ -143,7 +144,8 @@ def zero_equilibrium_condition(game: LeaderboardGame, tau: float | None = None) 
     """Proposition 4.5: is the all-zero profile a PNE at ``tau``?
 
     Under C3 and a convex cost the adjacent check suffices; compare with
-    :func:`zero_is_equilibrium_exact`, which checks every unilateral deviation.
+    :func:`zero_is_equilibrium_exact`, which checks every unilateral deviation
+    (``docs/model.md#the-zero-effort-equilibrium`` says when they disagree).
     """
     tau = game.tau if tau is None else float(tau)
     delta = just_overtake(game, tau)
@@ -591,7 +593,7 @@ class PowerLawQuantities:
       growth, exact up to a constant depending on ``rho_i``).
 
     ``g``, ``kappa`` and the prediction are ``nan`` when the cost has no
-    linear lower bound ``c0 > 0``.
+    linear lower bound ``c0 > 0``.  Derivation: ``docs/model.md#power-law-growth-of-the-threshold``.
     """
 
     D: np.ndarray

@@ -1,6 +1,6 @@
 """Tests for :mod:`sim.scores`: score families, their inverses and ``least_effort``.
 
-Expected values are derived by hand from the formulas in DESIGN.md section 1
+Expected values are derived by hand from the formulas in docs/model.md#score-families
 (derivations in comments) or checked as properties.  Inverse round trips are
 asserted to a tolerance derived from the conditioning of the inverse: an
 error of a few ulps in the score becomes an error of ``ulps / slope`` in
