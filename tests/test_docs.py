@@ -1,4 +1,4 @@
-"""Tests of the documentation: self-contained, and every ``docs/model.md#anchor`` it is cited by exists.
+"""Tests of the documentation: self-contained, and every section anchor of docs/model.md it is cited by exists.
 
 The model's mathematics lives in ``docs/model.md``; README, docstrings and
 comments point there by section anchor.  A reference to a file outside the
