@@ -174,8 +174,8 @@ def _print_theory(report: dict, out) -> None:
         )
     if not report["tests_agree"]:
         reason = (
-            "scores are within round-off of their limits (see above)"
-            if report["float_saturated"]
+            "scores are within round-off of their limits, or round-off decides the test (see above)"
+            if report["float_saturated"] or report.get("round_off_pairs")
             else "the scenario breaks an assumption the proposition needs (see `lbsim check`)"
             if report["tie_break"] == "capability" and report["resolution"] == 0
             else f"ties are broken by {report['tie_break']}, not against the lower capability as the proposition "
