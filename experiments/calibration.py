@@ -431,7 +431,8 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_text(text, out / SCENARIO_FILE.name)
     scenario = calibrated_scenario(cal)
     theory = scenario_theory(scenario)
-    above = float(np.ceil(theory["tau_star"])) if np.isfinite(theory["tau_star"]) else None
+    tau_star = theory["tau_star"]
+    above = float(np.ceil(tau_star)) if tau_star is not None and np.isfinite(tau_star) else None
     dynamics = dynamics_outcomes(scenario, [0.0] + ([above] if above is not None else []),
                                  QUICK_ROUNDS if quick else ROUNDS)
     write_table(dynamics, out / "dynamics.csv")

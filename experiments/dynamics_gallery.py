@@ -67,7 +67,7 @@ def gallery_runs(scenario=None, *, tau_factor: float = TAU_FACTOR, rounds: int |
         raise ScenarioError("tau_factor", tau_factor, "must be a finite number >= 1 (a tau at or above tau*)")
     threshold = theory.stabilising_threshold(scenario.game(0.0))
     tau_star = threshold.tau_star
-    if not (0 < tau_star < math.inf):
+    if tau_star is None or not (0 < tau_star < math.inf):
         raise ScenarioError("designer.tau", tau_star,
                             "the gallery needs a finite tau* > 0 (a race at tau = 0 that stops)")
     runs = {}
