@@ -447,6 +447,7 @@ def _cmd_sweep(args) -> int:
             theory=not args.no_theory,
             progress=not args.quiet and sys.stderr.isatty(),
             report=report,
+            log=lambda line: print(f"lbsim: {line}", file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
         done = len(sweeps.finished_chunks(out))
@@ -461,6 +462,7 @@ def _cmd_sweep(args) -> int:
         "chunks": report.chunks,
         "chunks_run": report.chunks_run,
         "chunks_skipped": report.chunks_skipped,
+        "chunks_rerun": report.chunks_rerun,
         "failed": failed,
         "seconds": round(report.seconds, 3),
         "outcomes": {str(k): int(v) for k, v in table["outcome"].value_counts(dropna=True).items()},
@@ -470,7 +472,9 @@ def _cmd_sweep(args) -> int:
         sys.stdout.write("\n")
     else:
         print(f"sweep {spec.name}: {report.scenarios:,} scenarios in {report.chunks} chunk(s) "
-              f"({report.chunks_run} run now, {report.chunks_skipped} already done), {report.seconds:.1f} s")
+              f"({report.chunks_run} run now, {report.chunks_skipped} already done"
+              + (f", {report.chunks_rerun} damaged and run again" if report.chunks_rerun else "")
+              + f"), {report.seconds:.1f} s")
         counts = table["outcome"].value_counts(dropna=True)
         rows = [[name, f"{int(counts.get(name, 0)):,}", _fmt(counts.get(name, 0) / max(len(table), 1), ".1%")]
                 for name in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")]
