@@ -370,12 +370,11 @@ def _cmd_run(args) -> int:
         out_dir = Path(args.out) if args.out is not None else Path("results") / _safe_name(scenario.name)
         if out_dir.exists() and not out_dir.is_dir():
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
-        try:  # before the run, so that a long run never ends in an unwritable place
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
-        if not os.access(out_dir, os.W_OK):
-            raise ScenarioError("--out", str(out_dir), "is not writable")
+        # Checked before the run, so that a long run never ends in an unwritable place; created after it, so
+        # that a refused run (bad option, too much memory) leaves no directory behind.
+        existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {existing} is not writable")
     progress = not args.quiet and sys.stderr.isatty()
     if args.engine == "mesa":
         from sim.model import run_mesa
@@ -391,6 +390,10 @@ def _cmd_run(args) -> int:
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
                                                              args.plot)]
     if args.json:

@@ -92,7 +92,7 @@ class RowOptions:
         """``"--flag X here, Y there"`` for every option that differs from ``recorded`` (a manifest's)."""
         flags = {
             "tail_window": "--tail-window",
-            "theory": "--no-theory",
+            "theory": "theory (--no-theory)",
             "trajectory_every": "--trajectories",
             "chunk_size": "--chunk-size",
             "package_version": "leaderboard-sim version",
@@ -254,15 +254,16 @@ class ChunkCheck:
     path: Path
     state: str
     reason: str
-    table: Any = None  # the pyarrow Table when readable
+    frame: Any = None  # the pandas DataFrame when readable
     stamp: Stamp | None = None
+    value: Any = None  # what was found wrong (for the error message)
 
 
 def inspect_chunk(path: Path, kind: str, fingerprint: str | None = None,
                   indices: np.ndarray | None = None) -> ChunkCheck:
-    """Read the chunk file at ``path`` whole (checksums verified) and judge it.
+    """Read the chunk file at ``path`` whole (checksums verified, converted to pandas) and judge it.
 
-    * damaged: it cannot be read, or holds another number of rows than its stamp says;
+    * damaged: it cannot be read or converted, or holds another number of rows than its stamp says;
     * foreign: no stamp, a stamp of another kind, ``fingerprint`` (when
       given) differs, the stamped index is not the one in the file name, or
       (summary files, ``indices`` given) its ``scenario_index`` column is not
@@ -272,34 +273,40 @@ def inspect_chunk(path: Path, kind: str, fingerprint: str | None = None,
 
     try:
         table = pq.read_table(path, page_checksum_verification=True)
+        frame = table.to_pandas()
     except Exception as err:  # noqa: BLE001 -- any failure to read means the file is damaged
-        return ChunkCheck(path, "damaged", f"unreadable: {describe_exception(err, 80)}")
+        size = path.stat().st_size if path.exists() else None
+        return ChunkCheck(path, "damaged", f"unreadable: {describe_exception(err, 100)}", value=f"{size} bytes")
     stamp = read_stamp(table)
     if stamp is None:
-        return ChunkCheck(path, "foreign", "carries no lbsim chunk stamp (not written by this sweep)", table)
+        return ChunkCheck(path, "foreign", "carries no lbsim chunk stamp (not written by an lbsim sweep)", frame,
+                          value="no stamp")
     if stamp.kind != kind:
-        return ChunkCheck(path, "foreign", f"is a {stamp.kind} chunk, not {kind}", table, stamp)
+        return ChunkCheck(path, "foreign", f"is a {stamp.kind} chunk, not {kind}", frame, stamp, stamp.kind)
     if fingerprint is not None and stamp.fingerprint != fingerprint:
         return ChunkCheck(
-            path, "foreign", f"belongs to another sweep (fingerprint {stamp.fingerprint[:12]}, "
-            f"this sweep {fingerprint[:12]})", table, stamp,
+            path, "foreign", f"the fingerprint of another sweep (this sweep's is {fingerprint[:12]})", frame, stamp,
+            f"fingerprint {stamp.fingerprint[:12]}",
         )  # fmt: skip
     if stamp.chunk != chunk_index(path):
-        return ChunkCheck(path, "foreign", f"is chunk {stamp.chunk} under another chunk's name", table, stamp)
+        return ChunkCheck(path, "foreign", "is another chunk under this chunk's name", frame, stamp,
+                          f"chunk {stamp.chunk}")
     if stamp.rows != table.num_rows:
-        return ChunkCheck(path, "damaged", f"holds {table.num_rows} rows, its stamp says {stamp.rows}", table, stamp)
+        return ChunkCheck(path, "damaged", f"its stamp says {stamp.rows} rows", frame, stamp,
+                          f"{table.num_rows} rows")
     if indices is not None:
         try:
-            found = table.column("scenario_index").to_numpy()
+            found = frame["scenario_index"].to_numpy()
         except KeyError:
-            return ChunkCheck(path, "foreign", "has no scenario_index column", table, stamp)
+            return ChunkCheck(path, "foreign", "has no scenario_index column", frame, stamp, "no scenario_index")
         expected = np.asarray(indices, dtype=np.int64)
         wrong = (
             not np.array_equal(found, expected) if kind == "summary" else not np.isin(found, expected).all()
         )
         if wrong:
-            return ChunkCheck(path, "foreign", f"holds other scenarios than chunk {stamp.chunk}", table, stamp)
-    return ChunkCheck(path, "ok", "", table, stamp)
+            return ChunkCheck(path, "foreign", f"holds other scenarios than chunk {stamp.chunk}", frame, stamp,
+                              f"scenario_index {int(found[0]) if found.size else None}..")
+    return ChunkCheck(path, "ok", "", frame, stamp)
 
 
 def chunk_files(folder: Path) -> tuple[dict[int, Path], list[Path]]:
@@ -318,7 +325,7 @@ def chunk_files(folder: Path) -> tuple[dict[int, Path], list[Path]]:
 
 
 def refuse_chunk(check: ChunkCheck, hint: str) -> ScenarioError:
-    return ScenarioError(str(check.path), check.stamp.chunk if check.stamp else None, f"{check.reason}; {hint}")
+    return ScenarioError(str(check.path), check.value, f"{check.reason}; {hint}")
 
 
 # ---------------------------------------------------------------------------

@@ -893,7 +893,7 @@ def write_chunk(out: Path, result: ChunkResult, *, fingerprint: str, axis_types:
 
 
 def _verified_tables(out: Path, kind: str, manifest: dict) -> tuple[list, dict | None]:
-    """Every chunk file of ``kind`` in ``out`` read whole and verified; ``(pyarrow tables, axis types)``.
+    """Every chunk file of ``kind`` in ``out`` read whole and verified; ``(data frames, axis types)``.
 
     A damaged or foreign file, a file under a name that is not a chunk's,
     or chunks of different sweeps are one-line errors naming the file.
@@ -913,7 +913,7 @@ def _verified_tables(out: Path, kind: str, manifest: dict) -> tuple[list, dict |
             fingerprint = check.stamp.fingerprint  # without a manifest, the first chunk names the sweep
         if axis_types is None:
             axis_types = check.stamp.axis_types
-        tables.append(check.table)
+        tables.append(check.frame)
     return tables, axis_types
 
 
@@ -935,7 +935,7 @@ def read_results(out, columns: Sequence[str] | None = None):
     axis_types = axis_types or {}
     if not tables:
         return typed_summary(pd.DataFrame(), axis_types)
-    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    frame = pd.concat(tables, ignore_index=True)
     frame = typed_summary(frame, axis_types).sort_values("scenario_index", kind="stable").reset_index(drop=True)
     repeated = frame["scenario_index"].duplicated()
     if repeated.any():
@@ -952,7 +952,7 @@ def read_trajectories(out):
     tables, _ = _verified_tables(out, TRAJECTORY_DIR, read_manifest(out))
     if not tables:
         return pd.DataFrame({c: [] for c in TRAJECTORY_COLUMNS}).astype(TRAJECTORY_COLUMNS)
-    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True).astype(TRAJECTORY_COLUMNS)
+    frame = pd.concat(tables, ignore_index=True).astype(TRAJECTORY_COLUMNS)
     frame = frame.sort_values(["scenario_index", "round", "developer"], kind="stable").reset_index(drop=True)
     repeated = frame.duplicated(["scenario_index", "round", "developer"])
     if repeated.any():
@@ -1081,7 +1081,7 @@ def prepare_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOpti
     if options.trajectory_every is not None:
         for c in sorted(done - set(files[TRAJECTORY_DIR])):
             path = chunk_file(out, c, TRAJECTORY_DIR)
-            damaged.append((c, sweep_store.ChunkCheck(path, "damaged", "missing (its summary is there)")))
+            damaged.append((c, sweep_store.ChunkCheck(path, "damaged", "its summary is there", value="missing")))
             done.discard(c)
     try:
         for c, _ in damaged:
@@ -1242,7 +1242,7 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
         rerun = [c for c, _ in damaged]
         for c, check in damaged:
             if log is not None:
-                log(f"{check.path}: damaged ({check.reason}); chunk {c} runs again")
+                log(f"{check.path}: damaged ({check.value}: {check.reason}); chunk {c} runs again")
         previous = read_manifest(out)
         run_entry = {"started": _now(), "pid": os.getpid(), "n_jobs": n_jobs, "backend": backend,
                      "resumed": bool(done), "rerun_damaged": rerun}
