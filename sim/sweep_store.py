@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -392,8 +393,11 @@ class WriterLock:
         return self
 
     def _holder(self) -> str:
-        with contextlib.suppress(OSError, ValueError):
-            return f"pid {int((self.out / WRITER).read_text().strip())}"
+        """The holder's pid from its ``.writer`` file (it writes it just after locking: a few tries)."""
+        for _ in range(20):
+            with contextlib.suppress(OSError, ValueError):
+                return f"pid {int((self.out / WRITER).read_text().strip())}"
+            time.sleep(0.05)
         return "pid unknown"
 
     def _remove_created(self) -> None:
