@@ -374,31 +374,16 @@ class WriterLock:
         except OSError as err:
             self._remove_created()
             raise ScenarioError("--out", str(out), f"cannot open: {err.strerror}") from None
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _try_flock(self._fd, fcntl.LOCK_EX, LOCK_TRIES):
             os.close(self._fd)
             self._fd = None
-            holder = self._holder()
-            raise ScenarioError(
-                "--out", str(out),
-                f"is being written by another lbsim process ({holder}); wait for it to finish or choose another "
-                "--out",
-            ) from None  # fmt: skip
+            raise locked_error(out)
         try:
             (out / WRITER).write_text(f"{os.getpid()}\n")
         except OSError as err:
             self.__exit__(OSError, err, None)  # not committed: removes what it created
             raise ScenarioError("--out", str(out), f"cannot write: {err.strerror}") from None
         return self
-
-    def _holder(self) -> str:
-        """The holder's pid from its ``.writer`` file (it writes it just after locking: a few tries)."""
-        for _ in range(20):
-            with contextlib.suppress(OSError, ValueError):
-                return f"pid {int((self.out / WRITER).read_text().strip())}"
-            time.sleep(0.05)
-        return "pid unknown"
 
     def _remove_created(self) -> None:
         if self.created:  # outermost first: removing it removes the rest
@@ -417,6 +402,57 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+#: Attempts, 50 ms apart, to take the lock: a checker's momentary probe (:func:`ensure_unlocked`) must not refuse.
+LOCK_TRIES = 5
+
+
+def _try_flock(fd: int, mode: int, tries: int) -> bool:
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if attempt + 1 < tries:
+                time.sleep(0.05)
+    return False
+
+
+def _holder(out: Path) -> str:
+    """The writer's pid from its ``.writer`` file (written just after it locks: tries for up to 3 s)."""
+    for _ in range(60):
+        with contextlib.suppress(OSError, ValueError):
+            return f"pid {int((out / WRITER).read_text().strip())}"
+        time.sleep(0.05)
+    return "pid unknown"
+
+
+def locked_error(out: Path) -> ScenarioError:
+    return ScenarioError(
+        "--out", str(out),
+        f"is being written by another lbsim process ({_holder(out)}); wait for it to finish or choose another --out",
+    )  # fmt: skip
+
+
+def ensure_unlocked(out) -> None:
+    """Refuse (naming the pid) when another process holds the writer lock of the directory ``out`` now.
+
+    A probe: a shared lock taken and released at once; it writes nothing.
+    """
+    out = Path(out)
+    if not out.is_dir():
+        return
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # the writer lock reports it
+    try:
+        if not _try_flock(fd, fcntl.LOCK_SH, 1):
+            raise locked_error(out)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def visible_entries(out: Path) -> list[Path]:

@@ -999,16 +999,21 @@ def row_options(plan: SweepPlan, tail_window: int | None, trajectory_every: int 
     )
 
 
-def check_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOptions, fingerprint: str) -> dict:
+def check_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOptions, fingerprint: str,
+              probe_lock: bool = True) -> dict:
     """Refuse an ``out`` this run may not write, reading only; return its manifest (``{}`` when new or empty).
 
     A non-empty directory is refused unless ``resume`` is set and its
     manifest records the same sweep (same digest) run with the same
     :class:`sim.sweep_store.RowOptions` (the error names those that differ).
+    With ``probe_lock`` a directory another process is writing is refused
+    first, naming its pid (off when this process holds the lock).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ScenarioError("--out", str(out), "exists and is not a directory")
+    if probe_lock:  # a second writer hears first that the directory is busy, and from whom
+        sweep_store.ensure_unlocked(out)
     if not sweep_store.visible_entries(out):
         return {}
     if not resume:
@@ -1053,7 +1058,7 @@ def prepare_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOpti
     temporary files of an interrupted run are removed.
     """
     out = Path(out)
-    manifest = check_out(out, plan, resume, options, fingerprint)
+    manifest = check_out(out, plan, resume, options, fingerprint, probe_lock=False)
     if not manifest:
         return set(), []
     hint = "remove it or choose another --out"
@@ -1364,7 +1369,13 @@ def sweep(
         done, frames, status, rerun = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress, options,
                                                 lock, log)
         if out is not None:
-            table = read_results(out)
+            try:
+                table = read_results(out)
+            except ScenarioError:  # a chunk damaged while this run went on: --resume will redo it
+                manifest = read_manifest(out)
+                manifest["status"] = "damaged"
+                _write_atomic_json(manifest, out / MANIFEST)
+                raise
             if status == "finished":
                 manifest = read_manifest(out)
                 manifest["counts"]["failed"] = int(table["error"].notna().sum())

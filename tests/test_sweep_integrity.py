@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
@@ -207,7 +207,7 @@ def test_damaged_or_missing_trajectories_run_their_chunk_again(tmp_path, pristin
 
 # Any single corruption of a finished chunk: either resume restores the uninterrupted table exactly, or it
 # refuses in one line naming the file and changes nothing. Never a different table.
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None)
 @given(
     chunk=st.integers(0, 3),
     damage=st.one_of(
@@ -426,12 +426,19 @@ def test_a_held_lock_refuses_a_second_writer_naming_its_pid(sweep_dir):
     assert sweeps.sweep(path, out=out, resume=True, chunk_size=3) is not None  # free again once released
 
 
-def test_two_resumes_at_once_one_writer_and_the_uninterrupted_table(sweep_dir, pristine):
-    """Two resumes of an unfinished sweep started together: each either runs or is refused naming the other."""
-    path, out = sweep_dir
-    for c in (1, 2, 3):
-        (out / "summary" / f"chunk-{c:06d}.parquet").unlink()
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--quiet", *CHUNK, "--resume"]
+@pytest.mark.parametrize("resume", [True, False], ids=["two resumes", "two fresh sweeps"])
+def test_two_writers_at_once_one_writes_and_the_table_is_the_uninterrupted_one(tmp_path, pristine, resume):
+    """Two commands on one directory at once: each either runs or is refused in one line; one table, unmixed."""
+    path = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    records = 0
+    if resume:  # an unfinished sweep: chunk 0 done
+        shutil.copytree(pristine["out"], out)
+        for c in (1, 2, 3):
+            (out / "summary" / f"chunk-{c:06d}.parquet").unlink()
+        records = 1
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--quiet", *CHUNK]
+    cmd += ["--resume"] if resume else []
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     results = [(p, p.communicate(timeout=300)[1]) for p in procs]
@@ -440,12 +447,15 @@ def test_two_resumes_at_once_one_writer_and_the_uninterrupted_table(sweep_dir, p
     for p, err in results:
         if p.returncode != 0:
             assert p.returncode == 2
+            line = one_error_line(err)
             other = next(q for q in procs if q is not p)
-            assert f"(pid {other.pid})" in one_error_line(err) or "(pid unknown)" in err
+            busy = f"is being written by another lbsim process (pid {other.pid})" in line
+            assert busy or (not resume and "is not empty; pass --resume" in line), line
     assert_frame_equal(sweeps.read_results(out), pristine["table"])
     runs = json.loads((out / "manifest.json").read_text())["runs"]
-    assert len(runs) == 1 + len(ran)  # the first run's record and one per resume that ran
-    assert sorted(r["pid"] for r in runs[1:]) == sorted(p.pid for p in ran)
+    assert len(runs) == records + len(ran)  # every run that ran keeps its record
+    assert sorted(r["pid"] for r in runs[records:]) == sorted(p.pid for p in ran)
+    assert not (out / sweep_store.WRITER).exists()
 
 
 def test_killed_writer_releases_the_lock(sweep_dir, pristine):
