@@ -900,7 +900,7 @@ def _verified_tables(out: Path, kind: str, manifest: dict) -> tuple[list, dict |
     """
     found, odd = sweep_store.chunk_files(out / kind)
     if odd:
-        raise ScenarioError(str(odd[0]), None, "is not named like a chunk of this sweep (chunk-NNNNNN.parquet)")
+        raise ScenarioError(str(odd[0]), odd[0].name, "is not named like a chunk (chunk-NNNNNN.parquet); remove it")
     fingerprint = manifest.get("fingerprint")
     tables, axis_types = [], manifest.get("axis_types")
     for c in sorted(found):
@@ -940,7 +940,7 @@ def read_results(out, columns: Sequence[str] | None = None):
     repeated = frame["scenario_index"].duplicated()
     if repeated.any():
         k = int(frame.loc[repeated, "scenario_index"].iloc[0])
-        raise ScenarioError(str(out / SUMMARY_DIR), k, "scenario_index found in two chunks: the directory is mixed")
+        raise ScenarioError(f"{out / SUMMARY_DIR}: scenario_index", k, "found in two chunks: the directory is mixed")
     return frame if columns is None else frame[list(columns)]
 
 
@@ -957,7 +957,7 @@ def read_trajectories(out):
     repeated = frame.duplicated(["scenario_index", "round", "developer"])
     if repeated.any():
         k = int(frame.loc[repeated, "scenario_index"].iloc[0])
-        raise ScenarioError(str(out / TRAJECTORY_DIR), k, "scenario_index found in two chunks: the directory is mixed")
+        raise ScenarioError(f"{out / TRAJECTORY_DIR}: scenario_index", k, "found in two chunks: the directory is mixed")
     return frame
 
 
@@ -1066,7 +1066,7 @@ def prepare_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOpti
     for kind in (SUMMARY_DIR, TRAJECTORY_DIR):
         found, odd = sweep_store.chunk_files(out / kind)
         if odd:
-            raise ScenarioError(str(odd[0]), None, f"is not named like a chunk of this sweep; {hint}")
+            raise ScenarioError(str(odd[0]), odd[0].name, f"is not named like a chunk (chunk-NNNNNN.parquet); {hint}")
         beyond = [c for c in found if c >= len(plan.chunks)]
         if beyond:
             raise ScenarioError(str(found[beyond[0]]), beyond[0], f"this sweep has {len(plan.chunks)} chunks; {hint}")

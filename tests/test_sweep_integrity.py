@@ -301,7 +301,7 @@ def test_read_results_never_returns_a_scenario_twice(sweep_dir):
     meta = dict(table.schema.metadata)
     meta[b"lbsim.chunk"] = b"3"
     pq.write_table(table.replace_schema_metadata(meta), out / "summary" / "chunk-000003.parquet")
-    with pytest.raises(ScenarioError, match="scenario_index found in two chunks"):
+    with pytest.raises(ScenarioError, match="scenario_index = 0: found in two chunks"):
         sweeps.read_results(out)
 
 
