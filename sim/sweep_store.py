@@ -28,8 +28,8 @@ Manifest
     file and the key.
 
 One writer
-    :class:`WriterLock` holds ``flock(LOCK_EX | LOCK_NB)`` on the directory
-    itself for the whole run (released by the kernel when the process ends,
+    :class:`WriterLock` holds ``flock(LOCK_EX | LOCK_NB)`` (POSIX ``fcntl``,
+    no dependency) on the directory itself for the whole run (released by the kernel when the process ends,
     even on SIGKILL); a second writer is refused with the holder's pid (read
     from ``.writer`` in the directory, written by the holder).  A directory
     the refused run created is removed again, so a refused command leaves
