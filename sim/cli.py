@@ -405,12 +405,11 @@ def _cmd_run(args) -> int:
         out_dir = Path(args.out) if args.out is not None else Path("results") / _safe_name(scenario.name)
         if out_dir.exists() and not out_dir.is_dir():
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
-        try:  # before the run, so that a long run never ends in an unwritable place
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
-        if not os.access(out_dir, os.W_OK):
-            raise ScenarioError("--out", str(out_dir), "is not writable")
+        # Checked before the run, so that a long run never ends in an unwritable place; created after it, so
+        # that a refused run (bad option, too much memory) leaves no directory behind.
+        existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {existing} is not writable")
     progress = not args.quiet and sys.stderr.isatty()
     if args.engine == "mesa":
         from sim.model import run_mesa
@@ -427,6 +426,10 @@ def _cmd_run(args) -> int:
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     report["round_off_warning"] = round_off_warning(scenario.game(tau))
     if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
                                                              args.plot)]
     if args.json:
@@ -483,6 +486,7 @@ def _cmd_sweep(args) -> int:
             theory=not args.no_theory,
             progress=not args.quiet and sys.stderr.isatty(),
             report=report,
+            log=lambda line: print(f"lbsim: {line}", file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
         done = len(sweeps.finished_chunks(out))
@@ -497,6 +501,7 @@ def _cmd_sweep(args) -> int:
         "chunks": report.chunks,
         "chunks_run": report.chunks_run,
         "chunks_skipped": report.chunks_skipped,
+        "chunks_rerun": report.chunks_rerun,
         "failed": failed,
         "seconds": round(report.seconds, 3),
         "outcomes": {str(k): int(v) for k, v in table["outcome"].value_counts(dropna=True).items()},
@@ -506,7 +511,9 @@ def _cmd_sweep(args) -> int:
         sys.stdout.write("\n")
     else:
         print(f"sweep {spec.name}: {report.scenarios:,} scenarios in {report.chunks} chunk(s) "
-              f"({report.chunks_run} run now, {report.chunks_skipped} already done), {report.seconds:.1f} s")
+              f"({report.chunks_run} run now, {report.chunks_skipped} already done"
+              + (f", {report.chunks_rerun} damaged and run again" if report.chunks_rerun else "")
+              + f"), {report.seconds:.1f} s")
         counts = table["outcome"].value_counts(dropna=True)
         rows = [[name, f"{int(counts.get(name, 0)):,}", _fmt(counts.get(name, 0) / max(len(table), 1), ".1%")]
                 for name in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")]

@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import sweep_store
 from sim.errors import ScenarioError, describe_exception
 from sim.scenario import _integer
 
@@ -863,28 +864,13 @@ def chunk_file(out: Path, c: int, kind: str = SUMMARY_DIR) -> Path:
 
 
 def finished_chunks(out: Path) -> set[int]:
-    """Chunks whose summary file is in place (written atomically, so present means complete)."""
-    folder = Path(out) / SUMMARY_DIR
-    if not folder.is_dir():
-        return set()
-    done = set()
-    for path in folder.glob("chunk-*.parquet"):
-        try:
-            done.add(int(path.stem.split("-")[1]))
-        except (IndexError, ValueError):
-            continue
-    return done
+    """Chunks whose summary file is in place under its own name (written atomically; verified by ``--resume``)."""
+    return set(sweep_store.chunk_files(Path(out) / SUMMARY_DIR)[0])
 
 
-def _write_atomic_parquet(frame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _write_atomic_parquet(frame, path: Path, stamp: dict) -> None:
+    """Write ``frame`` atomically, stamped with ``stamp`` (see :func:`sim.sweep_store.write_stamped`)."""
+    sweep_store.write_stamped(frame, path, stamp)
 
 
 def _write_atomic_json(data: dict, path: Path) -> None:
@@ -897,25 +883,67 @@ def _write_atomic_json(data: dict, path: Path) -> None:
             tmp.unlink()
 
 
-def write_chunk(out: Path, result: ChunkResult) -> None:
-    """Trajectories first, then the summary: a chunk counts as finished once its summary file exists."""
-    if result.trajectories is not None:
-        _write_atomic_parquet(result.trajectories, chunk_file(out, result.chunk, TRAJECTORY_DIR))
-    _write_atomic_parquet(result.summary, chunk_file(out, result.chunk, SUMMARY_DIR))
+def write_chunk(out: Path, result: ChunkResult, *, fingerprint: str, axis_types: dict) -> None:
+    """Trajectories first, then the summary: a chunk counts as finished once its summary file exists.
+
+    Each file is stamped with the sweep's ``fingerprint``, the chunk index,
+    its row count and the ``axis_types`` (:mod:`sim.sweep_store`).
+    """
+    for frame, kind in ((result.trajectories, TRAJECTORY_DIR), (result.summary, SUMMARY_DIR)):
+        if frame is not None:
+            stamp = {"fingerprint": fingerprint, "chunk": result.chunk, "kind": kind, "axis_types": axis_types}
+            _write_atomic_parquet(frame, chunk_file(out, result.chunk, kind), stamp)
+
+
+def _verified_tables(out: Path, kind: str, manifest: dict) -> tuple[list, dict | None]:
+    """Every chunk file of ``kind`` in ``out`` read whole and verified; ``(data frames, axis types)``.
+
+    A damaged or foreign file, a file under a name that is not a chunk's,
+    or chunks of different sweeps are one-line errors naming the file.
+    """
+    found, odd = sweep_store.chunk_files(out / kind)
+    if odd:
+        raise ScenarioError(str(odd[0]), odd[0].name, "is not named like a chunk (chunk-NNNNNN.parquet); remove it")
+    fingerprint = manifest.get("fingerprint")
+    tables, axis_types = [], manifest.get("axis_types")
+    for c in sorted(found):
+        check = sweep_store.inspect_chunk(found[c], kind, fingerprint)
+        if check.state == "damaged":
+            raise sweep_store.refuse_chunk(check, "run the sweep again with --resume to redo it")
+        if check.state == "foreign":
+            raise sweep_store.refuse_chunk(check, "remove it or choose another --out")
+        if fingerprint is None:
+            fingerprint = check.stamp.fingerprint  # without a manifest, the first chunk names the sweep
+        if axis_types is None:
+            axis_types = check.stamp.axis_types
+        tables.append(check.frame)
+    return tables, axis_types
 
 
 def read_results(out, columns: Sequence[str] | None = None):
-    """The summary table of the sweep in ``out``: one row per finished scenario, sorted by ``scenario_index``."""
+    """The summary table of the sweep in ``out``: one row per finished scenario, sorted by ``scenario_index``.
+
+    Every chunk is verified first (:mod:`sim.sweep_store`): all carry the
+    manifest's fingerprint (or, without a manifest, one fingerprint), each
+    its own index and row count; a damaged or foreign chunk, or a
+    ``scenario_index`` found twice, is a :class:`ScenarioError` naming the
+    file.  The axis columns come from the manifest or, without one, from
+    the chunks' stamps.
+    """
     import pandas as pd
 
     out = Path(out)
     manifest = read_manifest(out)
-    files = sorted((out / SUMMARY_DIR).glob("chunk-*.parquet"))
-    axis_types = manifest.get("axis_types", {})
-    if not files:
+    tables, axis_types = _verified_tables(out, SUMMARY_DIR, manifest)
+    axis_types = axis_types or {}
+    if not tables:
         return typed_summary(pd.DataFrame(), axis_types)
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frame = pd.concat(tables, ignore_index=True)
     frame = typed_summary(frame, axis_types).sort_values("scenario_index", kind="stable").reset_index(drop=True)
+    repeated = frame["scenario_index"].duplicated()
+    if repeated.any():
+        k = int(frame.loc[repeated, "scenario_index"].iloc[0])
+        raise ScenarioError(f"{out / SUMMARY_DIR}: scenario_index", k, "found in two chunks: the directory is mixed")
     return frame if columns is None else frame[list(columns)]
 
 
@@ -923,21 +951,23 @@ def read_trajectories(out):
     """The subsampled trajectories (``--trajectories``) of the sweep in ``out``, sorted by scenario and round."""
     import pandas as pd
 
-    files = sorted((Path(out) / TRAJECTORY_DIR).glob("chunk-*.parquet"))
-    if not files:
+    out = Path(out)
+    tables, _ = _verified_tables(out, TRAJECTORY_DIR, read_manifest(out))
+    if not tables:
         return pd.DataFrame({c: [] for c in TRAJECTORY_COLUMNS}).astype(TRAJECTORY_COLUMNS)
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).astype(TRAJECTORY_COLUMNS)
-    return frame.sort_values(["scenario_index", "round", "developer"], kind="stable").reset_index(drop=True)
+    frame = pd.concat(tables, ignore_index=True).astype(TRAJECTORY_COLUMNS)
+    frame = frame.sort_values(["scenario_index", "round", "developer"], kind="stable").reset_index(drop=True)
+    repeated = frame.duplicated(["scenario_index", "round", "developer"])
+    if repeated.any():
+        k = int(frame.loc[repeated, "scenario_index"].iloc[0])
+        raise ScenarioError(f"{out / TRAJECTORY_DIR}: scenario_index", k, "found in two chunks: the directory is mixed")
+    return frame
 
 
 def read_manifest(out) -> dict:
-    path = Path(out) / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ScenarioError("--out", str(out), f"{MANIFEST} is unreadable ({describe_exception(err)})") from None
+    """The manifest of the sweep directory ``out`` (``{}`` without one), checked by
+    :func:`sim.sweep_store.check_manifest`: a malformed one is a one-line error naming the file and the key."""
+    return sweep_store.load_manifest(out)
 
 
 def _git_commit() -> str | None:
@@ -958,41 +988,121 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def prepare_out(out, plan: SweepPlan, resume: bool) -> set[int]:
-    """Check ``out`` for this sweep and return the chunks already finished there.
+def row_options(plan: SweepPlan, tail_window: int | None, trajectory_every: int | None,
+                theory: bool) -> sweep_store.RowOptions:
+    """The options of a run that change its rows (recorded in the manifest; ``--resume`` must repeat them)."""
+    from sim import __version__
+
+    return sweep_store.RowOptions(
+        tail_window=tail_window,
+        theory=bool(theory),
+        trajectory_every=trajectory_every,
+        chunk_size=plan.chunk_size,
+        package_version=__version__,
+    )
+
+
+def check_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOptions, fingerprint: str,
+              probe_lock: bool = True) -> dict:
+    """Refuse an ``out`` this run may not write, reading only; return its manifest (``{}`` when new or empty).
 
     A non-empty directory is refused unless ``resume`` is set and its
-    manifest records the same sweep (same digest); stale temporary files of
-    an interrupted run are removed.
+    manifest records the same sweep (same digest) run with the same
+    :class:`sim.sweep_store.RowOptions` (the error names those that differ).
+    With ``probe_lock`` a directory another process is writing is refused
+    first, naming its pid (off when this process holds the lock).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ScenarioError("--out", str(out), "exists and is not a directory")
-    entries = [p for p in out.iterdir()] if out.exists() else []
-    if entries:
-        if not resume:
-            raise ScenarioError(
-                "--out", str(out),
-                "is not empty; pass --resume to continue the sweep recorded there, or choose another directory",
-            )  # fmt: skip
-        manifest = read_manifest(out)
-        if not manifest:
-            raise ScenarioError("--out", str(out), f"is not empty and holds no {MANIFEST}: not a sweep to resume")
-        if manifest.get("digest") != plan.digest:
-            raise ScenarioError(
-                "--resume", str(out),
-                "holds a different sweep (sweep file, base scenario or chunk size changed); choose another --out",
-            )  # fmt: skip
+    if probe_lock:  # a second writer hears first that the directory is busy, and from whom
+        sweep_store.ensure_unlocked(out)
+    if not sweep_store.visible_entries(out):
+        return {}
+    if not resume:
+        raise ScenarioError(
+            "--out", str(out),
+            "is not empty; pass --resume to continue the sweep recorded there, or choose another directory",
+        )  # fmt: skip
+    manifest = read_manifest(out)
+    if not manifest:
+        raise ScenarioError("--out", str(out), f"is not empty and holds no {MANIFEST}: not a sweep to resume")
+    differences = options.differences(manifest["options"])
+    if manifest["digest"] != plan.digest and not any(d.startswith("--chunk-size") for d in differences):
+        raise ScenarioError(
+            "--resume", str(out),
+            "holds a different sweep (sweep file, base scenario or chunk size changed); choose another --out",
+        )  # fmt: skip
+    if differences:
+        raise ScenarioError(
+            "--resume", str(out),
+            "the sweep there was run with other options that change the rows: " + "; ".join(differences)
+            + ": pass the same options, or choose another --out",
+        )  # fmt: skip
+    if manifest["fingerprint"] != fingerprint:
+        raise sweep_store.manifest_error(
+            out / MANIFEST, "fingerprint", manifest["fingerprint"][:12],
+            "does not match the sweep and options it records: the manifest was altered",
+        )  # fmt: skip
+    return manifest
+
+
+def prepare_out(out, plan: SweepPlan, resume: bool, options: sweep_store.RowOptions,
+                fingerprint: str) -> tuple[set[int], list[tuple[int, sweep_store.ChunkCheck]]]:
+    """Check ``out`` for this sweep (:func:`check_out`) and verify every chunk already there (writer lock held).
+
+    Returns the finished chunks and the damaged ones ``(chunk, check)``,
+    whose files are removed so that they run again.  Every chunk file is
+    read whole (:func:`sim.sweep_store.inspect_chunk`): a foreign one (no
+    stamp, another fingerprint, another index, other scenarios, a name
+    that is not a chunk's or an index beyond the plan) is refused, naming
+    the file, and then nothing is changed.  A summary whose trajectories
+    (``--trajectories``) are missing or damaged counts as damaged.  Stale
+    temporary files of an interrupted run are removed.
+    """
+    out = Path(out)
+    manifest = check_out(out, plan, resume, options, fingerprint, probe_lock=False)
+    if not manifest:
+        return set(), []
+    hint = "remove it or choose another --out"
+    files = {}
+    for kind in (SUMMARY_DIR, TRAJECTORY_DIR):
+        found, odd = sweep_store.chunk_files(out / kind)
+        if odd:
+            raise ScenarioError(str(odd[0]), odd[0].name, f"is not named like a chunk (chunk-NNNNNN.parquet); {hint}")
+        beyond = [c for c in found if c >= len(plan.chunks)]
+        if beyond:
+            raise ScenarioError(str(found[beyond[0]]), beyond[0], f"this sweep has {len(plan.chunks)} chunks; {hint}")
+        files[kind] = found
+    done: set[int] = set()
+    damaged = []
+    for kind in (SUMMARY_DIR, TRAJECTORY_DIR):
+        for c, path in sorted(files[kind].items()):
+            check = sweep_store.inspect_chunk(path, kind, fingerprint, plan.chunks[c])
+            if check.state == "foreign":
+                raise sweep_store.refuse_chunk(check, hint)
+            if kind == SUMMARY_DIR and check.state == "ok":
+                done.add(c)
+            elif check.state == "damaged" and (c in done or kind == SUMMARY_DIR):
+                done.discard(c)
+                damaged.append((c, check))
+    if options.trajectory_every is not None:
+        for c in sorted(done - set(files[TRAJECTORY_DIR])):
+            path = chunk_file(out, c, TRAJECTORY_DIR)
+            damaged.append((c, sweep_store.ChunkCheck(path, "damaged", "its summary is there", value="missing")))
+            done.discard(c)
     try:
-        for sub in (SUMMARY_DIR, TRAJECTORY_DIR):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-            for stale in (out / sub).glob(".chunk-*.tmp"):
+        for c, _ in damaged:
+            for kind in (SUMMARY_DIR, TRAJECTORY_DIR):
+                chunk_file(out, c, kind).unlink(missing_ok=True)
+        for kind in (SUMMARY_DIR, TRAJECTORY_DIR):
+            for stale in (out / kind).glob(".chunk-*.tmp"):
                 stale.unlink()
     except OSError as err:
         raise ScenarioError("--out", str(out), f"cannot write: {err.strerror}") from None
     if not os.access(out, os.W_OK):
         raise ScenarioError("--out", str(out), "is not writable")
-    return {c for c in finished_chunks(out) if c < len(plan.chunks)}
+    return done, sorted(damaged, key=lambda item: item[0])
 
 
 def _manifest(plan: SweepPlan, previous: dict, **fields) -> dict:
@@ -1007,6 +1117,7 @@ def _manifest(plan: SweepPlan, previous: dict, **fields) -> dict:
         "spec": spec.to_dict(),
         "digest": plan.digest,
         "axis_types": plan.axis_types,
+        "format": sweep_store.FORMAT,
         "package_version": __version__,
         "git_commit": _git_commit(),
         "python": sys.version.split()[0],
@@ -1042,6 +1153,7 @@ class SweepReport:
     scenarios: int
     failed: int
     seconds: float
+    chunks_rerun: int = 0  # damaged chunks found by --resume and run again
 
 
 #: How long to wait for a Dask scheduler given by address before giving up.
@@ -1120,16 +1232,35 @@ def _executor(n_jobs: int, backend: str, scheduler: str | None):
 
 
 def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend: str, progress: bool,
-              options: dict) -> tuple[set[int], list, str]:
-    """Run the chunks of ``plan`` not yet in ``out``; write each as it finishes; keep the manifest current."""
+              options: dict, lock: sweep_store.WriterLock | None = None,
+              log=None) -> tuple[set[int], list, str, list[int]]:
+    """Run the chunks of ``plan`` not yet in ``out``; write each as it finishes; keep the manifest current.
+
+    With ``out``, ``lock`` is the writer lock held on it (committed once
+    the manifest is written); ``log`` receives one line per damaged chunk
+    that runs again.  Returns the chunks found finished, the in-memory
+    frames (without ``out``), the status and the damaged chunks run again.
+    """
     done: set[int] = set()
+    rerun: list[int] = []
     if out is not None:
-        done = prepare_out(out, plan, resume)
+        opts = row_options(plan, options["tail_window"], options["trajectory_every"], options["theory"])
+        fingerprint = sweep_store.fingerprint(plan.digest, opts)
+        done, damaged = prepare_out(out, plan, resume, opts, fingerprint)
+        rerun = [c for c, _ in damaged]
+        for c, check in damaged:
+            if log is not None:
+                log(f"{check.path}: damaged ({check.value}: {check.reason}); chunk {c} runs again")
         previous = read_manifest(out)
-        run_entry = {"started": _now(), "n_jobs": n_jobs, "backend": backend, "resumed": bool(done)}
-        manifest = _manifest(plan, previous, status="running", finished=None)
+        run_entry = {"started": _now(), "pid": os.getpid(), "n_jobs": n_jobs, "backend": backend,
+                     "resumed": bool(done), "rerun_damaged": rerun}
+        manifest = _manifest(plan, previous, status="running", finished=None, fingerprint=fingerprint,
+                             options=opts.to_dict())
         manifest["runs"] = [*manifest["runs"], run_entry]
+        if lock is not None:
+            lock.commit()
         _write_atomic_json(manifest, out / MANIFEST)
+        write = dict(fingerprint=fingerprint, axis_types=plan.axis_types)
     todo = [c for c in range(len(plan.chunks)) if c not in done]
     tasks = (plan.task(c, **options) for c in todo)
     frames = []
@@ -1143,7 +1274,7 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
     try:
         for result in run_all(tasks):
             if out is not None:
-                write_chunk(out, result)
+                write_chunk(out, result, **write)
             else:
                 frames.append(result.summary)
             failed += result.failed
@@ -1158,11 +1289,11 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
             manifest = read_manifest(out)
             manifest["status"] = status
             manifest["runs"][-1]["finished"] = _now()
-            manifest["runs"][-1]["chunks_run"] = len(finished_chunks(out)) - len(done)
+            manifest["runs"][-1]["chunks_run"] = len(finished_chunks(out) - done)
             if status == "finished":
                 manifest["finished"] = _now()
             _write_atomic_json(manifest, out / MANIFEST)
-    return done, frames, status
+    return done, frames, status, rerun
 
 
 def sweep(
@@ -1179,6 +1310,7 @@ def sweep(
     theory: bool = True,
     progress: bool = False,
     report: SweepReport | None = None,
+    log=None,
 ):
     """Run a sweep and return its summary table (a pandas DataFrame, one row per scenario).
 
@@ -1193,6 +1325,12 @@ def sweep(
     (atomically), with a ``manifest.json``; the table is then read back from
     disk, so memory stays bounded by the chunk size.  ``resume`` skips the
     chunks already in ``out``; a non-empty ``out`` is otherwise refused.
+    ``out`` is verified and locked (:mod:`sim.sweep_store`): ``resume``
+    refuses other row options (tail window, theory, trajectories, chunk
+    size, package version) and foreign chunk files, runs damaged chunks
+    again (one line each to ``log``, a function of a string), and a second
+    writer of ``out`` is refused while this one runs.  A refused run leaves
+    no directory behind.
     ``trajectory_every`` also keeps every ``k``-th round (and the last) of
     every scenario in ``out/trajectories`` (:func:`read_trajectories`).
 
@@ -1222,19 +1360,31 @@ def sweep(
     out = None if out is None else Path(out)
     if plan is None:
         plan = plan_sweep(spec, chunk_size, progress=progress)
+    options = dict(tail_window=tail_window, trajectory_every=trajectory_every, theory=theory)
+    if out is not None:  # refusals that need only reading come before a cluster starts or anything is written
+        opts = row_options(plan, tail_window, trajectory_every, theory)
+        check_out(out, plan, resume, opts, sweep_store.fingerprint(plan.digest, opts))
     started = time.perf_counter()
-    with _executor(n_jobs, backend, scheduler) as run_all:
-        done, frames, status = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress,
-                                         dict(tail_window=tail_window, trajectory_every=trajectory_every,
-                                              theory=theory))
-    if out is not None:
-        table = read_results(out)
-        if status == "finished":
-            manifest = read_manifest(out)
-            manifest["counts"]["failed"] = int(table["error"].notna().sum())
-            manifest["counts"]["outcomes"] = {k: int(v) for k, v in table["outcome"].value_counts().items()}
-            _write_atomic_json(manifest, out / MANIFEST)
-    else:
+    rerun: list[int] = []
+    with contextlib.ExitStack() as stack:
+        run_all = stack.enter_context(_executor(n_jobs, backend, scheduler))
+        lock = None if out is None else stack.enter_context(sweep_store.WriterLock(out))
+        done, frames, status, rerun = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress, options,
+                                                lock, log)
+        if out is not None:
+            try:
+                table = read_results(out)
+            except ScenarioError:  # a chunk damaged while this run went on: --resume will redo it
+                manifest = read_manifest(out)
+                manifest["status"] = "damaged"
+                _write_atomic_json(manifest, out / MANIFEST)
+                raise
+            if status == "finished":
+                manifest = read_manifest(out)
+                manifest["counts"]["failed"] = int(table["error"].notna().sum())
+                manifest["counts"]["outcomes"] = {k: int(v) for k, v in table["outcome"].value_counts().items()}
+                _write_atomic_json(manifest, out / MANIFEST)
+    if out is None:
         table = (
             pd.concat(frames, ignore_index=True) if frames else typed_summary(pd.DataFrame(), plan.axis_types)
         )
@@ -1244,6 +1394,7 @@ def sweep(
         report.chunks = len(plan.chunks)
         report.chunks_run = len(plan.chunks) - len(done)
         report.chunks_skipped = len(done)
+        report.chunks_rerun = len(rerun)
         report.scenarios = plan.scenarios
         report.failed = int(table["error"].notna().sum())
         report.seconds = time.perf_counter() - started
