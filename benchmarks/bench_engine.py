@@ -11,6 +11,7 @@ are computed, none copied); the Mesa model runs one scenario at a time.
 
     python benchmarks/bench_engine.py                 # the full table (several minutes)
     python benchmarks/bench_engine.py --quick         # a smaller version
+    python benchmarks/bench_engine.py --tiny          # n = 3 only, a few rounds: a smoke test (the tests run it)
 
 Prints a table of agent-updates per second, the batch/Mesa ratio and the
 peak resident memory of each measurement (each in a fresh subprocess).
@@ -106,17 +107,19 @@ def run_child(engine: str, n: int, count: int, rounds: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 scenarios x 200 rounds (batch), 2 x 50 (Mesa)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="n = 3 only, 2 scenarios x 5 rounds (batch), 1 x 5 (Mesa): a smoke test, no measurement")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         engine, n, count, rounds = args.child
         print(json.dumps(measure(engine, int(n), int(count), int(rounds))))
         return 0
-    batch_size, batch_rounds = (100, 200) if args.quick else (1000, 1000)
-    mesa_size, mesa_rounds = (2, 50) if args.quick else (5, 200)
+    batch_size, batch_rounds = (2, 5) if args.tiny else (100, 200) if args.quick else (1000, 1000)
+    mesa_size, mesa_rounds = (1, 5) if args.tiny else (2, 50) if args.quick else (5, 200)
     print(f"batch engine: {batch_size} scenarios x {batch_rounds} rounds; Mesa model: {mesa_size} x {mesa_rounds}")
     print(f"{'n':>4} {'engine':>14} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'batch/Mesa':>11}")
-    for n in (3, 10, 30):
+    for n in (3,) if args.tiny else (3, 10, 30):
         batch = run_child("batch", n, batch_size, batch_rounds)
         computed = run_child("batch-computed", n, batch_size, batch_rounds)
         mesa = run_child("mesa", n, mesa_size, mesa_rounds)

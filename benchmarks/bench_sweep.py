@@ -11,6 +11,7 @@ manifest are written, theory columns on, default chunk size, loky backend).
 
     python benchmarks/bench_sweep.py             # the full table (about 12 minutes on 2 cores)
     python benchmarks/bench_sweep.py --quick     # small sizes (about a minute; start-up dominates, ratios mean nothing)
+    python benchmarks/bench_sweep.py --tiny      # a few scenarios and rounds: a smoke test (the tests run it)
 
 Each measurement runs in a fresh process.  Reported per measurement:
 
@@ -201,6 +202,9 @@ def print_row(case: str, r: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 x 50 timing, 1,000 and 2,000 x 20 memory")
+    parser.add_argument("--tiny", action="store_true",
+                        help="4 x 5 timing and 2 and 4 x 3 memory (one job), 3 developers, 2 replications: "
+                        "checks it runs, measures nothing")
     parser.add_argument("--scenarios", type=int, help="timing sweep: scenarios (default 10,000)")
     parser.add_argument("--rounds", type=int, help="timing sweep: rounds (default 2,000)")
     parser.add_argument("--developers", type=int, default=10, help="developers per scenario (default 10)")
@@ -222,11 +226,13 @@ def main(argv=None) -> int:
 
     from sim.sweeps import DEFAULT_CHUNK_SIZE, read_results
 
-    scenarios = args.scenarios or (1_000 if args.quick else 10_000)
-    rounds = args.rounds or (50 if args.quick else 2_000)
-    mem_scenarios = args.memory_scenarios or (2_000 if args.quick else 100_000)
-    mem_rounds = args.memory_rounds or (20 if args.quick else 100)
-    mem_small = min(10_000, mem_scenarios) if not args.quick else 1_000
+    if args.tiny:
+        args.developers, args.replications, args.memory_jobs = 3, 2, 1
+    scenarios = args.scenarios or (4 if args.tiny else 1_000 if args.quick else 10_000)
+    rounds = args.rounds or (5 if args.tiny else 50 if args.quick else 2_000)
+    mem_scenarios = args.memory_scenarios or (4 if args.tiny else 2_000 if args.quick else 100_000)
+    mem_rounds = args.memory_rounds or (3 if args.tiny else 20 if args.quick else 100)
+    mem_small = 2 if args.tiny else min(10_000, mem_scenarios) if not args.quick else 1_000
     chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE
     common = {"n": args.developers, "replications": args.replications, "chunk_size": chunk_size}
 
@@ -261,7 +267,7 @@ def main(argv=None) -> int:
         if not args.skip_memory:
             mem = []
             for count in (mem_small, mem_scenarios):
-                out = Path(tmp) / f"memory-{count}"
+                out = Path(tmp) / f"memory-{len(mem)}-{count}"  # the two counts may be equal
                 row = run_child({**common, "scenarios": count, "rounds": mem_rounds, "n_jobs": args.memory_jobs,
                                  "out": str(out)})
                 print_row("memory", row)

@@ -1,6 +1,8 @@
 """Run every experiment and write ``results/README.md``: ``python -m experiments.all`` (or ``lbsim reproduce``).
 
-Each experiment writes into ``<out>/<name>/``; the README lists each figure
+Each experiment writes into ``<out>/<name>/`` (default ``./results``, or
+``./results-quick`` with ``--quick`` so that the committed full-size results are
+never overwritten by reduced ones); the README lists each figure
 with the one command that made it, the sentence its module declares, and its
 headline numbers (from its ``summary.json``).  ``--only`` reruns some of them
 and still lists every experiment whose outputs are present.
@@ -16,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.common import (
-    RESULTS,
     ExperimentInfo,
     add_common_arguments,
+    default_root,
     guarded,
     output_dir,
     run_experiment,
@@ -102,11 +104,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m experiments.a
     parser = argparse.ArgumentParser(prog=prog, description="Regenerate every figure and table in results/.")
     add_common_arguments(parser)
     parser.add_argument("--out", default=None, help="root directory: each experiment writes <out>/<name> "
-                        "(default: results)")
+                        "(default: ./results, or ./results-quick with --quick)")
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME",
                         help=f"run only these experiments ({', '.join(EXPERIMENTS)})")
     args = parser.parse_args(argv)
-    root = Path(args.out) if args.out is not None else RESULTS
+    root = Path(args.out) if args.out is not None else default_root(args.quick)
 
     def action() -> int:
         names = list(args.only) if args.only else list(EXPERIMENTS)

@@ -11,7 +11,8 @@ An experiment is a module ``experiments/<name>.py`` that declares
   works on its own.
 
 ``quick=True`` is the reduced size the test suite runs (seconds, not
-minutes); the committed ``results/`` come from the full size.  Data
+minutes); the committed ``results/`` come from the full size, and a quick run
+writes under ``results-quick/`` unless told otherwise.  Data
 preparation lives in pure functions inside the module, tested without drawing
 anything; plot functions have the shape ``(data, ax=None) -> Figure`` like
 :mod:`sim.plots`, and draw inside :func:`style` (the project's one figure
@@ -42,8 +43,12 @@ from sim.errors import ScenarioError
 
 #: The repository's root (experiments/ sits directly under it).
 ROOT = Path(__file__).resolve().parents[1]
-#: Where experiments write by default: ``results/<name>/``.
-RESULTS = ROOT / "results"
+#: Where experiments write by default: ``results/<name>/``, relative to the working directory (the committed
+#: results when run from the repository's root; never the directory the package happens to be installed in).
+RESULTS = Path("results")
+#: Where the reduced (``--quick``) size writes by default: ``results-quick/<name>/`` (git-ignored), so that a quick
+#: run never overwrites the committed full-size results.
+QUICK_RESULTS = Path("results-quick")
 #: Bundled scenario files.
 SCENARIOS = ROOT / "scenarios"
 
@@ -186,8 +191,16 @@ def git_commit() -> str | None:
 # --------------------------------------------------------------------------- running
 
 
+def default_root(quick: bool) -> Path:
+    """The default root of the outputs: ``./results``, or ``./results-quick`` for the reduced size."""
+    return QUICK_RESULTS if quick else RESULTS
+
+
 def output_dir(info: ExperimentInfo, out=None, root=None) -> Path:
-    """``out`` if given, else ``<root or results>/<name>``; created, and checked to be a writable directory."""
+    """``out`` if given, else ``<root or results>/<name>``; created, and checked to be a writable directory.
+
+    Relative paths are relative to the working directory.
+    """
     path = Path(out) if out is not None else Path(root if root is not None else RESULTS) / info.name
     if path.exists() and not path.is_dir():
         raise ScenarioError("--out", str(path), "exists and is not a directory")
@@ -213,7 +226,7 @@ def run_experiment(module, out=None, *, root=None, quick: bool = False, n_jobs: 
     from sim import __version__
 
     info: ExperimentInfo = module.INFO
-    path = output_dir(info, out, root)
+    path = output_dir(info, out, root if root is not None else default_root(quick))
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
         matplotlib.use("Agg")  # experiments only write files
     start = time.perf_counter()
@@ -262,13 +275,14 @@ def command(info: ExperimentInfo, run: Callable) -> Callable[[Sequence[str] | No
     def main(argv: Sequence[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=info.command, description=f"{info.title}: {info.description}")
         add_common_arguments(parser)
-        parser.add_argument("--out", default=None, help=f"output directory (default: results/{info.name})")
+        parser.add_argument("--out", default=None, help=f"output directory (default: ./results/{info.name}, "
+                            f"or ./results-quick/{info.name} with --quick)")
         args = parser.parse_args(argv)
         module = sys.modules[run.__module__]
 
         def action() -> int:
             summary = run_experiment(module, args.out, quick=args.quick, n_jobs=args.n_jobs)
-            print(f"{info.name}: {summary['seconds']:.1f} s -> {output_dir(info, args.out)}")
+            print(f"{info.name}: {summary['seconds']:.1f} s -> {output_dir(info, args.out, default_root(args.quick))}")
             return 0
 
         return guarded(info.command, action)

@@ -7,10 +7,12 @@
     power-law scenarios, the Proposition 5.6 quantities.
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
-``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR]``
+``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR] [--force]``
     Repeated play: the outcome (converged to zero, to a non-zero profile, a
     cycle with its period, or no convergence), a per-developer summary, and
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
+    ``--out`` must be empty or hold an earlier run of the same scenario (its
+    ``outcome.json`` lists the files it wrote); ``--force`` replaces another.
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
 exits with status 2, without a traceback.
@@ -378,6 +380,57 @@ def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool
     return [out_dir / name for name in names]
 
 
+#: The files ``lbsim run`` may write into ``--out`` (``outcome.json`` doubles as the run's manifest).
+RUN_OUTPUTS = ("trajectory.csv", "leaderboard.csv", "outcome.json", "dynamics.png", "dynamics.pdf")
+
+
+def _previous_run(out_dir) -> dict | None:
+    """The ``outcome.json`` of an earlier ``lbsim run`` in ``out_dir`` (its manifest), or None if there is none.
+
+    A manifest is a JSON object naming the ``scenario`` and listing the files it ``written``.
+    """
+    try:
+        previous = json.loads((out_dir / "outcome.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = (isinstance(previous, dict) and isinstance(previous.get("scenario"), str)
+          and isinstance(previous.get("written"), list) and all(isinstance(w, str) for w in previous["written"]))
+    return previous if ok else None
+
+
+def _check_run_out(out_dir, scenario_name: str, force: bool) -> dict | None:
+    """Refuse an ``--out`` that holds anything but an earlier run of the same scenario (unless ``force``).
+
+    Returns the earlier run's manifest (whose files not rewritten are removed after the new run), or None.
+    An empty or missing directory is accepted; left-over staging directories (``.lbsim-*``) do not count.
+    """
+    entries = [p for p in out_dir.iterdir() if not p.name.startswith(".lbsim-")] if out_dir.is_dir() else []
+    if not entries:
+        return None
+    previous = _previous_run(out_dir)
+    if previous is None:
+        if force:
+            return None
+        raise ScenarioError("--out", str(out_dir), "is not empty and holds no earlier lbsim run output "
+                            "(outcome.json); choose another directory or pass --force to write into it")
+    if previous["scenario"] != scenario_name and not force:
+        raise ScenarioError("--out", str(out_dir), f"holds the output of scenario {previous['scenario']!r}; "
+                            "choose another directory or pass --force to replace it")
+    return previous
+
+
+def _remove_stale(out_dir, previous: dict | None, written) -> None:
+    """Remove the files of the earlier run in ``out_dir`` that this run did not rewrite (e.g. its figures)."""
+    from pathlib import Path
+
+    if previous is None:
+        return
+    keep = {Path(p).name for p in written}
+    for name in {Path(p).name for p in previous["written"]} - keep:
+        if name in RUN_OUTPUTS and (out_dir / name).is_file():
+            (out_dir / name).unlink()
+
+
 def _safe_name(name: str) -> str:
     """A scenario name as one safe directory name (no separators, no leading dots)."""
     import re
@@ -410,6 +463,7 @@ def _cmd_run(args) -> int:
         existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {existing} is not writable")
+        previous = _check_run_out(out_dir, scenario.name, args.force)
     progress = not args.quiet and sys.stderr.isatty()
     if args.engine == "mesa":
         from sim.model import run_mesa
@@ -432,6 +486,10 @@ def _cmd_run(args) -> int:
             raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
                                                              args.plot)]
+        try:
+            _remove_stale(out_dir, previous, report["written"])
+        except OSError as err:
+            raise ScenarioError("--out", str(out_dir), f"cannot remove an earlier run's file: {err.strerror}") from None
     if args.json:
         json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
@@ -590,7 +648,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")
     p.add_argument("--out", default=None,
                    help="directory for trajectory.csv, leaderboard.csv, outcome.json and figures "
-                   "(default with --plot: results/<scenario name>)")
+                   "(default with --plot: results/<scenario name>); refused if it holds anything but an earlier "
+                   "run of the same scenario, whose files are then replaced")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out anyway, replacing the files of an earlier run found there")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_run)
     p = sub.add_parser(
@@ -620,7 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
     p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers for the sweeps (default 1)")
-    p.add_argument("--out", default=None, help="root directory; each experiment writes <out>/<name> (default: results)")
+    p.add_argument("--out", default=None, help="root directory; each experiment writes <out>/<name> "
+                   "(default: ./results, or ./results-quick with --quick)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these experiments")
     p.set_defaults(run=_cmd_reproduce)
     return parser

@@ -18,17 +18,123 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+#: Session fixtures that are expensive to set up: under ``pytest -n 2 --dist loadgroup`` the tests using one of
+#: them form one xdist group and go to one worker, which sets it up once while the other gets on with the rest
+#: of the suite.  (pytest 9.2 with pytest-xdist 3.8 ignores the groups, pytest-xdist issue #1386; the quick run
+#: is shared anyway, below, and the worst case is that each worker starts its own cluster.)
+GROUPED_FIXTURES = ("quick_results", "dask_cluster")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for name in GROUPED_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One ``dask.distributed.LocalCluster`` (two single-threaded worker processes) for every test that needs one.
+
+    Starting a cluster takes seconds; the tests share this one rather than start their own.
+    """
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+# --------------------------------------------------------------------------- the quick run, shared by xdist workers
+#
+# Under xdist every worker's base temporary directory sits in one shared directory (``getbasetemp().parent``).
+# The quick run goes into ``<shared>/quick_results``, made under an exclusive lock on
+# ``<shared>/quick_results.lock``: whoever holds the lock first and finds no result runs the experiments into a
+# fresh directory and renames it into place; everyone after reuses it.  So that no worker sits idle waiting for
+# it, the first worker to finish collecting (if it collected a test that needs it) starts the run at once in a
+# background process, which takes the lock first thing; the workers go on with other tests meanwhile.
+
+_BACKGROUND = """
+import fcntl, sys
+from pathlib import Path
+shared = Path(sys.argv[1])
+with open(shared / "quick_results.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    import conftest
+    conftest._make_shared_quick_run(shared)
+"""
+_background: list = []
+
+
+def _shared_dir(config) -> Path | None:
+    """The directory the xdist workers share, or None outside a worker."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or not config.option.basetemp:
+        return None
+    return Path(config.option.basetemp).parent
+
+
+def pytest_collection_finish(session):
+    shared = _shared_dir(session.config)
+    if shared is None or not any("quick_results" in getattr(i, "fixturenames", ()) for i in session.items):
+        return
+    try:  # the first worker here starts it; the others find the marker
+        os.close(os.open(shared / "quick_results.started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    import subprocess
+    import sys
+
+    with open(shared / "quick_results.log", "w") as log:
+        _background.append(subprocess.Popen([sys.executable, "-c", _BACKGROUND, str(shared)], stdout=log,
+                                            stderr=subprocess.STDOUT, cwd=Path(__file__).parent,
+                                            env={**os.environ, "MPLBACKEND": "Agg"}))
+
+
+def pytest_sessionfinish(session):
+    for proc in _background:  # an interrupted session does not leave the run behind
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait()
+
+
+def _make_shared_quick_run(shared: Path) -> Path:
+    """``<shared>/quick_results``, run now unless it is there already (the caller holds the lock)."""
+    import tempfile
+
+    root = shared / "quick_results"
+    if not root.is_dir():
+        fresh = Path(tempfile.mkdtemp(prefix="quick_results-", dir=shared))
+        _run_quick(fresh).rename(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory) -> Path:
     """Every experiment run once at its reduced size (``python -m experiments.all --quick``): the root directory.
 
-    Shared by ``tests/test_experiments.py`` and the per-experiment tests, so that no experiment runs twice.
+    Shared by ``tests/test_experiments.py`` and the per-experiment tests, so that no experiment runs twice, and
+    shared across pytest-xdist workers (see above).  A run that failed leaves nothing in place, so the next
+    worker tries again (and fails the same way, with its own traceback).
     """
+    import fcntl
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # a single process: nobody to share with
+        return _run_quick(tmp_path_factory.mktemp("results"))
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / "quick_results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _make_shared_quick_run(shared)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_quick(root: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     from experiments import all as experiments_all
 
-    root = tmp_path_factory.mktemp("results")
     assert experiments_all.main(["--quick", "--out", str(root)]) == 0
     return root

@@ -70,13 +70,44 @@ def test_theory_text_names_the_quantities(capsys):
         assert needle in out
 
 
-def test_unreachable_overtake_is_null_in_json(capsys):
-    # In the flat-cost scenario at a large tau the stronger model's score passes nothing the weaker can reach?
-    # No: both share the limit 1, so the weaker can always catch up; use the library to find the truth instead.
-    path = ROOT / "scenarios" / "flat_cost.toml"
+UNREACHABLE = """
+name = "unreachable"
+seed = 1
+[developers]
+capability = [1.0, 0.8, 0.5]
+[score]
+family = "power_law"
+lower = 0.25
+upper = [0.95, 0.95, 0.5]
+alpha = {intercept = -2.0, slope = 2.0}
+beta = {intercept = 0.3, slope = 0.2}
+[cost]
+family = "linear"
+scale = 0.02
+[reward]
+scheme = "winner_take_all"
+[leaderboard]
+resolution = 0.0
+"""
+
+
+def test_unreachable_overtake_is_null_in_json(capsys, tmp_path):
+    """The weakest developer's scores stay below 0.5 (its upper limit); at tau = 50 the one above it already
+    scores more, so no effort overtakes it: Delta and its cost are JSON null, and the text table shows inf."""
+    path = tmp_path / "unreachable.toml"
+    path.write_text(UNREACHABLE)
     report = run_json(capsys, "theory", str(path), "--tau", "50", "--json")
-    expected = theory.just_overtake(load_scenario(path).game(50.0))
-    assert [None if not math.isfinite(v) else pytest.approx(v) for v in expected] == report["just_overtake"]
+    assert report["baseline_scores"][1] > 0.5  # the target of the last pair lies above the weakest one's limit
+    assert report["just_overtake"][1] is None and report["just_overtake_cost"][1] is None
+    # The first pair is reachable: a number, and the effort it names reaches the stronger one's baseline exactly.
+    delta = report["just_overtake"][0]
+    assert isinstance(delta, float) and 0 < delta < math.inf
+    game = load_scenario(path).game(50.0)
+    reached = game.scores(np.array([0.0, delta, 0.0]))[1]
+    assert reached == pytest.approx(report["baseline_scores"][0], rel=1e-12)
+    assert main(["theory", str(path), "--tau", "50"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("2 -> 1"))
+    assert row.split()[3:5] == ["inf", "inf"]
 
 
 def test_check_names_the_non_strict_cost(capsys):
@@ -124,29 +155,30 @@ def test_missing_file(capsys):
 
 
 def test_console_script_without_traceback(tmp_path):
-    """End to end through a real process: exit code 2, one line on stderr, no traceback."""
-    bad = BAD[0]
-    proc = subprocess.run([sys.executable, "-m", "sim", "theory", str(bad)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
-    good = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "theory",
-            str(ROOT / "scenarios" / "two_developers.toml"),
-            "--tau",
-            "500",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert good.returncode == 0
-    assert json.loads(good.stdout)["zero_is_equilibrium"] is True
-    # Nothing was written next to the scenario.
-    assert not list(tmp_path.iterdir())
+    """End to end through a real process: exit code 2, one line on stderr, no traceback; nothing written.
+
+    The processes run in ``tmp_path`` on copies of the scenarios there, so "nothing written" covers both the
+    working directory and the scenario's directory: afterwards ``tmp_path`` holds exactly the copies.
+    """
+    bad = tmp_path / BAD[0].name
+    bad.write_bytes(BAD[0].read_bytes())
+    good = tmp_path / "two_developers.toml"
+    good.write_bytes((ROOT / "scenarios" / "two_developers.toml").read_bytes())
+    race = race_file(tmp_path)
+
+    def lbsim(*args):
+        return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True, text=True,
+                              cwd=tmp_path)
+
+    for proc, field in ((lbsim("theory", bad.name), expected_field(bad)), (lbsim("run", race.name, "--rounds", "0"),
+                                                                          "--rounds")):
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+        assert proc.stderr.startswith("lbsim: error: ") and (bad.name if field == "<file>" else field) in proc.stderr
+    done = lbsim("theory", good.name, "--tau", "500", "--json")
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["zero_is_equilibrium"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([bad.name, good.name, race.name])
 
 
 def test_usage_error_exits_2(capsys):
@@ -249,16 +281,13 @@ def test_run_writes_trajectory_outcome_and_figures(capsys, tmp_path):
         (["--tau", "nan"], "--tau"),
     ],
 )
-def test_run_bad_options_give_one_line_and_exit_2(tmp_path, args, field):
-    done = subprocess.run(
-        [sys.executable, "-m", "sim", "run", str(race_file(tmp_path)), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and field in lines[0] and "Traceback" not in done.stderr
+def test_run_bad_options_give_one_line_and_exit_2(tmp_path, capsys, args, field):
+    # In process (an exception escaping main would fail the test); test_console_script_without_traceback runs
+    # the real console script once for every command.
+    assert main(["run", str(race_file(tmp_path)), *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and field in lines[0] and "Traceback" not in captured.err
 
 
 def test_run_out_must_be_a_directory(tmp_path, capsys):

@@ -111,6 +111,27 @@ def test_rank_defender_never_climbs():
     assert (best >= start).all()
     assert defended["effort"].max() == 0.0
 
+    # From the all-zero start doing nothing passes too.  From a start where the weakest developer (3) has
+    # bought the rank above developer 1, doing nothing gives that rank back (developer 1 climbs), while a rank
+    # defender keeps paying for it and every rank stays where it started.
+    bought = parse_scenario(race(rounds=30, initial=[0.0, 0.0, 0.0, 5.0]))
+
+    class Lazy(Developer):
+        def respond(self) -> float:
+            return 0.0
+
+    def ranks(trajectory):
+        return trajectory.pivot(index="round", columns="developer", values="rank")
+
+    start = ranks(run_mesa(bought, developer_class=Lazy).trajectory()).iloc[0]
+    assert start[3] < start[1], "developer 3 starts above the stronger developer 1"
+    lazy = ranks(run_mesa(bought, developer_class=Lazy).trajectory())
+    assert (lazy.min() < start).any(), "doing nothing from this start lets someone climb"
+    defended = run_mesa(bought, developer_class=RankDefender).trajectory()
+    assert (ranks(defended) == start).all().all()
+    kept = defended[defended["developer"] == 3].set_index("round")["effort"]
+    assert (kept > 0).all() and kept.iloc[-1] < 5.0  # pays every round, no more than it takes
+
 
 def test_a_subclass_changes_behaviour_with_one_method():
     class Lazy(Developer):

@@ -261,26 +261,35 @@ def test_a_row_is_the_run_of_that_scenario_alone(tmp_path, base_file):
         assert row["ranking_correct_share"] == alone.ranking_correct_share
 
 
-def test_results_identical_for_any_n_jobs_chunk_size_and_dask(tmp_path, base_file):
-    """Axelrod's seeding equality: serial, two loky workers, other chunks and a Dask LocalCluster agree exactly."""
+def test_results_identical_for_any_n_jobs_chunk_size_and_dask(tmp_path, base_file, dask_cluster, monkeypatch):
+    """Axelrod's seeding equality: serial, two loky workers, other chunks and a Dask LocalCluster agree exactly.
+
+    The sweep's own LocalCluster (``backend="dask"`` without a scheduler) is the shared session cluster here:
+    the constructor is replaced by one that records its arguments and hands that cluster over (not closing it).
+    """
+    import contextlib
+
+    import dask.distributed
+
     spec = sweeps.load_sweep(write_sweep(tmp_path, MIXED))
     serial = sweeps.sweep(spec, n_jobs=1, chunk_size=500)
     assert_frame_equal(serial, sweeps.sweep(spec, n_jobs=2, chunk_size=5))
     assert_frame_equal(serial, sweeps.sweep(spec, n_jobs=1, chunk_size=1))
-    pytest.importorskip("dask.distributed")
+    made = []
+    monkeypatch.setattr(dask.distributed, "LocalCluster",
+                        lambda **kwargs: made.append(kwargs) or contextlib.nullcontext(dask_cluster))
     assert_frame_equal(serial, sweeps.sweep(spec, n_jobs=2, chunk_size=9, backend="dask"))
+    assert made == [{"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+                     "host": "127.0.0.1"}]
 
 
-def test_dask_joins_an_existing_scheduler(tmp_path, base_file):
-    distributed = pytest.importorskip("dask.distributed")
+def test_dask_joins_an_existing_scheduler(tmp_path, base_file, dask_cluster):
     spec = sweeps.load_sweep(write_sweep(tmp_path, MIXED))
     serial = sweeps.sweep(spec)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        out = tmp_path / "dask_out"
-        code = main(["sweep", str(write_sweep(tmp_path, MIXED)), "--backend", "dask", "--scheduler",
-                     cluster.scheduler_address, "--out", str(out), "--chunk-size", "8", "--quiet"])
-        assert code == 0
+    out = tmp_path / "dask_out"
+    code = main(["sweep", str(write_sweep(tmp_path, MIXED)), "--backend", "dask", "--scheduler",
+                 dask_cluster.scheduler_address, "--out", str(out), "--chunk-size", "8", "--quiet"])
+    assert code == 0
     assert_frame_equal(serial, sweeps.read_results(out))
 
 

@@ -1,0 +1,33 @@
+"""Compile the numba kernels (``sim.kernel``) once, into numba's on-disk cache, before the test suite starts.
+
+From a clean clone the cache is empty; without this step every test process (``pytest -n 2``) would compile
+the same kernels at the same time on the same cores.  Every bundled scenario is played for a few rounds by
+both engines and as a sweep row (tail record), which are the argument types the suite uses.  Prints the time.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sim import sweeps
+from sim.engine import run
+from sim.model import run_mesa
+from sim.scenario import load_scenario
+
+start = time.perf_counter()
+scenarios = [load_scenario(p) for p in sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))]
+for scenario in scenarios:
+    run(scenario, rounds=3)
+    run(scenario, rounds=3, record="tail")
+    run_mesa(scenario, rounds=2)
+    game = scenario.game()
+    game.best_responses(np.zeros(game.n))
+    game.is_equilibrium(np.zeros(game.n))
+for scenario in scenarios[:2]:  # a sweep: batches of several scenarios, theory columns, trajectories on disk
+    spec = sweeps.sweep_spec(scenario, {"designer.tau": [0.0, 1.0, 5.0]}, replications=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        sweeps.sweep(spec, out=Path(tmp) / "out", trajectory_every=1)
+print(f"numba kernels compiled (or loaded from the cache) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
