@@ -7,10 +7,13 @@
     power-law scenarios, the Proposition 5.6 quantities.
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
-``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR]``
+``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--max-rounds M] [--tau T] [--json] [--plot] [--out DIR]``
     Repeated play: the outcome (converged to zero, to a non-zero profile, a
     cycle with its period, or no convergence), a per-developer summary, and
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
+    Deterministic dynamics that have not recurred within ``R`` rounds play
+    on until they do or ``M`` rounds (default: the scenario's
+    ``[dynamics] max_rounds``) have been played.
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
 exits with status 2, without a traceback.
@@ -277,7 +280,11 @@ def _print_run(report: dict, scenario, out) -> None:
         "converged_zero": "converged to the all-zero profile (nobody games the benchmark)",
         "converged_nonzero": "converged to a profile with positive effort (an assumption must fail)",
         "cycle": f"cycle of period {period} (an arms race)",
-        "no_convergence": "no fixed point or cycle within the horizon",
+        "no_convergence": (
+            f"no fixed point or cycle within the cap of {report.get('max_rounds')} rounds; raise --max-rounds "
+            "(or [dynamics] max_rounds) to play longer"
+            if report.get("cap_reached") else "no fixed point or cycle within the horizon"
+        ),
     }[report["outcome"]]
     entered = "" if report["entered_at"] is None else f", entered at round {report['entered_at']}"
     print(f"Outcome: {report['outcome']}: {detail}{entered}", file=out)
@@ -293,7 +300,7 @@ def _print_run(report: dict, scenario, out) -> None:
     share = report["ranking_correct_share"]
     print(f"Ranking matches capability in {_fmt(100 * share, '.3g')}% of rounds in [{start}, {stop}); "
           f"mean total effort there {_fmt(report['total_effort_mean'])}.", file=out)
-    if report.get("note"):
+    if report.get("note") and not report.get("cap_reached"):
         print(f"Note: {report['note']}", file=out)
 
 
@@ -363,6 +370,8 @@ def _cmd_run(args) -> int:
         args.tau += 0.0  # -0.0 is 0
     if args.rounds is not None and args.rounds < 1:
         raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
+    if args.max_rounds is not None and args.max_rounds < 1:
+        raise ScenarioError("--max-rounds", args.max_rounds, "must be a positive integer")
     out_dir = None
     if args.out is not None or args.plot:
         if args.out is not None and not args.out.strip():
@@ -380,13 +389,13 @@ def _cmd_run(args) -> int:
     if args.engine == "mesa":
         from sim.model import run_mesa
 
-        model = run_mesa(scenario, rounds=args.rounds, tau=args.tau)
+        model = run_mesa(scenario, rounds=args.rounds, tau=args.tau, max_rounds=args.max_rounds)
         trajectory, leaderboard, outcome = model.trajectory(), model.leaderboard(), model.outcome()
         tau = float(model.game.tau[0])
     else:
         from sim.engine import run
 
-        result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress)
+        result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress, max_rounds=args.max_rounds)
         trajectory, leaderboard, outcome = result.trajectory(0), result.leaderboard(0), result.outcome(0)
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
@@ -542,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("batch", "mesa"), default="batch",
                    help="batch (numpy, fast; default) or mesa (agents; same trajectory)")
     p.add_argument("--rounds", type=int, default=None, help="number of rounds (default: the scenario's)")
+    p.add_argument("--max-rounds", type=int, default=None,
+                   help="deterministic dynamics that have not recurred within --rounds play on up to this many "
+                   "rounds (default: the scenario's [dynamics] max_rounds)")
     p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")
