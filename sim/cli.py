@@ -426,6 +426,7 @@ def _cmd_sweep(args) -> int:
                 "sweep": spec.name,
                 "points": len(plan.points),
                 "replications": spec.replications,
+                "points_run_once": plan.points_run_once,
                 "scenarios": plan.scenarios,
                 "scenario_rounds": plan.scenario_rounds,
                 "agent_updates": plan.agent_updates,
@@ -467,6 +468,7 @@ def _cmd_sweep(args) -> int:
         "sweep": spec.name,
         "out": str(out),
         "scenarios": report.scenarios,
+        "points_run_once": plan.points_run_once,
         "chunks": report.chunks,
         "chunks_run": report.chunks_run,
         "chunks_skipped": report.chunks_skipped,
@@ -480,6 +482,8 @@ def _cmd_sweep(args) -> int:
     else:
         print(f"sweep {spec.name}: {report.scenarios:,} scenarios in {report.chunks} chunk(s) "
               f"({report.chunks_run} run now, {report.chunks_skipped} already done), {report.seconds:.1f} s")
+        if sweeps.replication_note(plan):
+            print(f"note: {sweeps.replication_note(plan)}")
         counts = table["outcome"].value_counts(dropna=True)
         rows = [[name, f"{int(counts.get(name, 0)):,}", _fmt(counts.get(name, 0) / max(len(table), 1), ".1%")]
                 for name in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")]

@@ -746,6 +746,23 @@ def is_deterministic(schedule: str, response: str, noise: float) -> bool:
     return schedule in ("simultaneous", "sequential") and response == "best" and noise == 0
 
 
+def uses_randomness(scenario) -> bool:
+    """Whether playing ``scenario`` draws from its seed: sampled capabilities, random tie-breaking, evaluation
+    noise, a random initial profile, or dynamics that are not deterministic (:func:`is_deterministic`).
+
+    When it does not, every seed gives the same run, so replications repeat it.
+    """
+    dyn = scenario.dynamics
+    board = scenario.leaderboard
+    noise = float(getattr(board, "noise", 0.0))
+    return (
+        getattr(scenario.developers, "sample", None) is not None
+        or getattr(board, "tie_break", "capability") == "random"
+        or (isinstance(dyn.initial, str) and dyn.initial == "random")
+        or not is_deterministic(dyn.schedule, getattr(dyn, "response", "best"), noise)
+    )
+
+
 def initial_profiles(scenarios, game: BatchGame, randoms: Sequence[DynamicsRandom]) -> np.ndarray:
     """``x(0)`` per scenario: zeros, given efforts, or uniform below :func:`effort_ceiling`."""
     S, n = game.shape

@@ -272,7 +272,7 @@ def test_converged_zero_after_a_transient():
     effort = np.array([[3.0, 1.0], [2.0, 0.5], [1.0, 0.25], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     correct = np.array([True, True, True, False, False, False])
     out = full(effort, correct=correct)
-    assert (out.outcome, out.period, out.entered_at, out.rounds) == ("converged_zero", 1, 3, 5)
+    assert (out.outcome, out.period, out.entered_at, out.rounds) == ("converged_zero", None, 3, 5)
     assert out.final_effort == (0.0, 0.0)
     assert out.window == (5, 6)
     assert out.ranking_correct_share == 0.0
@@ -293,7 +293,7 @@ def test_converged_zero_means_within_one_cell_of_zero():
 def test_converged_nonzero_fixed_point():
     effort = np.array([[0.0, 0.0, 0.0], [1.0, 0.5, 0.2]] + [[2.0, 1.0, 0.5]] * 4)
     out = full(effort)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 2)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 2)
     assert out.final_effort == (2.0, 1.0, 0.5)
     assert out.mean_effort_tail == (2.0, 1.0, 0.5)
     assert out.ranking_correct_share == 1.0
@@ -376,7 +376,7 @@ def test_creeping_by_a_hundredth_of_a_cell_is_a_recurrence():
     R = 30
     effort = np.array([5000.0, 2000.0]) * CELL + (CELL / 100) * np.arange(R + 1)[:, None]
     out = full(effort)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 0)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 0)
     assert out.final_effort == tuple(effort[-1])
 
 
@@ -391,7 +391,7 @@ def test_stochastic_constant_over_the_window_is_converged():
     walk = np.abs(np.cumsum(rng.normal(size=(60, 3)), axis=0))
     effort = np.concatenate([walk, np.repeat([[1.0, 2.0, 0.0]], R + 1 - 60, axis=0)])
     out = full(effort, deterministic=False)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 60)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 60)
     assert out.window == (75, 100)
     assert out.mean_effort_tail == (1.0, 2.0, 0.0)
     zero = np.concatenate([walk, np.zeros((R + 1 - 60, 3))])
