@@ -236,18 +236,24 @@ class LeaderboardModel(mesa.Model):
         self._publish()
 
     def run(self, rounds: int | None = None, max_rounds: int | None = None) -> LeaderboardModel:
-        """Run ``rounds`` rounds (default: the scenario's ``dynamics.rounds``), then, for deterministic
-        dynamics whose state has not recurred yet, play on until it does or ``max(rounds, max_rounds)``
-        rounds have been played in all (default ``max_rounds``: the scenario's ``dynamics.max_rounds``),
-        as the batch engine does (:func:`sim.engine.run_batch`)."""
+        """Run ``rounds`` rounds (default: the scenario's ``dynamics.rounds``).
+
+        With ``max_rounds``, deterministic dynamics whose state has not
+        recurred yet then play on until it does or ``max(rounds,
+        max_rounds)`` rounds have been played in all, as the batch engine
+        does (:func:`sim.engine.run_batch`; :func:`run_mesa` passes the
+        scenario's ``dynamics.max_rounds``).  Without it, exactly ``rounds``.
+        """
         rounds = self.scenario.dynamics.rounds if rounds is None else rounds
         if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
             raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
-        cap = self.scenario.dynamics.max_rounds if max_rounds is None else max_rounds
+        cap = rounds if max_rounds is None else max_rounds
         if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
             raise ScenarioError("dynamics.max_rounds", cap, "must be a positive integer")
         for _ in range(int(rounds)):
             self.step()
+        if max_rounds is None:
+            return self
         self.max_rounds = max(int(rounds), int(cap))
         if self.deterministic and analysis.first_recurrence(np.array(self.keys, dtype=np.uint64)) is None:
             seen = {int(key): t for t, key in enumerate(self.keys)}
@@ -323,13 +329,17 @@ def _effort_scale(game: BatchGame) -> float:
 
 def run_mesa(scenario, rounds: int | None = None, tau: float | None = None,
              developer_class: type[Developer] = Developer, max_rounds: int | None = None) -> LeaderboardModel:
-    """Build, run and release a :class:`LeaderboardModel` (for sweeps: no model kept alive by Mesa)."""
+    """Build, run and release a :class:`LeaderboardModel` (for sweeps: no model kept alive by Mesa).
+
+    As :func:`sim.engine.run`, deterministic dynamics play on past ``rounds`` until they recur or reach
+    ``max_rounds`` (default: the scenario's ``dynamics.max_rounds``).
+    """
     if isinstance(scenario, (str, bytes)) or hasattr(scenario, "__fspath__"):
         from sim.scenario import load_scenario
 
         scenario = load_scenario(scenario)
     batch_key(scenario)  # validates that the scenario is playable
     model = LeaderboardModel(scenario, tau=tau, developer_class=developer_class)
-    model.run(rounds, max_rounds=max_rounds)
+    model.run(rounds, max_rounds=scenario.dynamics.max_rounds if max_rounds is None else max_rounds)
     model.release()
     return model
