@@ -1279,8 +1279,8 @@ def _extend(base: BatchRun, taus, record: str, tail_window: int | None, caps: np
     (:func:`sim.analysis.first_recurrence`); scenarios that have recurred
     drop out of the next probe.  The scenario is then played again to
     ``T = s + p``, the first round at which the recurrence shows, recording
-    as asked with a tail of at least ``p`` rounds (so the statistics cover
-    exactly one cycle); one that never recurs is played to ``M``.  The
+    as asked with a tail of at least ``p + 1`` rounds (so the statistics cover
+    exactly one cycle, as with a full record); one that never recurs is played to ``M``.  The
     results are those of a plain run to ``T`` (or ``M``).  Memory: the keys,
     ``8 (T + 1)`` bytes per scenario, and the records as asked.
     """
@@ -1316,7 +1316,8 @@ def _extend(base: BatchRun, taus, record: str, tail_window: int | None, caps: np
     parts: list = [None] * S
     groups: dict[tuple[int, int], list[int]] = {}
     for k, (T, period) in final.items():
-        window = max(tail_window or analysis.default_tail_window(T), period)
+        # One cycle and the round before it (rank changes count against it), as a full record would have.
+        window = min(T + 1, max(tail_window or analysis.default_tail_window(T), period + 1))
         groups.setdefault((T, window), []).append(k)
     for (T, window), members in sorted(groups.items()):
         run_ = _run_fixed([base.scenarios[k] for k in members], T, [taus[k] for k in members], record, window, False)
