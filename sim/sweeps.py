@@ -651,6 +651,7 @@ class ChunkResult:
 
 #: Columns of the summary table after the axis columns, with their pandas dtypes.
 RESULT_COLUMNS = {
+    "replications": "Int64",  # replications the point ran (1 when its scenario has no randomness)
     "n": "Int64",
     "tau": "float64",
     "rounds": "Int64",
@@ -676,8 +677,7 @@ RESULT_COLUMNS = {
     "predicted_stable": "boolean",
     "error": "string",
 }
-INDEX_COLUMNS = {"scenario_index": "int64", "point": "int64", "replication": "int64", "replications": "Int64",
-                 "seed": "int64"}
+INDEX_COLUMNS = {"scenario_index": "int64", "point": "int64", "replication": "int64", "seed": "int64"}
 AXIS_DTYPES = {"bool": "boolean", "int": "Int64", "float": "float64", "str": "string", "json": "string"}
 TRAJECTORY_COLUMNS = {
     "scenario_index": "int64",

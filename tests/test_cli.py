@@ -173,7 +173,7 @@ RUN_KEYS = {
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_run_json_has_the_documented_keys(capsys, path):
-    report = run_json(capsys, "run", str(path), "--rounds", "5", "--json")
+    report = run_json(capsys, "run", str(path), "--rounds", "5", "--max-rounds", "5", "--json")
     assert RUN_KEYS <= report.keys()
     n = load_scenario(path).n
     assert report["rounds"] == 5
