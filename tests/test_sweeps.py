@@ -552,3 +552,93 @@ def test_a_cluster_that_cannot_import_sim_is_refused_with_one_line():
     with pytest.raises(ScenarioError, match="no workers"):
         sweeps._check_cluster(_StubClient(__version__, {}), "tcp://h:8786")
     sweeps._check_cluster(_StubClient(__version__, {"w1": __version__}), "tcp://h:8786")  # accepted
+
+
+# ---------------------------------------------------------------------------
+# replications, horizon, tail measures and labels
+# ---------------------------------------------------------------------------
+
+
+def test_points_without_randomness_run_once_and_say_so(tmp_path, base_file, capsys):
+    """A random axis is not randomness inside a scenario: each point is judged by its own scenario."""
+    body = """
+replications = 4
+samples = 3
+[axes]
+"designer.tau" = {loguniform = [0.1, 100.0]}
+"dynamics.schedule" = ["simultaneous", "random_order"]
+"""
+    path = write_sweep(tmp_path, body)
+    plan = sweeps.plan_sweep(sweeps.load_sweep(path))
+    assert plan.points_run_once == 3 and plan.scenarios == 3 * 4 + 3
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "4"]) == 0
+    assert "3 of 6 point(s) have no randomness" in capsys.readouterr().out
+    table = sweeps.read_results(out)
+    stochastic = table["dynamics.schedule"] == "random_order"
+    assert (table["replications"] == np.where(stochastic, 4, 1)).all()
+    assert table[stochastic].groupby("point").size().eq(4).all()
+    assert table[~stochastic].groupby("point").size().eq(1).all()
+    assert json.loads((out / "manifest.json").read_text())["counts"]["points_run_once"] == 3
+    assert_frame_equal(table, sweeps.sweep(sweeps.load_sweep(path), chunk_size=1, n_jobs=2))
+
+
+def test_summary_columns_are_the_outcome_of_the_run(tmp_path, base_file):
+    """The tail-measure columns are the engine's Outcome; period only for cycles; played-on runs included."""
+    from sim.engine import run
+
+    body = """
+[axes]
+"designer.tau" = [0.0, 1.0, 1000.0]
+"reward" = [{scheme = "top_k", k = 2}, {scheme = "geometric", q = 0.6}, {scheme = "winner_take_all"}]
+"""
+    spec = sweeps.load_sweep(write_sweep(tmp_path, body))
+    table = sweeps.sweep(spec)
+    assert table["reward_label"].tolist()[:3] == ["top_k(k=2)", "geometric(q=0.6)", "winner_take_all()"]
+    assert table["reward"].iloc[0] == '{"k": 2, "scheme": "top_k"}'  # the raw value stays as it was
+    assert (table["period"].isna() == (table["outcome"] != "cycle")).all()
+    assert (table["rounds"] > 120).any()  # some runs played on past their 120 rounds to find the cycle
+    names = [a.name for a in spec.axes]
+    for row in table.itertuples(index=False):
+        data = sweeps.apply_point(spec.base.to_dict(), names, sweeps.sweep_points(spec)[row.point])
+        data["seed"] = row.seed
+        out = run(parse_scenario(data), record="tail").outcome(0)
+        assert (row.rounds, row.max_rounds) == (out.rounds, out.max_rounds)
+        for column in ("kendall_tau_tail", "top1_correct_share", "total_surplus_tail", "total_effort_tail"):
+            assert getattr(row, column) == getattr(out, column)
+        assert list(row.effort_tail) == list(out.effort_tail) and list(row.utility_tail) == list(out.utility_tail)
+
+
+def test_list_columns_survive_parquet(tmp_path, base_file):
+    path = write_sweep(tmp_path, '[axes]\n"designer.tau" = [0.0, 1000.0]\n')
+    out = tmp_path / "out"
+    memory = sweeps.sweep(sweeps.load_sweep(path))
+    disk = sweeps.sweep(sweeps.load_sweep(path), out=out)
+    for column in ("effort_tail", "utility_tail"):
+        assert [list(v) for v in disk[column]] == [list(v) for v in memory[column]]
+        assert all(len(v) == 3 for v in disk[column])
+
+
+def test_sweep_file_max_rounds_caps_the_horizon(tmp_path, base_file):
+    path = write_sweep(tmp_path, 'max_rounds = 150\n[axes]\n"designer.tau" = [0.0, 0.3, 1000.0]\n')
+    spec = sweeps.load_sweep(path)
+    assert spec.base.dynamics.max_rounds == 150 and spec.base.dynamics.rounds == 120
+    table = sweeps.sweep(spec)
+    assert (table["max_rounds"] == 150).all() and table["rounds"].between(120, 150).all()
+    capped = table["outcome"] == "no_convergence"
+    assert capped.any() and (table.loc[capped, "rounds"] == 150).all()
+    assert sweeps.plan_sweep(spec).digest != sweeps.plan_sweep(sweeps.load_sweep(write_sweep(tmp_path, ""))).digest
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ({"scheme": "top_k", "k": 3}, "top_k(k=3)"),
+        ({"family": "power", "scale": 0.5, "exponent": 2}, "power(exponent=2, scale=0.5)"),
+        ({"b": [1, 2], "a": "x"}, '(a=x, b=[1,2])'),
+        ([1.0, 0.5], "[1.0,0.5]"),
+        ("linear", "linear"),
+    ],
+)
+def test_axis_label_puts_the_kind_first_then_sorted_keys(value, label):
+    assert sweeps.axis_label(value) == label
