@@ -33,6 +33,13 @@ The Mesa model (:mod:`sim.model`) draws from the same streams in the same
 order and calls the same response kernel (:meth:`BatchGame.respond`), which
 is why the two engines give identical trajectories.
 
+Horizon.  A scenario's ``rounds`` is the least number of rounds played.
+Where the dynamics are deterministic (:func:`is_deterministic`) a run that
+has not recurred within them plays on until its state recurs or its cap
+``dynamics.max_rounds`` is reached (:func:`run_batch`, :func:`_extend`), so
+a long cycle is found instead of being cut off; stochastic dynamics keep
+their rounds.
+
 Speed.  For the built-in score and cost families the per-candidate work runs
 in the compiled kernel :mod:`sim.kernel` (same bits as the numpy path, which
 remains for custom families and the logit response), and a
