@@ -1310,7 +1310,14 @@ def _extend(base: BatchRun, taus, record: str, tail_window: int | None, caps: np
             step = max(1, PROBE_KEYS // (h + 1))
             for a in range(0, len(members), step):
                 part = members[a:a + step]
-                probe = _run_fixed([base.scenarios[k] for k in part], h, [taus[k] for k in part], "tail", 1, False)
+                try:
+                    probe = _run_fixed([base.scenarios[k] for k in part], h, [taus[k] for k in part], "tail", 1,
+                                       False)
+                except ScenarioError as err:  # the keys of h rounds do not fit: the cap is what to lower
+                    if err.field != "dynamics.rounds":
+                        raise
+                    raise ScenarioError("dynamics.max_rounds", int(caps[part[0]]),
+                                        f"playing on to {h} rounds: {err.message}") from None
                 for i, k in enumerate(part):
                     found = analysis.first_recurrence(probe.keys[i])
                     if found is not None:
