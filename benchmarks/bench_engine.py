@@ -76,12 +76,13 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
         # "batch-computed" switches off the replay of exact recurrences: every round's responses are computed.
         batch_engine.REPLAY_RECURRENCES = engine == "batch"
 
-        result = run_batch(items, record="tail")
+        # max_rounds = rounds: the fixed workload of scenarios x rounds, no playing on past it.
+        result = run_batch(items, record="tail", max_rounds=rounds)
         outcomes = [o.outcome for o in result.outcomes()]
     else:
         from sim.model import run_mesa
 
-        outcomes = [run_mesa(s).outcome().outcome for s in items]
+        outcomes = [run_mesa(s, max_rounds=rounds).outcome().outcome for s in items]
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

@@ -64,7 +64,9 @@ def base_scenario(n: int, rounds: int):
     from sim.examples import sampled_arms_race
     from sim.scenario import parse_scenario
 
-    return parse_scenario(sampled_arms_race(n, seed=0, rounds=rounds, name=f"bench-sweep-{n}"))
+    data = sampled_arms_race(n, seed=0, rounds=rounds, name=f"bench-sweep-{n}")
+    data["dynamics"]["max_rounds"] = rounds  # a fixed workload: no playing on past the rounds
+    return parse_scenario(data)
 
 
 def make_spec(scenarios: int, rounds: int, n: int, replications: int):

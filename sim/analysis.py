@@ -356,10 +356,14 @@ def _plain(value):
 class Outcome:
     """Classified trajectory and statistics over a window of its last rounds.
 
-    ``outcome`` is one of :data:`OUTCOMES`; ``period`` is 1 for
-    ``converged_*``, ``p >= 2`` for ``cycle`` and None for ``no_convergence``;
-    ``entered_at`` is the round the fixed point or cycle was first reached
-    (None for ``no_convergence``).  ``cell`` is the recurrence tolerance used.
+    ``outcome`` is one of :data:`OUTCOMES`; ``period`` is the cycle's period
+    ``p >= 2`` for ``cycle`` and None otherwise (a fixed point is not a
+    cycle); ``entered_at`` is the round the fixed point or cycle was first
+    reached (None for ``no_convergence``).  ``cell`` is the recurrence
+    tolerance used.  ``max_rounds`` is the cap on the horizon the run had
+    (None when unknown); ``cap_reached`` is True for deterministic dynamics
+    that did not recur within it (``rounds == max_rounds``): more rounds
+    might find the cycle.
     The statistics cover the rounds ``window = [start, stop)``:
     ``mean_effort_tail`` per developer, ``ranking_correct_share`` (share of
     rounds with a correct ranking), mean and population standard deviation
@@ -368,6 +372,20 @@ class Outcome:
     predecessor is stored; NaN when no round counts).  ``cycle_effort`` holds
     the efforts over one period starting at a round congruent to
     ``entered_at`` mod ``period``, when the period fits in the stored tail.
+
+    Tail measures, over the same window of ``T`` rows (``NaN`` / None when
+    :func:`classify` was not given what they need):
+
+    * ``kendall_tau_tail = (1/T) sum_t tau_b(t)`` (:func:`kendall_tau`
+      between the published ranking and capability);
+    * ``top1_correct_share``: share of rows whose rank-1 developer is the
+      most capable (``capability_order[0]``);
+    * ``effort_tail[i] = (1/T) sum_t x_i(t)`` (the same as
+      ``mean_effort_tail``) and ``utility_tail[i] = (1/T) sum_t u_i(t)``,
+      ``u_i = r_{rank_i} - gamma_i c(x_i)``, in developer id order;
+    * ``total_surplus_tail = (1/T) sum_t sum_i u_i(t)`` and
+      ``total_effort_tail = (1/T) sum_t sum_i x_i(t)`` (the same as
+      ``total_effort_mean``).
     """
 
     outcome: str
@@ -385,6 +403,14 @@ class Outcome:
     window: tuple[int, int]
     cycle_effort: tuple[tuple[float, ...], ...] | None
     note: str | None
+    kendall_tau_tail: float = math.nan
+    top1_correct_share: float = math.nan
+    effort_tail: tuple[float, ...] = ()
+    utility_tail: tuple[float, ...] | None = None
+    total_surplus_tail: float = math.nan
+    total_effort_tail: float = math.nan
+    max_rounds: int | None = None
+    cap_reached: bool = False
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
@@ -432,7 +458,8 @@ def _validated(keys, effort_tail, rank_tail, correct_tail, rounds, cell, tail_wi
 
 
 def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, deterministic: bool, cell: float,
-             tail_window: int | None = None) -> Outcome:
+             tail_window: int | None = None, theta=None, capability_order=None, utility_tail=None,
+             max_rounds: int | None = None) -> Outcome:
     """Classify a trajectory from the keys of all rounds and the last ``W`` rows of its records.
 
     ``keys (R + 1,)`` are the state keys of rounds ``0..R`` (``R = rounds``);
@@ -445,16 +472,24 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
     Deterministic dynamics, ``(s, p) = first_recurrence(keys)``:
 
     * none: ``no_convergence``, statistics over the last ``window_len`` rows;
-    * ``p = 1``: converged, entered at ``s``; statistics over the final row;
+    * ``p = 1``: converged (period None), entered at ``s``; statistics over
+      the final row;
     * ``p >= 2``: ``cycle``; when ``p <= W`` the statistics window is the last
       ``p`` rows (exactly one cycle, so the means are cycle means) and
       ``cycle_effort`` is those rows rotated to start at a round congruent to
       ``s`` mod ``p``; otherwise the whole stored tail, with a note.
 
     Stochastic dynamics never report a cycle: with ``s = final_run_start(keys)``
-    the run is converged (period 1, entered at ``s``) when the key has been
+    the run is converged (period None, entered at ``s``) when the key has been
     constant for at least ``max(window_len, 2)`` rounds (``R + 1 - s``), and
     ``no_convergence`` otherwise; statistics over the last ``window_len`` rows.
+
+    Optional, for the tail measures of :class:`Outcome`: ``theta (n,)``
+    (Kendall tau), ``capability_order (n,)`` (top-1 share), ``utility_tail
+    (W, n)`` (the utilities of the stored rows).  ``max_rounds``: the cap on
+    the horizon; deterministic dynamics with no recurrence and ``rounds >=
+    max_rounds`` are ``no_convergence`` with ``cap_reached`` and a note
+    saying what to raise.
     """
     keys, effort, rank, correct, rounds, cell, tail_window = _validated(
         keys, effort_tail, rank_tail, correct_tail, rounds, cell, tail_window
@@ -474,7 +509,7 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
         else:
             entered_at, period = recurrence
             if period == 1:
-                outcome, rows = converged, 1
+                outcome, rows, period = converged, 1, None
             else:
                 outcome = "cycle"
                 if period <= W:
@@ -490,7 +525,7 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
         run = rounds + 1 - final_run_start(keys)
         rows = window_len
         if run >= max(window_len, 2):
-            outcome, period, entered_at = converged, 1, rounds + 1 - run
+            outcome, period, entered_at = converged, None, rounds + 1 - run
         else:
             outcome, period, entered_at = "no_convergence", None, None
 
@@ -498,6 +533,25 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
     win_effort = effort[i0:]
     total = win_effort.sum(axis=1)
     changes = rank_changes(rank[i0 - 1:] if i0 > 0 else rank[i0:])[1:]
+    cap_reached = bool(deterministic and outcome == "no_convergence" and max_rounds is not None
+                       and rounds >= max_rounds)
+    if cap_reached:
+        note = (f"no fixed point or cycle within max_rounds = {max_rounds} rounds (the cap): raise "
+                "[dynamics] max_rounds (or --max-rounds) to play longer")
+    kendall = math.nan
+    if theta is not None:
+        taus = kendall_tau(rank[i0:], theta)
+        kendall = float(np.mean(taus)) if taus.size and not np.all(np.isnan(taus)) else math.nan
+    top1 = math.nan
+    if capability_order is not None:
+        top1 = float(np.mean(rank[i0:, int(np.asarray(capability_order)[0])] == 1))
+    utility_mean, surplus = None, math.nan
+    if utility_tail is not None:
+        utility = np.asarray(utility_tail, dtype=np.float64)
+        if utility.shape != effort.shape:
+            raise ValueError(f"utility_tail shape {utility.shape} differs from effort_tail shape {effort.shape}")
+        utility_mean = _floats(utility[i0:].mean(axis=0))
+        surplus = float(utility[i0:].sum(axis=1).mean())
     return Outcome(
         outcome=outcome,
         period=None if period is None else int(period),
@@ -514,6 +568,14 @@ def classify(keys, effort_tail, rank_tail, correct_tail, *, rounds: int, determi
         window=(first + i0, rounds + 1),
         cycle_effort=cycle_effort,
         note=note,
+        kendall_tau_tail=kendall,
+        top1_correct_share=top1,
+        effort_tail=_floats(win_effort.mean(axis=0)),
+        utility_tail=utility_mean,
+        total_surplus_tail=surplus,
+        total_effort_tail=float(total.mean()),
+        max_rounds=None if max_rounds is None else int(max_rounds),
+        cap_reached=cap_reached,
     )
 
 

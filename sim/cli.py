@@ -7,10 +7,14 @@
     power-law scenarios, the Proposition 5.6 quantities.
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
-``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR] [--force]``
+``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--max-rounds M] [--tau T] [--json] [--plot]
+                   [--out DIR] [--force]``
     Repeated play: the outcome (converged to zero, to a non-zero profile, a
     cycle with its period, or no convergence), a per-developer summary, and
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
+    Deterministic dynamics that have not recurred within ``R`` rounds play
+    on until they do or ``M`` rounds (default: the scenario's
+    ``[dynamics] max_rounds``) have been played.
     ``--out`` must be empty or hold an earlier run of the same scenario (its
     ``outcome.json`` lists the files it wrote); ``--force`` replaces another.
 
@@ -312,7 +316,11 @@ def _print_run(report: dict, scenario, out) -> None:
         "converged_zero": "converged to the all-zero profile (nobody games the benchmark)",
         "converged_nonzero": "converged to a profile with positive effort (an assumption must fail)",
         "cycle": f"cycle of period {period} (an arms race)",
-        "no_convergence": "no fixed point or cycle within the horizon",
+        "no_convergence": (
+            f"no fixed point or cycle within the cap of {report.get('max_rounds')} rounds; raise --max-rounds "
+            "(or [dynamics] max_rounds) to play longer"
+            if report.get("cap_reached") else "no fixed point or cycle within the horizon"
+        ),
     }[report["outcome"]]
     entered = "" if report["entered_at"] is None else f", entered at round {report['entered_at']}"
     print(f"Outcome: {report['outcome']}: {detail}{entered}", file=out)
@@ -328,7 +336,7 @@ def _print_run(report: dict, scenario, out) -> None:
     share = report["ranking_correct_share"]
     print(f"Ranking matches capability in {_fmt(100 * share, '.3g')}% of rounds in [{start}, {stop}); "
           f"mean total effort there {_fmt(report['total_effort_mean'])}.", file=out)
-    if report.get("note"):
+    if report.get("note") and not report.get("cap_reached"):
         print(f"Note: {report['note']}", file=out)
     if report.get("round_off_warning"):
         print(f"Warning: {report['round_off_warning']}", file=out)
@@ -451,6 +459,8 @@ def _cmd_run(args) -> int:
         args.tau += 0.0  # -0.0 is 0
     if args.rounds is not None and args.rounds < 1:
         raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
+    if args.max_rounds is not None and args.max_rounds < 1:
+        raise ScenarioError("--max-rounds", args.max_rounds, "must be a positive integer")
     out_dir = None
     if args.out is not None or args.plot:
         if args.out is not None and not args.out.strip():
@@ -468,13 +478,13 @@ def _cmd_run(args) -> int:
     if args.engine == "mesa":
         from sim.model import run_mesa
 
-        model = run_mesa(scenario, rounds=args.rounds, tau=args.tau)
+        model = run_mesa(scenario, rounds=args.rounds, tau=args.tau, max_rounds=args.max_rounds)
         trajectory, leaderboard, outcome = model.trajectory(), model.leaderboard(), model.outcome()
         tau = float(model.game.tau[0])
     else:
         from sim.engine import run
 
-        result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress)
+        result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress, max_rounds=args.max_rounds)
         trajectory, leaderboard, outcome = result.trajectory(0), result.leaderboard(0), result.outcome(0)
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
@@ -514,6 +524,7 @@ def _cmd_sweep(args) -> int:
                 "sweep": spec.name,
                 "points": len(plan.points),
                 "replications": spec.replications,
+                "points_run_once": plan.points_run_once,
                 "scenarios": plan.scenarios,
                 "scenario_rounds": plan.scenario_rounds,
                 "agent_updates": plan.agent_updates,
@@ -556,6 +567,7 @@ def _cmd_sweep(args) -> int:
         "sweep": spec.name,
         "out": str(out),
         "scenarios": report.scenarios,
+        "points_run_once": plan.points_run_once,
         "chunks": report.chunks,
         "chunks_run": report.chunks_run,
         "chunks_skipped": report.chunks_skipped,
@@ -572,6 +584,8 @@ def _cmd_sweep(args) -> int:
               f"({report.chunks_run} run now, {report.chunks_skipped} already done"
               + (f", {report.chunks_rerun} damaged and run again" if report.chunks_rerun else "")
               + f"), {report.seconds:.1f} s")
+        if sweeps.replication_note(plan):
+            print(f"note: {sweeps.replication_note(plan)}")
         counts = table["outcome"].value_counts(dropna=True)
         rows = [[name, f"{int(counts.get(name, 0)):,}", _fmt(counts.get(name, 0) / max(len(table), 1), ".1%")]
                 for name in ("converged_zero", "converged_nonzero", "cycle", "no_convergence")]
@@ -643,6 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("batch", "mesa"), default="batch",
                    help="batch (numpy, fast; default) or mesa (agents; same trajectory)")
     p.add_argument("--rounds", type=int, default=None, help="number of rounds (default: the scenario's)")
+    p.add_argument("--max-rounds", type=int, default=None,
+                   help="deterministic dynamics that have not recurred within --rounds play on up to this many "
+                   "rounds (default: the scenario's [dynamics] max_rounds)")
     p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")

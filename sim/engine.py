@@ -33,6 +33,13 @@ The Mesa model (:mod:`sim.model`) draws from the same streams in the same
 order and calls the same response kernel (:meth:`BatchGame.respond`), which
 is why the two engines give identical trajectories.
 
+Horizon.  A scenario's ``rounds`` is the least number of rounds played.
+Where the dynamics are deterministic (:func:`is_deterministic`) a run that
+has not recurred within them plays on until its state recurs or its cap
+``dynamics.max_rounds`` is reached (:func:`run_batch`, :func:`_extend`), so
+a long cycle is found instead of being cut off; stochastic dynamics keep
+their rounds.
+
 Speed.  For the built-in score and cost families the per-candidate work runs
 in the compiled kernel :mod:`sim.kernel` (same bits as the numpy path, which
 remains for custom families and the logit response), and a
@@ -746,6 +753,23 @@ def is_deterministic(schedule: str, response: str, noise: float) -> bool:
     return schedule in ("simultaneous", "sequential") and response == "best" and noise == 0
 
 
+def uses_randomness(scenario) -> bool:
+    """Whether playing ``scenario`` draws from its seed: sampled capabilities, random tie-breaking, evaluation
+    noise, a random initial profile, or dynamics that are not deterministic (:func:`is_deterministic`).
+
+    When it does not, every seed gives the same run, so replications repeat it.
+    """
+    dyn = scenario.dynamics
+    board = scenario.leaderboard
+    noise = float(getattr(board, "noise", 0.0))
+    return (
+        getattr(scenario.developers, "sample", None) is not None
+        or getattr(board, "tie_break", "capability") == "random"
+        or (isinstance(dyn.initial, str) and dyn.initial == "random")
+        or not is_deterministic(dyn.schedule, getattr(dyn, "response", "best"), noise)
+    )
+
+
 def initial_profiles(scenarios, game: BatchGame, randoms: Sequence[DynamicsRandom]) -> np.ndarray:
     """``x(0)`` per scenario: zeros, given efforts, or uniform below :func:`effort_ceiling`."""
     S, n = game.shape
@@ -1033,6 +1057,13 @@ class BatchRun:
     are the per-round state keys the outcome analyser uses
     (:func:`sim.analysis.state_keys`).  Rewards, costs and utilities are
     derived from these on demand.
+
+    ``max_rounds`` ``(S,)`` is each scenario's cap on the horizon.  A
+    deterministic scenario that had not recurred within ``R`` rounds was
+    played on (:func:`run_batch`): ``parts[k] = (run, j)`` then names the
+    run, and its index ``j`` there, that holds its records (``None``: this
+    run's row ``k``).  Use :meth:`part`, or the per-scenario methods, which
+    follow it.
     """
 
     scenarios: tuple
@@ -1047,13 +1078,22 @@ class BatchRun:
     cell: np.ndarray
     deterministic: np.ndarray
     tail_window: int
+    max_rounds: np.ndarray | None = None
+    parts: tuple | None = None
 
     @property
     def rounds(self) -> int:
+        """The rounds every scenario was played at least (a played-on scenario's own: ``outcome(k).rounds``)."""
         return self.settings.rounds
 
     def __len__(self) -> int:
         return len(self.scenarios)
+
+    def part(self, k: int) -> tuple[BatchRun, int]:
+        """``(run, j)``: the run, and the index there, holding scenario ``k``'s records."""
+        if self.parts is not None and self.parts[k] is not None:
+            return self.parts[k]
+        return self, k
 
     def capability_order(self, k: int) -> np.ndarray:
         """Developer ids strongest first in scenario ``k`` (ties by priority)."""
@@ -1061,24 +1101,32 @@ class BatchRun:
 
     def reward(self, k: int) -> np.ndarray:
         """``r_{rank}`` per stored round and developer."""
-        return self.game.rewards[k][self.rank[k] - 1]
+        run, j = self.part(k)
+        return run.game.rewards[j][run.rank[j] - 1]
 
     def cost(self, k: int) -> np.ndarray:
         """``gamma_i c(x_i)`` per stored round and developer."""
-        return self.game.gamma[k] * self.game.cost(self.effort[k])
+        run, j = self.part(k)
+        return run.game.gamma[j] * run.game.cost(run.effort[j])
 
     def outcome(self, k: int = 0) -> analysis.Outcome:
-        """The outcome of scenario ``k`` (:func:`sim.analysis.classify`)."""
-        correct = analysis.ranking_correct(self.rank[k], self.capability_order(k))
+        """The outcome of scenario ``k`` (:func:`sim.analysis.classify`, with the tail measures)."""
+        run, j = self.part(k)
+        order = self.capability_order(k)
+        correct = analysis.ranking_correct(run.rank[j], order)
         return analysis.classify(
-            self.keys[k],
-            self.effort[k],
-            self.rank[k],
+            run.keys[j],
+            run.effort[j],
+            run.rank[j],
             correct,
-            rounds=self.rounds,
-            deterministic=bool(self.deterministic[k]),
-            cell=float(self.cell[k]),
-            tail_window=self.tail_window,
+            rounds=run.rounds,
+            deterministic=bool(run.deterministic[j]),
+            cell=float(run.cell[j]),
+            tail_window=run.tail_window,
+            theta=self.game.theta[k],
+            capability_order=order,
+            utility_tail=self.reward(k) - self.cost(k),
+            max_rounds=None if self.max_rounds is None else int(self.max_rounds[k]),
         )
 
     def outcomes(self) -> list[analysis.Outcome]:
@@ -1092,8 +1140,9 @@ class BatchRun:
         """
         import pandas as pd
 
-        W, n = self.effort.shape[1:]
-        rounds = np.arange(self.first_round, self.first_round + W)
+        run, j = self.part(k)
+        W, n = run.effort.shape[1:]
+        rounds = np.arange(run.first_round, run.first_round + W)
         reward = self.reward(k)
         cost = self.cost(k)
         return pd.DataFrame(
@@ -1101,10 +1150,10 @@ class BatchRun:
                 "round": np.repeat(rounds, n),
                 "developer": np.tile(np.arange(n), W),
                 "capability": np.tile(self.game.theta[k], W),
-                "effort": self.effort[k].ravel(),
-                "score": self.score[k].ravel(),
-                "published": self.published[k].ravel(),
-                "rank": self.rank[k].ravel().astype(np.int64),
+                "effort": run.effort[j].ravel(),
+                "score": run.score[j].ravel(),
+                "published": run.published[j].ravel(),
+                "rank": run.rank[j].ravel().astype(np.int64),
                 "reward": reward.ravel(),
                 "cost": cost.ravel(),
                 "utility": (reward - cost).ravel(),
@@ -1113,8 +1162,9 @@ class BatchRun:
 
     def leaderboard(self, k: int = 0):
         """Per-round leaderboard frame of scenario ``k`` (:func:`leaderboard_frame`)."""
-        return leaderboard_frame(self.rank[k], self.effort[k], self.game.theta[k], self.capability_order(k),
-                                 self.first_round)
+        run, j = self.part(k)
+        return leaderboard_frame(run.rank[j], run.effort[j], self.game.theta[k], self.capability_order(k),
+                                 run.first_round)
 
     def summary(self):
         """One row per scenario: name, seed, tau, outcome, period, entry round and tail statistics."""
@@ -1165,6 +1215,7 @@ def run_batch(
     record: str = "full",
     tail_window: int | None = None,
     progress: bool = False,
+    max_rounds: int | None = None,
 ) -> BatchRun:
     """Play every scenario in ``scenarios`` (all with the same :func:`batch_key`) together.
 
@@ -1174,6 +1225,14 @@ def run_batch(
     the full records only for the last ``tail_window`` rounds (default
     :func:`sim.analysis.default_tail_window`), so that long runs of many
     scenarios fit in memory.  ``progress`` shows a tqdm bar over rounds.
+
+    Horizon.  ``rounds`` is the least number of rounds recorded.  A scenario
+    whose dynamics are deterministic (:func:`is_deterministic`) and whose
+    state has not recurred within ``rounds`` plays on until it does or the
+    cap ``M = max(rounds, max_rounds)`` is reached (``max_rounds`` overrides
+    each scenario's ``dynamics.max_rounds``); the others keep ``rounds``.
+    See :func:`_extend` for how, and :meth:`BatchRun.part` for where such a
+    scenario's records are.
     """
     scenarios = tuple(scenarios)
     if not scenarios:
@@ -1188,6 +1247,10 @@ def run_batch(
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
         raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
     rounds = int(rounds)
+    if max_rounds is not None and (
+        isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1
+    ):
+        raise ScenarioError("dynamics.max_rounds", max_rounds, "must be a positive integer")
     S = len(scenarios)
     if tau is None:
         taus = [None] * S
@@ -1196,6 +1259,91 @@ def run_batch(
         if values.ndim > 1 or (values.ndim == 1 and values.size != S):
             raise ValueError(f"tau must be a number or one value per scenario ({S}), got shape {values.shape}")
         taus = [float(t) for t in np.broadcast_to(values, (S,))]
+    if tail_window is not None and (
+        isinstance(tail_window, bool) or not isinstance(tail_window, (int, np.integer)) or tail_window < 1
+    ):
+        raise ValueError(f"tail_window must be an integer >= 1, got {tail_window!r}")
+    caps = np.array([
+        max(rounds, int(max_rounds if max_rounds is not None else getattr(s.dynamics, "max_rounds", rounds)))
+        for s in scenarios
+    ], dtype=np.int64)  # fmt: skip
+    result = _run_fixed(scenarios, rounds, taus, record, tail_window, progress)
+    return _extend(result, taus, record, tail_window, caps)
+
+
+#: Most state keys (8 bytes each) one probe batch of :func:`_extend` may hold: scenarios x rounds.
+PROBE_KEYS = 1 << 25
+
+
+def _extend(base: BatchRun, taus, record: str, tail_window: int | None, caps: np.ndarray) -> BatchRun:
+    """Play on the deterministic scenarios of ``base`` that have not recurred, up to their caps ``caps``.
+
+    A deterministic scenario's first ``R + 1`` states do not depend on the
+    horizon, so a longer run extends a shorter one.  Probes at horizons
+    ``min(2 R, M), min(4 R, M), ...`` (cap ``M``; only the state keys are
+    kept, a tail window of one round, in batches of at most
+    :data:`PROBE_KEYS` keys) find the first recurrence ``(s, p)``
+    (:func:`sim.analysis.first_recurrence`); scenarios that have recurred
+    drop out of the next probe.  The scenario is then played again to
+    ``T = s + p``, the first round at which the recurrence shows, recording
+    as asked with a tail of at least ``p + 1`` rounds (so the statistics cover
+    exactly one cycle, as with a full record); one that never recurs is played to ``M``.  The
+    results are those of a plain run to ``T`` (or ``M``).  Memory: the keys,
+    ``8 (T + 1)`` bytes per scenario, and the records as asked.
+    """
+    S = len(base)
+    R = base.rounds
+    pending = [
+        k for k in range(S)
+        if base.deterministic[k] and caps[k] > R and analysis.first_recurrence(base.keys[k]) is None
+    ]  # fmt: skip
+    if not pending:
+        return dataclasses.replace(base, max_rounds=caps)
+    horizon = dict.fromkeys(pending, R)
+    final: dict[int, tuple[int, int]] = {}  # scenario -> (rounds to play, least tail window)
+    while pending:
+        by_horizon: dict[int, list[int]] = {}
+        for k in pending:
+            by_horizon.setdefault(int(min(2 * horizon[k], caps[k])), []).append(k)
+        pending = []
+        for h, members in sorted(by_horizon.items()):
+            step = max(1, PROBE_KEYS // (h + 1))
+            for a in range(0, len(members), step):
+                part = members[a:a + step]
+                try:
+                    probe = _run_fixed([base.scenarios[k] for k in part], h, [taus[k] for k in part], "tail", 1,
+                                       False)
+                except ScenarioError as err:  # the keys of h rounds do not fit: the cap is what to lower
+                    if err.field != "dynamics.rounds":
+                        raise
+                    raise ScenarioError("dynamics.max_rounds", int(caps[part[0]]),
+                                        f"playing on to {h} rounds: {err.message}") from None
+                for i, k in enumerate(part):
+                    found = analysis.first_recurrence(probe.keys[i])
+                    if found is not None:
+                        final[k] = (max(R, found[0] + found[1]), found[1])
+                    elif h >= caps[k]:
+                        final[k] = (h, 1)
+                    else:
+                        horizon[k] = h
+                        pending.append(k)
+    parts: list = [None] * S
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, (T, period) in final.items():
+        # One cycle and the round before it (rank changes count against it), as a full record would have.
+        window = min(T + 1, max(tail_window or analysis.default_tail_window(T), period + 1))
+        groups.setdefault((T, window), []).append(k)
+    for (T, window), members in sorted(groups.items()):
+        run_ = _run_fixed([base.scenarios[k] for k in members], T, [taus[k] for k in members], record, window, False)
+        for i, k in enumerate(members):
+            parts[k] = (run_, i)
+    return dataclasses.replace(base, max_rounds=caps, parts=tuple(parts))
+
+
+def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_window: int | None,
+               progress: bool) -> BatchRun:
+    """Play ``scenarios`` for exactly ``rounds`` rounds (the body of :func:`run_batch`, no horizon extension)."""
+    S = len(scenarios)
     games = [s.game(t) for s, t in zip(scenarios, taus, strict=True)]
     budget = np.stack([_budget(s) for s in scenarios])
     noise = np.array([float(getattr(s.leaderboard, "noise", 0.0)) for s in scenarios])

@@ -163,6 +163,7 @@ class LeaderboardModel(mesa.Model):
         self.cell = float(analysis.recurrence_cell(max(_effort_scale(self.game), float(x0.max()))))
         self.deterministic = is_deterministic(self.schedule, self.response, noise)
         self.keys: list[np.uint64] = []
+        self.max_rounds: int | None = None  # the cap on the horizon, set by run()
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "total_effort": lambda m: float(sum(d.effort for d in m.developers)),
@@ -234,13 +235,34 @@ class LeaderboardModel(mesa.Model):
                 self._update_evaluated(developer)
         self._publish()
 
-    def run(self, rounds: int | None = None) -> LeaderboardModel:
-        """Run ``rounds`` rounds (default: the scenario's ``dynamics.rounds``)."""
+    def run(self, rounds: int | None = None, max_rounds: int | None = None) -> LeaderboardModel:
+        """Run ``rounds`` rounds (default: the scenario's ``dynamics.rounds``).
+
+        With ``max_rounds``, deterministic dynamics whose state has not
+        recurred yet then play on until it does or ``max(rounds,
+        max_rounds)`` rounds have been played in all, as the batch engine
+        does (:func:`sim.engine.run_batch`; :func:`run_mesa` passes the
+        scenario's ``dynamics.max_rounds``).  Without it, exactly ``rounds``.
+        """
         rounds = self.scenario.dynamics.rounds if rounds is None else rounds
         if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
             raise ScenarioError("dynamics.rounds", rounds, "must be a positive integer")
+        cap = rounds if max_rounds is None else max_rounds
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ScenarioError("dynamics.max_rounds", cap, "must be a positive integer")
         for _ in range(int(rounds)):
             self.step()
+        if max_rounds is None:
+            return self
+        self.max_rounds = max(int(rounds), int(cap))
+        if self.deterministic and analysis.first_recurrence(np.array(self.keys, dtype=np.uint64)) is None:
+            seen = {int(key): t for t, key in enumerate(self.keys)}
+            while len(self.keys) - 1 < self.max_rounds:
+                self.step()
+                key = int(self.keys[-1])
+                if key in seen:
+                    break
+                seen[key] = len(self.keys) - 1
         return self
 
     def release(self) -> None:
@@ -280,7 +302,10 @@ class LeaderboardModel(mesa.Model):
 
     def outcome(self) -> analysis.Outcome:
         """The outcome of the run so far (:func:`sim.analysis.classify`)."""
-        effort, rank, order = self._records()
+        frame = self.trajectory()
+        effort = frame["effort"].to_numpy().reshape(-1, self.n)
+        rank = frame["rank"].to_numpy().reshape(-1, self.n)
+        order = capability_order(self.game.theta[0], self.game.priority[0])
         return analysis.classify(
             np.array(self.keys, dtype=np.uint64),
             effort,
@@ -289,6 +314,10 @@ class LeaderboardModel(mesa.Model):
             rounds=len(self.keys) - 1,
             deterministic=self.deterministic,
             cell=self.cell,
+            theta=self.game.theta[0],
+            capability_order=order,
+            utility_tail=frame["utility"].to_numpy().reshape(-1, self.n),
+            max_rounds=self.max_rounds,
         )
 
 
@@ -299,14 +328,18 @@ def _effort_scale(game: BatchGame) -> float:
 
 
 def run_mesa(scenario, rounds: int | None = None, tau: float | None = None,
-             developer_class: type[Developer] = Developer) -> LeaderboardModel:
-    """Build, run and release a :class:`LeaderboardModel` (for sweeps: no model kept alive by Mesa)."""
+             developer_class: type[Developer] = Developer, max_rounds: int | None = None) -> LeaderboardModel:
+    """Build, run and release a :class:`LeaderboardModel` (for sweeps: no model kept alive by Mesa).
+
+    As :func:`sim.engine.run`, deterministic dynamics play on past ``rounds`` until they recur or reach
+    ``max_rounds`` (default: the scenario's ``dynamics.max_rounds``).
+    """
     if isinstance(scenario, (str, bytes)) or hasattr(scenario, "__fspath__"):
         from sim.scenario import load_scenario
 
         scenario = load_scenario(scenario)
     batch_key(scenario)  # validates that the scenario is playable
     model = LeaderboardModel(scenario, tau=tau, developer_class=developer_class)
-    model.run(rounds)
+    model.run(rounds, max_rounds=scenario.dynamics.max_rounds if max_rounds is None else max_rounds)
     model.release()
     return model

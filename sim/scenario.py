@@ -28,6 +28,7 @@ A scenario file describes one leaderboard game and how to play it out::
     [dynamics]                     # optional
     schedule = "simultaneous"      # simultaneous | sequential | random_order | asynchronous
     rounds = 2000
+    # max_rounds = 100000          # deterministic dynamics play on to find a recurrence, up to this cap
     initial = "zero"               # zero | random | [x1, x2, ...]
     response = "best"              # best | logit (then temperature = T > 0)
     # revision_probability = 0.5   # asynchronous only
@@ -59,6 +60,9 @@ Keys by section (anything else is an error that names the key):
   evaluation noise added to each evaluated score before it is published).
 * ``[designer]``: ``tau`` (``0``).
 * ``[dynamics]``: ``schedule`` (``"simultaneous"``), ``rounds`` (2000),
+  ``max_rounds`` (:data:`DEFAULT_MAX_ROUNDS`: deterministic dynamics that
+  have not recurred within ``rounds`` play on until they do or this cap is
+  reached; a cap below ``rounds`` means ``rounds``),
   ``initial`` (``"zero"``; given efforts may not exceed the budgets),
   ``revision_probability`` (asynchronous schedule only, in ``(0, 1]``,
   default :data:`DEFAULT_REVISION_PROBABILITY`), ``response`` (``"best"`` or
@@ -142,6 +146,8 @@ INITIAL_PROFILES = ("zero", "random")
 RESPONSES = ("best", "logit")
 #: Chance that a developer revises in a round under ``schedule = "asynchronous"`` when none is given.
 DEFAULT_REVISION_PROBABILITY = 0.5
+#: Default cap on the rounds deterministic dynamics play while looking for a recurrence (``dynamics.max_rounds``).
+DEFAULT_MAX_ROUNDS = 100_000
 #: Most developers a scenario may have (a sample larger than this is a typo, not a game).
 MAX_DEVELOPERS = 1_000_000
 #: Efforts at which custom score and cost functions are probed at load time.
@@ -419,6 +425,7 @@ class DynamicsSpec:
     revision_probability: float | None = None
     response: str = "best"
     temperature: float | None = None
+    max_rounds: int = DEFAULT_MAX_ROUNDS
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -426,6 +433,10 @@ class DynamicsSpec:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
             raise ScenarioError("dynamics.rounds", self.rounds, "must be a positive integer")
         object.__setattr__(self, "rounds", int(self.rounds))
+        cap = self.max_rounds
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ScenarioError("dynamics.max_rounds", self.max_rounds, "must be a positive integer")
+        object.__setattr__(self, "max_rounds", int(self.max_rounds))
         if isinstance(self.initial, str):
             if self.initial not in INITIAL_PROFILES:
                 raise ScenarioError(
@@ -659,6 +670,8 @@ class Scenario:
         for name in ("revision_probability", "temperature"):
             if getattr(dyn, name) is not None:
                 dynamics[name] = getattr(dyn, name)
+        if dyn.max_rounds != DEFAULT_MAX_ROUNDS:
+            dynamics["max_rounds"] = dyn.max_rounds
         board = self.leaderboard
         return {
             "name": self.name,
@@ -971,12 +984,15 @@ def _parse_designer(table: dict) -> DesignerSpec:
 
 
 def _parse_dynamics(table: dict, n: int) -> DynamicsSpec:
-    _check_keys(table, "dynamics", ("schedule", "rounds", "initial", "revision_probability", "response", "temperature"))
+    _check_keys(table, "dynamics",
+                ("schedule", "rounds", "initial", "revision_probability", "response", "temperature", "max_rounds"))
     kwargs: dict[str, Any] = {}
     if "schedule" in table:
         kwargs["schedule"] = _choice(table["schedule"], "dynamics.schedule", SCHEDULES, what="schedule")
     if "rounds" in table:
         kwargs["rounds"] = _integer(table["rounds"], "dynamics.rounds", minimum=1)
+    if "max_rounds" in table:
+        kwargs["max_rounds"] = _integer(table["max_rounds"], "dynamics.max_rounds", minimum=1)
     if "initial" in table:
         initial = table["initial"]
         if isinstance(initial, str):

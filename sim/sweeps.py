@@ -38,6 +38,18 @@ Seeds (reproducibility)
     (:mod:`sim.engine`), so the table is identical for any number of jobs,
     backend or chunk size.  The base scenario's own ``seed`` is not used.
 
+Replications.  A point whose scenario has no randomness in it
+(:func:`sim.engine.uses_randomness`: no sampled capabilities, random ties,
+noise, random initial profile, nor stochastic schedule or response) gives
+the same run for every seed, so it is played once (replication 0) whatever
+``replications`` says; the ``replications`` column holds the number of
+replications each point actually ran.  A random *axis* is not randomness
+inside a scenario: each point is judged by its own scenario.
+
+Horizon.  ``max_rounds = M`` in the sweep file sets ``dynamics.max_rounds``
+of the base scenario: deterministic runs that have not recurred within
+their rounds play on up to ``M`` rounds (:func:`sim.engine.run_batch`).
+
 Scenario ``k = point * replications + replication``.  Scenarios are grouped
 by :func:`sim.engine.batch_key` and ``dynamics.rounds`` and cut into chunks
 of at most ``chunk_size``; each chunk is one :func:`sim.engine.run_batch`
@@ -73,7 +85,7 @@ DEFAULT_CHUNK_SIZE = 250
 GRID_AXES = ("linspace", "logspace")
 RANDOM_AXES = ("uniform", "loguniform", "integers", "choice")
 BACKENDS = ("loky", "dask")
-SWEEP_KEYS = ("name", "base", "replications", "seed", "samples", "common_random_numbers", "axes")
+SWEEP_KEYS = ("name", "base", "replications", "seed", "samples", "common_random_numbers", "axes", "max_rounds")
 #: Above this many points, checking them shows a progress bar (each takes about half a millisecond).
 PLAN_PROGRESS_POINTS = 5000
 #: Largest number of scenarios one sweep may mean (a guard against a typo such as ``num = 1e9``).
@@ -228,6 +240,7 @@ def load_sweep(path) -> SweepSpec:
         common_random_numbers=data.get("common_random_numbers", True),
         source=where,
         text=text,
+        max_rounds=data.get("max_rounds"),
     )
 
 
@@ -242,12 +255,21 @@ def sweep_spec(
     common_random_numbers: bool = True,
     source: str | None = None,
     text: str | None = None,
+    max_rounds: int | None = None,
 ) -> SweepSpec:
-    """Build a :class:`SweepSpec` in Python: ``base`` is a Scenario or a scenario file path; ``axes`` as in the file."""
+    """Build a :class:`SweepSpec` in Python: ``base`` is a Scenario or a scenario file path; ``axes`` as in the file.
+
+    ``max_rounds`` (optional) replaces the base scenario's ``dynamics.max_rounds``.
+    """
+    import dataclasses
+
     from sim.scenario import Scenario, load_scenario
 
     if not isinstance(base, Scenario):
         base = load_scenario(base)
+    if max_rounds is not None:
+        cap = _integer(max_rounds, "max_rounds", 1)
+        base = dataclasses.replace(base, dynamics=dataclasses.replace(base.dynamics, max_rounds=cap))
     name = base.name if name is None else name
     if not isinstance(name, str) or not name.strip() or not name.isprintable():
         raise ScenarioError("name", name, "needs a non-empty one-line string")
@@ -461,19 +483,35 @@ class SweepPlan:
     axis_types: dict[str, str]
     groups: int
     digest: str
+    point_replications: np.ndarray | None = None  # replications each point runs: 1 where it has no randomness
+
+    @property
+    def effective_replications(self) -> np.ndarray:
+        """Replications each point runs (``spec.replications``, or 1 for a point with no randomness)."""
+        if self.point_replications is None:
+            return np.full(len(self.points), self.spec.replications, dtype=np.int64)
+        return self.point_replications
+
+    @property
+    def points_run_once(self) -> int:
+        """Points that run once although ``replications > 1`` (their scenario has no randomness)."""
+        if self.spec.replications == 1:
+            return 0
+        return int(np.count_nonzero(self.effective_replications == 1))
 
     @property
     def scenarios(self) -> int:
-        return len(self.seeds)
+        """Scenarios that run (replications of a point without randomness are not run)."""
+        return int(np.sum(self.effective_replications))
 
     @property
     def agent_updates(self) -> int:
-        reps = self.spec.replications
-        return int(np.sum(self.point_n.astype(np.int64) * self.point_rounds) * reps)
+        reps = self.effective_replications
+        return int(np.sum(self.point_n.astype(np.int64) * self.point_rounds * reps))
 
     @property
     def scenario_rounds(self) -> int:
-        return int(np.sum(self.point_rounds.astype(np.int64)) * self.spec.replications)
+        return int(np.sum(self.point_rounds.astype(np.int64) * self.effective_replications))
 
     def task(self, c: int, *, tail_window: int | None = None, trajectory_every: int | None = None,
              theory: bool = True) -> ChunkTask:
@@ -493,17 +531,20 @@ class SweepPlan:
             trajectory_every=trajectory_every,
             theory=theory,
             axis_types=self.axis_types,
+            point_replications=tuple(int(self.effective_replications[int(k) // reps]) for k in idx),
         )
 
 
 def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = False) -> SweepPlan:
     """Expand ``spec`` into a :class:`SweepPlan`; every point is validated here, before anything runs.
 
-    A point whose scenario is invalid raises :class:`ScenarioError` naming
+    A point whose scenario has no randomness (:func:`sim.engine.uses_randomness`)
+    gets one replication (``point_replications``); its other scenario indices
+    are not run.  A point whose scenario is invalid raises :class:`ScenarioError` naming
     the field, the value and the point, so that a bad sweep fails at once
     and writes nothing.
     """
-    from sim.engine import batch_key
+    from sim.engine import batch_key, uses_randomness
     from sim.scenario import parse_scenario
 
     chunk_size = _integer(chunk_size, "chunk_size", 1)
@@ -515,6 +556,7 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
     group = np.empty(len(points), dtype=np.int64)
     point_n = np.empty(len(points), dtype=np.int64)
     point_rounds = np.empty(len(points), dtype=np.int64)
+    point_reps = np.empty(len(points), dtype=np.int64)
     memo: dict[str, tuple] = {}
     bar = None
     if progress and len(points) > PLAN_PROGRESS_POINTS:
@@ -533,22 +575,26 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
             except ScenarioError as err:
                 at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
                 raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
-            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds)
-        key, n, rounds = memo[text]
+            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds, uses_randomness(scenario))
+        key, n, rounds, random = memo[text]
         group[p] = keys.setdefault((key, rounds), len(keys))
         point_n[p], point_rounds[p] = n, rounds
+        point_reps[p] = spec.replications if random else 1
     if bar is not None:
         bar.close()
     scenario_group = np.repeat(group, spec.replications)
+    # A point without randomness runs its replication 0 only.
+    runs = np.tile(np.arange(spec.replications), len(points)) < np.repeat(point_reps, spec.replications)
     chunks = []
     for g in range(len(keys)):
-        members = np.flatnonzero(scenario_group == g)
+        members = np.flatnonzero((scenario_group == g) & runs)
         chunks.extend(members[i : i + chunk_size] for i in range(0, len(members), chunk_size))
     axis_types = {a.name: _column_type([p[i] for p in points]) for i, a in enumerate(spec.axes)}
     digest = hashlib.sha256(
         json.dumps({"spec": spec.to_dict(), "chunk_size": chunk_size}, sort_keys=True, default=str).encode()
     ).hexdigest()
-    return SweepPlan(spec, points, seeds, point_n, point_rounds, chunks, chunk_size, axis_types, len(keys), digest)
+    return SweepPlan(spec, points, seeds, point_n, point_rounds, chunks, chunk_size, axis_types, len(keys), digest,
+                     point_replications=point_reps)
 
 
 def _short(value, limit: int = 40) -> str:
@@ -590,6 +636,7 @@ class ChunkTask:
     trajectory_every: int | None
     theory: bool
     axis_types: dict
+    point_replications: tuple[int, ...] = ()  # per scenario: the replications its point runs
 
 
 @dataclass(frozen=True)
@@ -605,14 +652,22 @@ class ChunkResult:
 
 #: Columns of the summary table after the axis columns, with their pandas dtypes.
 RESULT_COLUMNS = {
+    "replications": "Int64",  # replications the point ran (1 when its scenario has no randomness)
     "n": "Int64",
     "tau": "float64",
     "rounds": "Int64",
+    "max_rounds": "Int64",
     "outcome": "string",
     "period": "Int64",
     "entered_at": "Int64",
     "final_total_effort": "float64",
     "mean_total_effort_tail": "float64",
+    "total_effort_tail": "float64",
+    "total_surplus_tail": "float64",
+    "kendall_tau_tail": "float64",
+    "top1_correct_share": "float64",
+    "effort_tail": "object",
+    "utility_tail": "object",
     "std_total_effort_tail": "float64",
     "max_mean_effort_tail": "float64",
     "ranking_correct_share": "float64",
@@ -637,10 +692,43 @@ TRAJECTORY_COLUMNS = {
 
 
 def typed_summary(frame, axis_types: dict):
-    """``frame`` with the summary's columns in their fixed order and dtypes (the same in memory and on disk)."""
-    dtypes = {**INDEX_COLUMNS, **{name: AXIS_DTYPES[t] for name, t in axis_types.items()}, **RESULT_COLUMNS}
+    """``frame`` with the summary's columns in their fixed order and dtypes (the same in memory and on disk).
+
+    A table-valued (``json``) axis ``a`` has a readable ``a_label`` column beside it (:func:`axis_label`).
+    """
+    axes = {}
+    for name, t in axis_types.items():
+        axes[name] = AXIS_DTYPES[t]
+        if t == "json":
+            axes[f"{name}_label"] = "string"
+    dtypes = {**INDEX_COLUMNS, **axes, **RESULT_COLUMNS}
     frame = frame.reindex(columns=list(dtypes))
     return frame.astype(dtypes)
+
+
+def axis_label(value) -> str:
+    """A readable label of an axis value: ``{scheme = "top_k", k = 3}`` -> ``top_k(k=3)``.
+
+    A table's ``scheme`` or ``family`` comes first (as the name), then its
+    other keys sorted, ``key=value``; nested values and lists as compact
+    JSON, strings bare; anything that is not a table as compact JSON.
+    """
+    def text(v) -> str:
+        return v if isinstance(v, str) else json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+    if not isinstance(value, dict):
+        return text(value)
+    head = next((k for k in ("scheme", "family") if k in value), None)
+    args = ", ".join(f"{k}={text(value[k])}" for k in sorted(value) if k != head)
+    return f"{text(value[head]) if head else ''}({args})"
+
+
+def _axis_cells(name: str, value, kind: str) -> dict:
+    """The axis' cell, and its ``<name>_label`` for a table-valued axis."""
+    cells = {name: _axis_cell(value, kind)}
+    if kind == "json":
+        cells[f"{name}_label"] = axis_label(value)
+    return cells
 
 
 def _axis_cell(value, kind: str):
@@ -667,14 +755,17 @@ def run_chunk(task: ChunkTask):
     started = time.perf_counter()
     rows: list[dict] = []
     built = []
-    for k, values, seed in zip(task.indices, task.values, task.seeds, strict=True):
+    reps = task.point_replications or (task.replications,) * len(task.indices)
+    for k, values, seed, runs in zip(task.indices, task.values, task.seeds, reps, strict=True):
         row = {
             "scenario_index": k,
             "point": k // task.replications,
             "replication": k % task.replications,
+            "replications": runs,
             "seed": seed,
-            **{n: _axis_cell(v, task.axis_types[n]) for n, v in zip(task.axis_names, values, strict=True)},
         }
+        for n, v in zip(task.axis_names, values, strict=True):
+            row.update(_axis_cells(n, v, task.axis_types[n]))
         rows.append(row)
         try:
             data = apply_point(task.base, task.axis_names, values)
@@ -740,17 +831,26 @@ def _play(members, task: ChunkTask) -> Iterator[tuple[int, Any, int]]:
 
 
 def _result_columns(result, j: int) -> dict:
+    """Summary columns of scenario ``j`` from its :class:`sim.analysis.Outcome` (tail measures included;
+    ``effort_tail`` and ``utility_tail`` are lists in developer id order; ``period`` only for a cycle)."""
     out = result.outcome(j)
     tail = np.asarray(out.mean_effort_tail, dtype=float)
     return {
         "n": result.game.shape[1],
         "tau": float(result.game.tau[j]),
         "rounds": out.rounds,
+        "max_rounds": out.max_rounds,
         "outcome": out.outcome,
         "period": out.period,
         "entered_at": out.entered_at,
         "final_total_effort": float(np.sum(out.final_effort)),
         "mean_total_effort_tail": out.total_effort_mean,
+        "total_effort_tail": out.total_effort_tail,
+        "total_surplus_tail": out.total_surplus_tail,
+        "kendall_tau_tail": out.kendall_tau_tail,
+        "top1_correct_share": out.top1_correct_share,
+        "effort_tail": list(out.effort_tail),
+        "utility_tail": None if out.utility_tail is None else list(out.utility_tail),
         "std_total_effort_tail": out.total_effort_std,
         "max_mean_effort_tail": float(tail.max()) if tail.size else math.nan,
         "ranking_correct_share": out.ranking_correct_share,
@@ -837,6 +937,7 @@ def _zero_equilibria(result) -> np.ndarray:
 def _trajectory_rows(result, j: int, index: int, every: int):
     import pandas as pd
 
+    result, j = result.part(j)  # a deterministic run played past its rounds keeps its records there
     W, n = result.effort.shape[1:]
     rounds = np.arange(result.first_round, result.first_round + W)
     keep = (rounds % every == 0) | (rounds == rounds[-1])
@@ -1127,6 +1228,7 @@ def _manifest(plan: SweepPlan, previous: dict, **fields) -> dict:
         "counts": {
             "points": len(plan.points),
             "replications": spec.replications,
+            "points_run_once": plan.points_run_once,
             "scenarios": plan.scenarios,
             "chunks": len(plan.chunks),
             "chunk_size": plan.chunk_size,
@@ -1410,9 +1512,16 @@ def describe_plan(plan: SweepPlan) -> str:
         lines.append(f"  axis:      {a.name}: {a.describe()}")
     if spec.random_axes:
         lines.append(f"  samples:   {spec.samples} (random axes, seed {spec.seed})")
-    lines.append(
-        f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s) = {plan.scenarios:,}"
-    )
+    if plan.points_run_once:
+        lines.append(
+            f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s), "
+            f"{plan.points_run_once:,} point(s) run once = {plan.scenarios:,}"
+        )
+        lines.append(f"  note:      {replication_note(plan)}")
+    else:
+        lines.append(
+            f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s) = {plan.scenarios:,}"
+        )
     lines.append(
         f"  rounds:    {plan.scenario_rounds:,} scenario-rounds, {plan.agent_updates:,} agent-updates"
     )
@@ -1420,6 +1529,15 @@ def describe_plan(plan: SweepPlan) -> str:
         f"  chunks:    {len(plan.chunks):,} of at most {plan.chunk_size:,} scenarios ({plan.groups} batch group(s))"
     )
     return "\n".join(lines)
+
+
+def replication_note(plan: SweepPlan) -> str | None:
+    """One line saying how many points run once although ``replications > 1`` (None when none does)."""
+    once = plan.points_run_once
+    if not once:
+        return None
+    return (f"{once:,} of {len(plan.points):,} point(s) have no randomness (every seed gives the same run): "
+            f"each runs once, not {plan.spec.replications:,} times")
 
 
 __all__ = [
@@ -1430,12 +1548,14 @@ __all__ = [
     "SweepReport",
     "SweepSpec",
     "apply_point",
+    "axis_label",
     "describe_plan",
     "load_sweep",
     "plan_sweep",
     "read_manifest",
     "read_results",
     "read_trajectories",
+    "replication_note",
     "run_chunk",
     "run_seeds",
     "sweep",

@@ -272,7 +272,7 @@ def test_converged_zero_after_a_transient():
     effort = np.array([[3.0, 1.0], [2.0, 0.5], [1.0, 0.25], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     correct = np.array([True, True, True, False, False, False])
     out = full(effort, correct=correct)
-    assert (out.outcome, out.period, out.entered_at, out.rounds) == ("converged_zero", 1, 3, 5)
+    assert (out.outcome, out.period, out.entered_at, out.rounds) == ("converged_zero", None, 3, 5)
     assert out.final_effort == (0.0, 0.0)
     assert out.window == (5, 6)
     assert out.ranking_correct_share == 0.0
@@ -293,7 +293,7 @@ def test_converged_zero_means_within_one_cell_of_zero():
 def test_converged_nonzero_fixed_point():
     effort = np.array([[0.0, 0.0, 0.0], [1.0, 0.5, 0.2]] + [[2.0, 1.0, 0.5]] * 4)
     out = full(effort)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 2)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 2)
     assert out.final_effort == (2.0, 1.0, 0.5)
     assert out.mean_effort_tail == (2.0, 1.0, 0.5)
     assert out.ranking_correct_share == 1.0
@@ -376,7 +376,7 @@ def test_creeping_by_a_hundredth_of_a_cell_is_a_recurrence():
     R = 30
     effort = np.array([5000.0, 2000.0]) * CELL + (CELL / 100) * np.arange(R + 1)[:, None]
     out = full(effort)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 0)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 0)
     assert out.final_effort == tuple(effort[-1])
 
 
@@ -391,7 +391,7 @@ def test_stochastic_constant_over_the_window_is_converged():
     walk = np.abs(np.cumsum(rng.normal(size=(60, 3)), axis=0))
     effort = np.concatenate([walk, np.repeat([[1.0, 2.0, 0.0]], R + 1 - 60, axis=0)])
     out = full(effort, deterministic=False)
-    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", 1, 60)
+    assert (out.outcome, out.period, out.entered_at) == ("converged_nonzero", None, 60)
     assert out.window == (75, 100)
     assert out.mean_effort_tail == (1.0, 2.0, 0.0)
     zero = np.concatenate([walk, np.zeros((R + 1 - 60, 3))])
@@ -587,3 +587,61 @@ def test_kendall_tau_small_and_degenerate_cases():
     assert math.isnan(out[0]) and out[1] == 1.0
     with pytest.raises(ValueError, match="theta"):
         kendall_tau(rank, np.array([1.0, 2.0, 3.0]))
+
+
+# ---------------------------------------------------------------------------
+# tail measures, period, the cap
+# ---------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_tail_measures_are_the_window_means(data):
+    """kendall_tau_tail, top1_correct_share, effort/utility per developer, surplus and total effort: plain
+    means over the statistics window, checked against scipy and direct sums."""
+    from scipy.stats import kendalltau
+
+    n = data.draw(st.integers(2, 5))
+    T = data.draw(st.integers(1, 30))
+    rank = np.array([data.draw(st.permutations(range(1, n + 1))) for _ in range(T)], dtype=np.int64)
+    effort = np.array(data.draw(st.lists(st.lists(st.floats(0, 10), min_size=n, max_size=n), min_size=T,
+                                         max_size=T)))
+    utility = np.array(data.draw(st.lists(st.lists(st.floats(-5, 5), min_size=n, max_size=n), min_size=T,
+                                          max_size=T)))
+    theta = np.array(data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n, unique=True)))
+    order = np.argsort(-theta, kind="stable")
+    keys = np.arange(T, dtype=np.uint64)  # all distinct: no recurrence, the window is the default tail
+    out = classify(keys, effort, rank, ranking_correct(rank, order), rounds=T - 1, deterministic=True, cell=1e-9,
+                   theta=theta, capability_order=order, utility_tail=utility)
+    start = out.window[0]
+    expected_tau = np.mean([kendalltau(-rank[t], theta).statistic for t in range(start, T)])
+    assert out.kendall_tau_tail == pytest.approx(expected_tau, abs=1e-12)
+    assert out.top1_correct_share == np.mean(rank[start:, order[0]] == 1)
+    np.testing.assert_allclose(out.effort_tail, effort[start:].mean(axis=0))
+    np.testing.assert_allclose(out.utility_tail, utility[start:].mean(axis=0))
+    assert out.total_surplus_tail == pytest.approx(utility[start:].sum(axis=1).mean(), abs=1e-12)
+    assert out.total_effort_tail == out.total_effort_mean == pytest.approx(effort[start:].sum(axis=1).mean())
+    assert out.period is None and out.outcome == "no_convergence"
+
+
+def test_without_what_they_need_the_tail_measures_are_missing():
+    effort = np.zeros((3, 2))
+    rank = np.array([[1, 2]] * 3)
+    out = classify_trajectory(effort, rank, np.ones(3, bool), deterministic=True, cell=1e-9)
+    d = out.to_dict()
+    assert d["kendall_tau_tail"] is None and d["top1_correct_share"] is None and d["utility_tail"] is None
+    assert d["effort_tail"] == [0.0, 0.0] and out.period is None and out.outcome == "converged_zero"
+
+
+@pytest.mark.parametrize(("max_rounds", "reached"), [(None, False), (9, True), (12, False)])
+def test_the_cap_is_reached_only_by_deterministic_runs_at_it(max_rounds, reached):
+    T = 10
+    effort = np.arange(T * 2, dtype=float).reshape(T, 2)
+    rank = np.array([[1, 2]] * T)
+    kwargs = dict(rounds=T - 1, cell=1e-9, max_rounds=max_rounds)
+    keys = np.arange(T, dtype=np.uint64)
+    det = classify(keys, effort, rank, np.ones(T, bool), deterministic=True, **kwargs)
+    assert det.cap_reached == reached and (reached == (det.note is not None and "max_rounds" in det.note))
+    assert det.max_rounds == max_rounds
+    noisy = classify(keys, effort, rank, np.ones(T, bool), deterministic=False, **kwargs)
+    assert not noisy.cap_reached

@@ -205,7 +205,7 @@ RUN_KEYS = {
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_run_json_has_the_documented_keys(capsys, path):
-    report = run_json(capsys, "run", str(path), "--rounds", "5", "--json")
+    report = run_json(capsys, "run", str(path), "--rounds", "5", "--max-rounds", "5", "--json")
     assert RUN_KEYS <= report.keys()
     n = load_scenario(path).n
     assert report["rounds"] == 5
@@ -334,3 +334,51 @@ def test_run_refuses_an_impossible_number_of_rounds(capsys, tmp_path):
     assert main(["run", str(race_file(tmp_path)), "--rounds", "99999999999999"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dynamics.rounds" in err[0] and "GiB" in err[0]
+
+
+# ---------------------------------------------------------------------------
+# horizon and tail measures
+# ---------------------------------------------------------------------------
+
+
+def test_run_plays_on_to_the_cycle_a_long_run_finds(capsys, tmp_path):
+    """Default settings find the cycle that --rounds far beyond it finds; the JSON carries the tail measures."""
+    path = race_file(tmp_path)
+    text = path.read_text().replace("resolution = 0.01", "resolution = 0.001")
+    assert text != path.read_text()
+    path.write_text(text)
+    default = run_json(capsys, "run", str(path), "--rounds", "10", "--json")
+    long = run_json(capsys, "run", str(path), "--rounds", "3000", "--max-rounds", "3000", "--json")
+    assert default["outcome"] == long["outcome"] == "cycle"
+    assert (default["period"], default["entered_at"]) == (long["period"], long["entered_at"])
+    assert default["rounds"] == default["entered_at"] + default["period"] > 10
+    for key in ("kendall_tau_tail", "top1_correct_share", "total_surplus_tail", "total_effort_tail"):
+        assert isinstance(default[key], float)
+    assert len(default["effort_tail"]) == len(default["utility_tail"]) == 2
+    assert default["max_rounds"] == load_scenario(path).dynamics.max_rounds and default["cap_reached"] is False
+
+
+def test_run_says_when_the_cap_is_reached_and_what_to_raise(capsys, tmp_path):
+    path = race_file(tmp_path)
+    path.write_text(path.read_text().replace("resolution = 0.01", "resolution = 0.001"))
+    report = run_json(capsys, "run", str(path), "--rounds", "10", "--max-rounds", "30", "--json")
+    assert (report["outcome"], report["rounds"], report["cap_reached"]) == ("no_convergence", 30, True)
+    assert main(["run", str(path), "--rounds", "10", "--max-rounds", "30"]) == 0
+    text = capsys.readouterr().out
+    assert "cap of 30 rounds" in text and "--max-rounds" in text
+
+
+def test_mesa_plays_on_as_the_batch_engine(capsys, tmp_path):
+    path = race_file(tmp_path)
+    path.write_text(path.read_text().replace("resolution = 0.01", "resolution = 0.001"))
+    batch = run_json(capsys, "run", str(path), "--rounds", "10", "--json")
+    mesa = run_json(capsys, "run", str(path), "--rounds", "10", "--json", "--engine", "mesa")
+    batch.pop("engine"), mesa.pop("engine")
+    assert batch == mesa and batch["rounds"] > 10
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_bad_max_rounds_is_one_line(capsys, value):
+    assert main(["run", str(ROOT / "scenarios" / "arms_race.toml"), "--max-rounds", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-rounds" in err[0]

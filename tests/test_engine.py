@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import assumption_games, scenario_from_game
 
-from sim import theory
+from sim import analysis, engine, theory
 from sim.engine import (
     DRAW_BLOCK,
     BatchGame,
@@ -21,6 +21,7 @@ from sim.engine import (
     effort_ceiling,
     run,
     run_batch,
+    uses_randomness,
 )
 from sim.examples import sampled_arms_race
 from sim.game import best_responses, utility_tolerance
@@ -236,7 +237,7 @@ def test_flat_cost_reaches_a_nonzero_fixed_point():
     result = run(parse_scenario(data))
     outcome = result.outcome(0)
     assert outcome.outcome == "converged_nonzero"
-    assert outcome.period == 1
+    assert outcome.period is None  # a fixed point is not a cycle
     np.testing.assert_array_equal(result.effort[0, -1], [0.0, 0.9])
     assert result.rank[0, -1, 1] == 1  # rank-inverting
     assert outcome.ranking_correct_share == 0.0
@@ -264,7 +265,7 @@ def _load_dict(path) -> dict:
 def test_every_bundled_scenario_runs(path, schedule):
     data = _load_dict(path)
     data.setdefault("dynamics", {})
-    data["dynamics"].update({"rounds": 6, "schedule": schedule})
+    data["dynamics"].update({"rounds": 6, "max_rounds": 6, "schedule": schedule})
     data["dynamics"].pop("revision_probability", None)
     scenario = parse_scenario(data, name_hint=path.stem)
     a, b = run(scenario), run(scenario)
@@ -441,11 +442,12 @@ def test_rounds_must_be_positive():
 @given(game=assumption_games(max_n=4, resolution=1e-3), schedule=st.sampled_from(["simultaneous", "sequential"]))
 def test_deterministic_runs_that_recur_repeat_exactly(game, schedule):
     """A reported cycle or fixed point really repeats: x(t + p) == x(t) for every stored round after entry."""
-    result = run(scenario_from_game(game, schedule=schedule, rounds=120))
+    result = run(scenario_from_game(game, schedule=schedule, rounds=120, max_rounds=1000))
     outcome = result.outcome(0)
-    assume(outcome.period is not None)
-    p, t0 = outcome.period, outcome.entered_at
-    effort = result.effort[0]
+    assume(outcome.entered_at is not None)
+    p, t0 = outcome.period or 1, outcome.entered_at
+    part, j = result.part(0)  # a run played on past 120 rounds keeps its records there
+    effort = part.effort[j]
     np.testing.assert_array_equal(effort[t0 + p :], effort[t0 : effort.shape[0] - p])
 
 
@@ -546,3 +548,107 @@ def test_recurrence_detects_the_first_exact_repeat():
     np.testing.assert_array_equal(nxt[0], profiles[1][0])  # x(3) = x(1)
     np.testing.assert_array_equal(nxt_score[0], scores[1][0])
     assert np.isnan(nxt[1]).all() and np.isnan(nxt_score[1]).all()  # not recurring: left alone
+
+
+# ---------------------------------------------------------------------------
+# Horizon: deterministic runs play on until they recur (or reach max_rounds)
+# ---------------------------------------------------------------------------
+
+
+def _without_cap(outcome) -> dict:
+    out = outcome.to_dict()
+    out.pop("max_rounds")
+    return out
+
+
+@pytest.mark.parametrize("record", ["full", "tail"])
+def test_a_run_cut_off_by_its_rounds_plays_on_to_the_cycle(record):
+    """A cycle longer than the rounds is found, with the period and entry a long plain run finds, and the
+    outcome is that of a plain run to the round the recurrence shows (one cycle of statistics)."""
+    scenario = parse_scenario(two_developer_race(resolution=0.001, scale=0.02, rounds=50))
+    long = run(scenario, rounds=5000, max_rounds=5000).outcome(0)
+    assert long.outcome == "cycle" and long.entered_at + long.period > 50  # not visible within 50 rounds
+    result = run(scenario, record=record)
+    out = result.outcome(0)
+    assert (out.outcome, out.period, out.entered_at) == (long.outcome, long.period, long.entered_at)
+    assert out.rounds == out.entered_at + out.period and out.rounds >= 50
+    assert out.window[1] - out.window[0] == out.period and out.cycle_effort is not None
+    plain = run(scenario, rounds=out.rounds, max_rounds=out.rounds).outcome(0)
+    assert _without_cap(out) == _without_cap(plain)
+    part, j = result.part(0)
+    assert part is not result and part.rounds == out.rounds
+    assert len(result.trajectory(0)) == part.effort.shape[1] * scenario.n
+    assert result.effort.shape[1] == (51 if record == "full" else analysis.default_tail_window(50))
+
+
+def test_a_run_that_recurs_within_its_rounds_is_unchanged():
+    """Found within the rounds: the same records as before, no extra run, whatever the cap."""
+    scenario = parse_scenario(two_developer_race(rounds=400))
+    a, b = run(scenario), run(scenario, max_rounds=400)
+    assert a.part(0) == (a, 0) and a.outcome(0).rounds == 400
+    np.testing.assert_array_equal(a.effort, b.effort)
+    assert _without_cap(a.outcome(0)) == _without_cap(b.outcome(0))
+
+
+def test_the_cap_is_reported_with_what_to_raise():
+    scenario = parse_scenario(two_developer_race(resolution=0.001, scale=0.02, rounds=20))
+    out = run(scenario, max_rounds=60).outcome(0)
+    assert (out.outcome, out.rounds, out.max_rounds, out.cap_reached) == ("no_convergence", 60, 60, True)
+    assert "max_rounds" in out.note and "--max-rounds" in out.note
+    found = run(scenario).outcome(0)
+    assert found.outcome == "cycle" and not found.cap_reached and found.max_rounds == scenario.dynamics.max_rounds
+
+
+def test_stochastic_runs_keep_their_rounds():
+    data = two_developer_race(resolution=0.001, scale=0.02, rounds=30, schedule="random_order")
+    result = run(parse_scenario(data))
+    assert result.part(0) == (result, 0)
+    assert result.outcome(0).rounds == 30 and not result.outcome(0).cap_reached
+
+
+def test_in_a_batch_only_the_scenarios_without_recurrence_play_on(monkeypatch):
+    """Scenarios that recurred keep the batch's records; the others play on, each as it would alone, however
+    the probes are split (PROBE_KEYS)."""
+    scenario = parse_scenario(two_developer_race(resolution=0.001, scale=0.02, rounds=100))
+    taus = [0.0, 1e6, 3.0]
+    batch = run_batch([scenario] * 3, tau=taus)
+    monkeypatch.setattr(engine, "PROBE_KEYS", 1)
+    split = run_batch([scenario] * 3, tau=taus)
+    for k, tau in enumerate(taus):
+        alone = run(scenario, tau=tau).outcome(0)
+        assert _without_cap(batch.outcome(k)) == _without_cap(alone) == _without_cap(split.outcome(k))
+        recurred = analysis.first_recurrence(batch.keys[k]) is not None
+        assert (batch.part(k) == (batch, k)) == recurred
+    assert batch.part(1) == (batch, 1)  # a large tau settles at once
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(game=assumption_games(max_n=4, resolution=1e-3), schedule=st.sampled_from(["simultaneous", "sequential"]))
+def test_playing_on_equals_a_plain_run_to_the_reported_rounds(game, schedule):
+    """Whatever the game: the played-on outcome is the plain run's at the rounds it reports, and a plain run
+    to fewer rounds saw no recurrence (the reported round is the first at which one shows)."""
+    scenario = scenario_from_game(game, schedule=schedule, rounds=1, max_rounds=400)
+    out = run(scenario).outcome(0)
+    assume(out.rounds > 1)
+    plain = run(scenario, rounds=out.rounds, max_rounds=out.rounds).outcome(0)
+    assert _without_cap(out) == _without_cap(plain)
+    if out.outcome != "no_convergence":
+        shorter = run(scenario, rounds=out.rounds - 1, max_rounds=out.rounds - 1).outcome(0)
+        assert shorter.outcome == "no_convergence" and shorter.cap_reached
+
+
+def test_uses_randomness_names_each_source():
+    base = two_developer_race()
+    assert not uses_randomness(parse_scenario(base))
+    changes = [
+        ("dynamics", {"schedule": "random_order"}),
+        ("dynamics", {"initial": "random"}),
+        ("leaderboard", {"noise": 0.01}),
+        ("leaderboard", {"tie_break": "random"}),
+        ("developers", {"sample": {"n": 2, "distribution": "uniform"}}),
+    ]
+    for section, change in changes:
+        data = {**base, section: {**base[section], **change}}
+        if section == "developers":
+            data[section] = change
+        assert uses_randomness(parse_scenario(data)), change

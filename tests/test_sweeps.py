@@ -136,16 +136,18 @@ def test_dry_run_counts_the_issue_example(capsys):
     counts = json.loads(capsys.readouterr().out)
     rounds = load_scenario(ROOT / "scenarios" / "winner_take_all_5.toml").dynamics.rounds
     assert counts["points"] == 26 * 3
-    assert counts["scenarios"] == 26 * 3 * 20
-    assert counts["scenario_rounds"] == 26 * 3 * 20 * rounds
-    assert counts["agent_updates"] == 26 * 3 * 20 * rounds * 5
+    assert counts["replications"] == 1  # nothing random in it: one replication (it said 20)
+    assert counts["scenarios"] == 26 * 3
+    assert counts["scenario_rounds"] == 26 * 3 * rounds
+    assert counts["agent_updates"] == 26 * 3 * rounds * 5
 
 
 def test_dry_run_writes_nothing(tmp_path, base_file, capsys):
     out = tmp_path / "never"
     assert main(["sweep", str(write_sweep(tmp_path, MIXED)), "--dry-run", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "48" in text and "5,760 scenario-rounds" in text
+    # 8 points with a random initial profile x 3 replications + 8 deterministic points run once
+    assert "= 32" in text and "3,840 scenario-rounds" in text and "8 point(s) run once" in text
     assert not out.exists()
 
 
@@ -227,8 +229,11 @@ def test_capability_replaces_a_sample(tmp_path):
 def test_table_has_one_row_per_scenario_with_the_swept_values(tmp_path, base_file):
     spec = sweeps.load_sweep(write_sweep(tmp_path, MIXED))
     table = sweeps.sweep(spec)
-    assert len(table) == 48
-    assert table["scenario_index"].tolist() == list(range(48))
+    random = table["dynamics.initial"] == "random"
+    assert len(table) == 8 * 3 + 8  # a point without randomness runs once
+    assert (table["replications"] == np.where(random, 3, 1)).all()
+    assert (table.loc[~random, "replication"] == 0).all()
+    assert table["scenario_index"].is_monotonic_increasing
     assert (table["point"] == table["scenario_index"] // 3).all()
     assert (table["replication"] == table["scenario_index"] % 3).all()
     assert table["error"].isna().all()
@@ -239,9 +244,7 @@ def test_table_has_one_row_per_scenario_with_the_swept_values(tmp_path, base_fil
         assert row.tau == tau and row._5 == tau  # "designer.tau" column holds the swept value
         assert table.loc[row.Index, "reward.scheme"] == scheme
         assert table.loc[row.Index, "dynamics.initial"] == initial
-    # replications differ only where randomness enters: the random initial profile
-    zero = table[table["dynamics.initial"] == "zero"].groupby("point")["final_total_effort"].nunique()
-    assert (zero == 1).all()
+    assert table.loc[~random, "point"].is_unique
 
 
 def test_a_row_is_the_run_of_that_scenario_alone(tmp_path, base_file):
@@ -249,7 +252,7 @@ def test_a_row_is_the_run_of_that_scenario_alone(tmp_path, base_file):
     table = sweeps.sweep(spec, chunk_size=7)
     from sim.engine import run
 
-    for k in (0, 13, 47):
+    for k in (0, 13, len(table) - 1):
         row = table.iloc[k]
         point = sweeps.sweep_points(spec)[int(row["point"])]
         data = sweeps.apply_point(spec.base.to_dict(), [a.name for a in spec.axes], point)
@@ -311,12 +314,13 @@ def test_disk_table_equals_memory_table_and_manifest_counts(tmp_path, base_file)
     assert_frame_equal(on_disk, sweeps.sweep(spec))
     assert_frame_equal(on_disk, sweeps.read_results(out))
     files = sorted((out / "summary").glob("*.parquet"))
-    assert len(files) == 5  # 48 scenarios in chunks of 10
+    assert len(files) == 4  # 32 scenarios (8 x 3 random, 8 deterministic once) in chunks of 10
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "finished"
-    assert manifest["counts"]["scenarios"] == 48 and manifest["counts"]["chunks"] == 5
+    assert manifest["counts"]["scenarios"] == 32 and manifest["counts"]["chunks"] == 4
+    assert manifest["counts"]["points_run_once"] == 8
     assert manifest["counts"]["failed"] == 0
-    assert sum(manifest["counts"]["outcomes"].values()) == 48
+    assert sum(manifest["counts"]["outcomes"].values()) == 32
     assert manifest["sweep_text"] == spec.text
     assert manifest["package_version"] and manifest["started"] and manifest["finished"]
     assert "git_commit" in manifest
@@ -403,7 +407,7 @@ def test_resume_skips_finished_chunks(tmp_path, base_file, capsys):
     stamp = {p.name: p.stat().st_mtime_ns for p in (out / "summary").iterdir()}
     assert main(["sweep", str(path), "--out", str(out), "--chunk-size", "10", "--resume", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["chunks_run"] == 1 and report["chunks_skipped"] == 4
+    assert report["chunks_run"] == 1 and report["chunks_skipped"] == 3
     assert {p.name: p.stat().st_mtime_ns for p in (out / "summary").iterdir() if p.name in stamp} == stamp
     assert_frame_equal(full, sweeps.read_results(out))
     assert len(json.loads((out / "manifest.json").read_text())["runs"]) == 2
@@ -484,8 +488,12 @@ def test_trajectories_are_subsampled_and_match_the_engine(tmp_path, base_file):
     out = tmp_path / "out"
     sweeps.sweep(spec, out=out, trajectory_every=25, chunk_size=16)
     traj = sweeps.read_trajectories(out)
-    assert sorted(traj["round"].unique().tolist()) == [0, 25, 50, 75, 100, 120]
-    assert traj.groupby("scenario_index").size().eq(6 * 3).all()
+    assert {0, 25, 50, 75, 100} <= set(traj["round"].unique().tolist())
+    # every 25th round and the last, which is the scenario's rounds (at least 120; more where it played on)
+    rounds = sweeps.read_results(out).set_index("scenario_index")["rounds"]
+    last = traj.groupby("scenario_index")["round"].max()
+    assert (last == rounds.loc[last.index]).all() and (last >= 120).all()
+    assert ((traj["round"] % 25 == 0) | (traj["round"] == traj["scenario_index"].map(last))).all()
     from sim.engine import run
 
     row = sweeps.read_results(out).iloc[17]
@@ -493,8 +501,8 @@ def test_trajectories_are_subsampled_and_match_the_engine(tmp_path, base_file):
     data = sweeps.apply_point(spec.base.to_dict(), [a.name for a in spec.axes], point)
     data["seed"] = int(row["seed"])
     full = run(parse_scenario(data)).trajectory(0)
-    mine = traj[traj["scenario_index"] == 17].reset_index(drop=True)
-    expected = full[full["round"].isin([0, 25, 50, 75, 100, 120])].reset_index(drop=True)
+    mine = traj[traj["scenario_index"] == int(row["scenario_index"])].reset_index(drop=True)
+    expected = full[(full["round"] % 25 == 0) | (full["round"] == full["round"].max())].reset_index(drop=True)
     for column in ("round", "developer", "effort", "score", "published", "rank"):
         assert mine[column].tolist() == expected[column].tolist()
 
@@ -519,7 +527,8 @@ def test_sim_sweep_is_the_package_entry_point(tmp_path, base_file):
     import sim
 
     table = sim.sweep(str(write_sweep(tmp_path, "replications = 2\n")))
-    assert len(table) == 2 and table["error"].isna().all()
+    assert len(table) == 1 and table["error"].isna().all()  # nothing random: one replication
+    assert table["replications"].tolist() == [1]
 
 
 class _StubClient:
@@ -552,3 +561,93 @@ def test_a_cluster_that_cannot_import_sim_is_refused_with_one_line():
     with pytest.raises(ScenarioError, match="no workers"):
         sweeps._check_cluster(_StubClient(__version__, {}), "tcp://h:8786")
     sweeps._check_cluster(_StubClient(__version__, {"w1": __version__}), "tcp://h:8786")  # accepted
+
+
+# ---------------------------------------------------------------------------
+# replications, horizon, tail measures and labels
+# ---------------------------------------------------------------------------
+
+
+def test_points_without_randomness_run_once_and_say_so(tmp_path, base_file, capsys):
+    """A random axis is not randomness inside a scenario: each point is judged by its own scenario."""
+    body = """
+replications = 4
+samples = 3
+[axes]
+"designer.tau" = {loguniform = [0.1, 100.0]}
+"dynamics.schedule" = ["simultaneous", "random_order"]
+"""
+    path = write_sweep(tmp_path, body)
+    plan = sweeps.plan_sweep(sweeps.load_sweep(path))
+    assert plan.points_run_once == 3 and plan.scenarios == 3 * 4 + 3
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "4"]) == 0
+    assert "3 of 6 point(s) have no randomness" in capsys.readouterr().out
+    table = sweeps.read_results(out)
+    stochastic = table["dynamics.schedule"] == "random_order"
+    assert (table["replications"] == np.where(stochastic, 4, 1)).all()
+    assert table[stochastic].groupby("point").size().eq(4).all()
+    assert table[~stochastic].groupby("point").size().eq(1).all()
+    assert json.loads((out / "manifest.json").read_text())["counts"]["points_run_once"] == 3
+    assert_frame_equal(table, sweeps.sweep(sweeps.load_sweep(path), chunk_size=1, n_jobs=2))
+
+
+def test_summary_columns_are_the_outcome_of_the_run(tmp_path, base_file):
+    """The tail-measure columns are the engine's Outcome; period only for cycles; played-on runs included."""
+    from sim.engine import run
+
+    body = """
+[axes]
+"designer.tau" = [0.0, 1.0, 1000.0]
+"reward" = [{scheme = "top_k", k = 2}, {scheme = "geometric", q = 0.6}, {scheme = "winner_take_all"}]
+"""
+    spec = sweeps.load_sweep(write_sweep(tmp_path, body))
+    table = sweeps.sweep(spec)
+    assert table["reward_label"].tolist()[:3] == ["top_k(k=2)", "geometric(q=0.6)", "winner_take_all()"]
+    assert table["reward"].iloc[0] == '{"k": 2, "scheme": "top_k"}'  # the raw value stays as it was
+    assert (table["period"].isna() == (table["outcome"] != "cycle")).all()
+    assert (table["rounds"] > 120).any()  # some runs played on past their 120 rounds to find the cycle
+    names = [a.name for a in spec.axes]
+    for row in table.itertuples(index=False):
+        data = sweeps.apply_point(spec.base.to_dict(), names, sweeps.sweep_points(spec)[row.point])
+        data["seed"] = row.seed
+        out = run(parse_scenario(data), record="tail").outcome(0)
+        assert (row.rounds, row.max_rounds) == (out.rounds, out.max_rounds)
+        for column in ("kendall_tau_tail", "top1_correct_share", "total_surplus_tail", "total_effort_tail"):
+            assert getattr(row, column) == getattr(out, column)
+        assert list(row.effort_tail) == list(out.effort_tail) and list(row.utility_tail) == list(out.utility_tail)
+
+
+def test_list_columns_survive_parquet(tmp_path, base_file):
+    path = write_sweep(tmp_path, '[axes]\n"designer.tau" = [0.0, 1000.0]\n')
+    out = tmp_path / "out"
+    memory = sweeps.sweep(sweeps.load_sweep(path))
+    disk = sweeps.sweep(sweeps.load_sweep(path), out=out)
+    for column in ("effort_tail", "utility_tail"):
+        assert [list(v) for v in disk[column]] == [list(v) for v in memory[column]]
+        assert all(len(v) == 3 for v in disk[column])
+
+
+def test_sweep_file_max_rounds_caps_the_horizon(tmp_path, base_file):
+    path = write_sweep(tmp_path, 'max_rounds = 150\n[axes]\n"designer.tau" = [0.0, 0.3, 1000.0]\n')
+    spec = sweeps.load_sweep(path)
+    assert spec.base.dynamics.max_rounds == 150 and spec.base.dynamics.rounds == 120
+    table = sweeps.sweep(spec)
+    assert (table["max_rounds"] == 150).all() and table["rounds"].between(120, 150).all()
+    capped = table["outcome"] == "no_convergence"
+    assert capped.any() and (table.loc[capped, "rounds"] == 150).all()
+    assert sweeps.plan_sweep(spec).digest != sweeps.plan_sweep(sweeps.load_sweep(write_sweep(tmp_path, ""))).digest
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ({"scheme": "top_k", "k": 3}, "top_k(k=3)"),
+        ({"family": "power", "scale": 0.5, "exponent": 2}, "power(exponent=2, scale=0.5)"),
+        ({"b": [1, 2], "a": "x"}, '(a=x, b=[1,2])'),
+        ([1.0, 0.5], "[1.0,0.5]"),
+        ("linear", "linear"),
+    ],
+)
+def test_axis_label_puts_the_kind_first_then_sorted_keys(value, label):
+    assert sweeps.axis_label(value) == label
