@@ -46,6 +46,7 @@ q = 0.6
 resolution = %s
 [dynamics]
 rounds = 40
+max_rounds = 40  # a fixed horizon (no playing on), so that the race at tau = 0 stays unsettled
 """
 
 SWEEP = """
