@@ -87,7 +87,7 @@ def test_rerun_of_the_same_scenario_replaces_its_files_and_drops_stale_figures(t
     out = tmp_path / "o"
     assert run_cli(capsys, TWO, "--out", out, "--plot")[0] == 0
     assert {p.name for p in out.iterdir()} == CSV_JSON | FIGURES
-    code = main(["run", str(TWO), "--rounds", "6", "--quiet", "--out", str(out)])
+    code = main(["run", str(TWO), "--rounds", "6", "--max-rounds", "6", "--quiet", "--out", str(out)])
     assert code == 0
     assert {p.name for p in out.iterdir()} == CSV_JSON
     assert json.loads((out / "outcome.json").read_text())["rounds"] == 6

@@ -56,6 +56,7 @@ resolution = 0.001
 
 [dynamics]
 rounds = 60
+initial = "random"  # randomness in the scenario, so that both replications of a point run
 """
 
 SWEEP = """
