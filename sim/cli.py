@@ -297,7 +297,7 @@ def _print_run(report: dict, scenario, out) -> None:
         print(f"Note: {report['note']}", file=out)
 
 
-def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool) -> list:
+def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool, window=None) -> list:
     """Write the run's files into ``out_dir`` as one set.
 
     Everything is first written to a staging directory inside ``out_dir``
@@ -329,9 +329,9 @@ def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool
 
             from sim.plots import dynamics_figure, save_figure
 
-            fig = dynamics_figure(trajectory, leaderboard, outcome)
+            fig = dynamics_figure(trajectory, leaderboard, outcome, window=window)
             try:
-                save_figure(fig, stage / "dynamics")
+                save_figure(fig, stage / "dynamics", dpi=PLOT_DPI, tight=False)
             finally:
                 plt.close(fig)
         for name in names:
@@ -341,6 +341,26 @@ def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return [out_dir / name for name in names]
+
+
+#: Resolution of the PNG that ``lbsim run --plot`` writes (the PDF is vector).
+PLOT_DPI = 110
+
+
+def parse_window(text: str) -> tuple[int | None, int | None]:
+    """``"START:END"`` (rounds, both included; either may be empty for the run's first or last round)."""
+    parts = str(text).split(":")
+    if len(parts) != 2:
+        raise ScenarioError("--window", text, "must be START:END (rounds, e.g. 100:200, 100: or :200)")
+    try:
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise ScenarioError("--window", text, "must be START:END with integer rounds (e.g. 100:200)") from None
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
+        raise ScenarioError("--window", text, "rounds must be >= 0")
+    if start is not None and stop is not None and start > stop:
+        raise ScenarioError("--window", text, "START must not exceed END")
+    return start, stop
 
 
 def _safe_name(name: str) -> str:
@@ -363,6 +383,9 @@ def _cmd_run(args) -> int:
         args.tau += 0.0  # -0.0 is 0
     if args.rounds is not None and args.rounds < 1:
         raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
+    window = parse_window(args.window) if args.window is not None else None
+    if window is not None and not args.plot:
+        raise ScenarioError("--window", args.window, "applies to the figure: add --plot")
     out_dir = None
     if args.out is not None or args.plot:
         if args.out is not None and not args.out.strip():
@@ -391,8 +414,13 @@ def _cmd_run(args) -> int:
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     if out_dir is not None:
+        rounds = (int(trajectory["round"].min()), int(trajectory["round"].max()))
+        if window is not None and ((window[1] is not None and window[1] < rounds[0])
+                                   or (window[0] is not None and window[0] > rounds[1])):
+            raise ScenarioError("--window", args.window,
+                                f"holds no round of the run (rounds {rounds[0]} to {rounds[1]})")
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
-                                                             args.plot)]
+                                                             args.plot, window)]
     if args.json:
         json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
@@ -545,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")
+    p.add_argument("--window", default=None, metavar="START:END",
+                   help="rounds drawn by the effort, score and rank panels of --plot (default: about three periods "
+                   "of a cycle, the whole run when it settles or is short)")
     p.add_argument("--out", default=None,
                    help="directory for trajectory.csv, leaderboard.csv, outcome.json and figures "
                    "(default with --plot: results/<scenario name>)")

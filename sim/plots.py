@@ -29,6 +29,7 @@ developer to at most ``max_points`` rounds before drawing (see
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,11 +54,14 @@ __all__ = [
     "STYLE",
     "bump_data",
     "cycle_window",
+    "default_tau_window",
+    "default_window",
     "developer_dashes",
     "developer_labels",
     "developer_palette",
     "dynamics_figure",
     "effort_data",
+    "effort_linthresh",
     "final_order",
     "outcome_title",
     "plot_cycle",
@@ -65,8 +69,10 @@ __all__ = [
     "plot_leaderboard",
     "plot_rank_bump",
     "plot_scores",
+    "rolling_tau",
     "save_figure",
     "score_data",
+    "styled",
     "subsample_rounds",
 ]
 
@@ -80,6 +86,21 @@ TAU_LABEL = "Kendall's τ (ranking vs capability)"
 
 #: Default budget of rounds drawn per developer.
 MAX_POINTS = 5000
+
+#: Runs of at most this many rounds are drawn whole by :func:`dynamics_figure`; longer unsettled runs show a window.
+SHORT_RUN = 60
+#: Rounds of the default window of a long run that does not settle (its last rounds).
+UNSETTLED_WINDOW = 30
+#: Fewest rounds of the default window around a cycle.
+MIN_WINDOW = 12
+#: Efforts spanning more than this ratio (largest / smallest positive) are drawn on a symlog axis.
+SYMLOG_RATIO = 20.0
+#: Score lines get markers when at most this many rounds are shown.
+MARKER_ROUNDS = 150
+#: Lines with more points than this are rasterised in vector output (PDF).
+RASTER_POINTS = 2000
+#: Size (inches) of :func:`dynamics_figure`.
+FIGSIZE = (12.0, 7.5)
 
 #: Name of the colour-blind-safe seaborn palette used for developers.
 PALETTE = "colorblind"
@@ -96,10 +117,12 @@ STYLE: dict = {
 
 _CYCLE_SHADE = {"color": "0.55", "alpha": 0.18, "linewidth": 0}
 _INCORRECT_SHADE = {"facecolor": sns.color_palette(PALETTE)[3], "alpha": 0.12, "edgecolor": "none"}
-_TOTAL_COLOUR = "0.15"
-_TAU_COLOUR = sns.color_palette(PALETTE)[4]
+_TOTAL_COLOUR = "0.55"  # grey and black: never a developer's colour
+_TAU_COLOUR = "black"
 _TRAJECTORY_COLUMNS = ("round", "developer", "capability")
 _N_COLOURS = len(sns.color_palette(PALETTE))
+_WINDOW_SHADE = {"facecolor": "none", "edgecolor": "0.3", "linewidth": 1.0, "linestyle": ":"}
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
 _DASHES = ("", (5, 2), (1.5, 1.5), (6, 2, 1.5, 2))  # seaborn dash specs: "" is a solid line
 
 
@@ -327,17 +350,96 @@ def cycle_window(trajectory: pd.DataFrame, outcome, margin: int | None = None) -
 
 
 def outcome_title(outcome) -> str:
-    """``"cycle, period 42, entered at round 17"``, ``"converged_zero, entered at round 5"``, ..."""
+    """The outcome in words: ``"arms race, period 20, from round 17"``, ``"settles at zero effort by round 5"``,
+    ``"settles at positive effort by round 7"``, ``"no settling within 2,000 rounds"``.
+
+    ``outcome`` is an :class:`sim.analysis.Outcome` or a dict with its fields
+    (``outcome``, ``period``, ``entered_at``, optionally ``rounds``); None
+    gives ``"dynamics"``.
+    """
     name = _get(outcome, "outcome")
     if name is None:
         return "dynamics"
-    parts = [str(name)]
-    period, entered_at = _get(outcome, "period"), _get(outcome, "entered_at")
-    if name == "cycle" and period is not None:
-        parts.append(f"period {int(period)}")
-    if entered_at is not None:
-        parts.append(f"entered at round {int(entered_at)}")
-    return ", ".join(parts)
+    period, entered_at, rounds = _get(outcome, "period"), _get(outcome, "entered_at"), _get(outcome, "rounds")
+    since = "" if entered_at is None else f" by round {int(entered_at):,}"
+    if name == "cycle":
+        text = "arms race" if period is None else f"arms race, period {int(period):,}"
+        return text + ("" if entered_at is None else f", from round {int(entered_at):,}")
+    if name == "converged_zero":
+        return "settles at zero effort" + since
+    if name == "converged_nonzero":
+        return "settles at positive effort" + since
+    if name == "no_convergence":
+        return "no settling" + ("" if rounds is None else f" within {int(rounds):,} rounds")
+    return str(name).replace("_", " ")
+
+
+def default_window(outcome, first_round: int, last_round: int) -> tuple[int, int]:
+    """Rounds ``(start, stop)`` (both included) that the dynamics figure draws by default.
+
+    * a run of at most :data:`SHORT_RUN` rounds, or one that settles (``converged_*``), or
+      an unknown outcome: the whole run;
+    * a cycle of period ``p`` entered at round ``e``: one period of approach and two periods
+      of the cycle, ``[e - p, e + 2p]``, widened to at least :data:`MIN_WINDOW` rounds
+      (``[e - m, e + 2p]`` with ``m = MIN_WINDOW - 2p``), shifted back when it ends
+      after the run and clipped to the stored rounds;
+    * no settling (or a cycle of unknown period): the last :data:`UNSETTLED_WINDOW` rounds.
+    """
+    first_round, last_round = int(first_round), int(last_round)
+    if last_round < first_round:
+        raise ValueError(f"last_round {last_round} < first_round {first_round}")
+    whole = (first_round, last_round)
+    name = _get(outcome, "outcome")
+    if last_round - first_round + 1 <= SHORT_RUN or name not in ("cycle", "no_convergence"):
+        return whole
+    if name == "no_convergence":
+        return max(first_round, last_round - UNSETTLED_WINDOW + 1), last_round
+    cycle = _cycle(outcome)
+    if cycle is None or cycle[1] < 1:
+        return max(first_round, last_round - UNSETTLED_WINDOW + 1), last_round
+    entered_at, period = cycle
+    lead = max(period, MIN_WINDOW - 2 * period)
+    start, stop = entered_at - lead, entered_at + 2 * period
+    if stop > last_round:
+        start, stop = start - (stop - last_round), last_round
+    return max(first_round, start), min(last_round, stop)
+
+
+def rolling_tau(leaderboard: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Kendall's tau per round and its centred rolling mean: columns ``round``, ``kendall_tau``, ``tau_mean``.
+
+    ``tau_mean[t]`` is the mean of ``kendall_tau`` over the ``window`` rounds
+    centred on ``t`` (``pandas.Series.rolling(window, center=True,
+    min_periods=1)``: fewer rounds at the two ends of the run).  Rows sorted by round.
+    """
+    if int(window) != window or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    board = leaderboard.sort_values("round", kind="stable")
+    tau = board["kendall_tau"].astype(float).reset_index(drop=True)
+    mean = tau.rolling(int(window), center=True, min_periods=1).mean()
+    return pd.DataFrame({"round": board["round"].to_numpy(), "kendall_tau": tau.to_numpy(),
+                         "tau_mean": mean.to_numpy()})
+
+
+def default_tau_window(outcome, rounds: int) -> int:
+    """Rounds of the rolling mean of Kendall's tau: the period of a cycle (so the mean is constant along
+    the cycle), else about a fiftieth of the run (at least 1)."""
+    cycle = _cycle(outcome)
+    if cycle is not None and cycle[1] >= 1:
+        return cycle[1]
+    return max(1, int(rounds) // 50)
+
+
+def effort_linthresh(effort) -> float:
+    """Linear range ``[-l, l]`` of the symlog effort axis: the power of ten at or below the smallest positive
+    effort, but at least ``1e-4`` times the largest (so a small spender stays visible and the
+    axis spans at most about four decades); 1 when nobody spends."""
+    effort = np.abs(np.asarray(effort, dtype=float))
+    effort = effort[np.isfinite(effort) & (effort > 0)]
+    if effort.size == 0:
+        return 1.0
+    low = max(float(effort.min()), 1e-4 * float(effort.max()))
+    return float(10.0 ** np.floor(np.log10(low)))
 
 
 def _shade_span(outcome, first_round: int, last_round: int) -> tuple[int, int] | None:
@@ -378,33 +480,72 @@ def _incorrect_runs(rounds: np.ndarray, correct: np.ndarray, max_runs: int | Non
 # --------------------------------------------------------------------------- plots
 
 
+def styled(function):
+    """Decorator: run ``function`` inside ``plt.rc_context(STYLE)``, so every figure, axes and artist it
+    creates gets the package style; the global ``rcParams`` are restored when it returns (no side
+    effect at import or after the call)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def _line_kwargs(dash) -> dict:
     return {"linestyle": "-"} if dash == "" else {"dashes": dash}
 
 
+def _stack_widths(k: int) -> np.ndarray:
+    """Line widths of ``k`` lines drawn first to last: the first widest, each later one narrower, so that
+    lines lying on top of each other still show every colour as a stripe (from 1.2 pt up to 5 pt)."""
+    if k <= 1:
+        return np.array([1.8])
+    top = min(1.2 + 0.8 * (k - 1), 5.0)
+    return np.linspace(top, 1.2, k)
+
+
 def _legend(ax, labels: Sequence[str], palette: Mapping[str, tuple], dashes: Mapping[str, str | tuple],
-            extra: Sequence[tuple] = (), title=None):
-    handles = [Line2D([], [], color=palette[label], linewidth=1.8, **_line_kwargs(dashes[label])) for label in labels]
+            extra: Sequence[tuple] = (), title=None, widths=None):
+    if widths is None:
+        widths = np.full(len(labels), 1.8)
+    handles = [Line2D([], [], color=palette[label], linewidth=float(w), **_line_kwargs(dashes[label]))
+               for label, w in zip(labels, widths, strict=True)]
     names = list(labels)
     for handle, name in extra:
         handles.append(handle)
         names.append(name)
     ncol = 1 if len(names) <= 12 else 2
     fontsize = "small" if len(names) <= 12 else "x-small"
-    ax.legend(handles, names, title=title, fontsize=fontsize, title_fontsize=fontsize, ncol=ncol, loc="best")
+    # outside the axes, on the right: a legend never covers the data
+    ax.legend(handles, names, title=title, fontsize=fontsize, title_fontsize=fontsize, ncol=ncol,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _draw_lines(ax, data: pd.DataFrame, y: str, palette: Mapping[str, tuple], dashes: Mapping[str, str | tuple],
-                **kwargs) -> None:
+                drawstyle: str = "steps-post", markers: bool = False) -> np.ndarray:
+    """One line per developer in the order of ``data['label']``'s categories, widest first (:func:`_stack_widths`);
+    dense lines (more than :data:`RASTER_POINTS` points) are rasterised in vector output.  Returns the widths."""
     order = list(data["label"].cat.categories)
-    sns.lineplot(
-        data=data, x="round", y=y, hue="label", hue_order=order, palette=palette, style="label", style_order=order,
-        dashes=dict(dashes), estimator=None, errorbar=None, legend=False, ax=ax, **kwargs,
-    )
+    widths = _stack_widths(len(order))
+    groups = dict(tuple(data.groupby("label", observed=True, sort=False)))
+    for i, label in enumerate(order):
+        part = groups.get(label)
+        if part is None:
+            continue
+        style = {}
+        if markers:
+            style = {"marker": _MARKERS[i % len(_MARKERS)], "markersize": float(2.0 + 1.6 * widths[i]),
+                     "markeredgewidth": 0.0}
+        ax.plot(part["round"].to_numpy(dtype=float), part[y].to_numpy(dtype=float), color=palette[label],
+                linewidth=float(widths[i]), drawstyle=drawstyle, solid_capstyle="butt", zorder=2.0 + i / len(order),
+                rasterized=len(part) > RASTER_POINTS, **_line_kwargs(dashes[label]), **style)
+    return widths
 
 
-def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, shade=None) -> None:
-    _draw_lines(ax, data, "effort", palette, dashes, drawstyle="steps-post", linewidth=1.5)
+def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, shade=None, legend=True) -> None:
+    widths = _draw_lines(ax, data, "effort", palette, dashes)
     extra = []
     if shade is None:
         shade = _shade_span(outcome, int(trajectory["round"].min()), int(trajectory["round"].max()))
@@ -415,62 +556,94 @@ def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, s
         extra.append((Patch(**_CYCLE_SHADE), name))
     ax.set_xlabel(ROUND_LABEL)
     ax.set_ylabel(EFFORT_LABEL)
-    ax.set_ylim(bottom=min(0.0, float(data["effort"].min())) if len(data) else 0.0)
-    _legend(ax, list(data["label"].cat.categories), palette, dashes, extra)
+    effort = data["effort"].to_numpy(dtype=float) if len(data) else np.zeros(1)
+    top = float(np.nanmax(effort)) if np.isfinite(effort).any() else 0.0
+    positive = effort[effort > 0]
+    if top > 0 and top / float(positive.min()) > SYMLOG_RATIO:
+        linthresh = effort_linthresh(effort)
+        ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+        ax.set_ylim(-0.15 * linthresh, top * 1.5)  # zero lines sit just above the frame, not on it
+    elif top > 0:
+        ax.set_ylim(-0.04 * top, 1.08 * top)
+    else:
+        ax.set_ylim(-0.1, 1.0)
+        ax.text(0.5, 0.5, "no developer spends additional effort", transform=ax.transAxes, ha="center",
+                va="center", color="0.35")
+    if legend:
+        _legend(ax, list(data["label"].cat.categories), palette, dashes, extra, widths=widths)
 
 
-def plot_effort(trajectory: pd.DataFrame, outcome=None, ax=None, max_points: int | None = MAX_POINTS) -> Figure:
-    """Additional effort per developer over rounds (steps), shading one cycle when the outcome is a cycle."""
+@styled
+def plot_effort(trajectory: pd.DataFrame, outcome=None, ax=None, max_points: int | None = MAX_POINTS,
+                legend: bool = True) -> Figure:
+    """Additional effort per developer over rounds (steps), shading one cycle when the outcome is a cycle.
+
+    The axis is symlog (:func:`effort_linthresh`) when the efforts span more than
+    :data:`SYMLOG_RATIO`, so a small spender stays visible beside a large one;
+    zero lines are drawn just above the bottom of the frame.
+    """
     data = effort_data(trajectory, max_points=max_points)  # prepare (and validate) before making a figure
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
-    with plt.rc_context(STYLE):
-        ax = _new_axes(ax)
-        _effort_axes(ax, trajectory, outcome, data, palette, dashes)
-        ax.set_title("effort per developer")
+    ax = _new_axes(ax)
+    _effort_axes(ax, trajectory, outcome, data, palette, dashes, legend=legend)
+    ax.set_title("effort per developer")
     return ax.figure
 
 
-def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS) -> Figure:
-    """Published score per developer over rounds; legend in the final leaderboard order (rank 1 first)."""
+@styled
+def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS, legend: bool = True) -> Figure:
+    """Published score per developer over rounds; legend in the final leaderboard order (rank 1 first).
+
+    Lines are drawn widest first (rank 1 at the end) and marked with one marker shape per
+    developer when at most :data:`MARKER_ROUNDS` rounds are shown, so equal scores stay visible.
+    """
     data = score_data(trajectory, max_points=max_points)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
-    with plt.rc_context(STYLE):
-        ax = _new_axes(ax)
-        _draw_lines(ax, data, "published", palette, dashes, drawstyle="steps-post", linewidth=1.5)
-        ax.set_xlabel(ROUND_LABEL)
-        ax.set_ylabel(f"{SCORE_LABEL} (published)")
-        ax.set_title("published scores")
-        _legend(ax, list(data["label"].cat.categories), palette, dashes, title="final leaderboard")
+    span = int(trajectory["round"].max()) - int(trajectory["round"].min()) + 1
+    ax = _new_axes(ax)
+    widths = _draw_lines(ax, data, "published", palette, dashes, markers=span <= MARKER_ROUNDS)
+    ax.set_xlabel(ROUND_LABEL)
+    ax.set_ylabel(f"{SCORE_LABEL} (published)")
+    ax.set_title("published scores")
+    if legend:
+        _legend(ax, list(data["label"].cat.categories), palette, dashes, title="final leaderboard", widths=widths)
     return ax.figure
 
 
+@styled
 def plot_rank_bump(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS) -> Figure:
-    """Rank per developer over rounds (bump chart): rank 1 on top, each line labelled at its right end."""
+    """Rank per developer over rounds (bump chart in steps): rank 1 on top, each line labelled at its right end."""
     data = bump_data(trajectory, max_points=max_points)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
     n = len(palette)
     last = data.loc[data.groupby("developer", sort=False)["round"].idxmax()]
-    with plt.rc_context(STYLE):
-        ax = _new_axes(ax)
-        _draw_lines(ax, data, "rank", palette, dashes, linewidth=1.8)
-        fontsize = "small" if n <= 12 else "xx-small"
-        for row in last.itertuples(index=False):
-            ax.annotate(
-                str(row.label), xy=(row.round, row.rank), xytext=(5, 0), textcoords="offset points",
-                va="center", ha="left", color=palette[row.label], fontsize=fontsize, annotation_clip=False,
-            )
-        ax.set_ylim(n + 0.5, 0.5)  # inverted: rank 1 on top
-        if n <= 15:
-            ax.set_yticks(range(1, n + 1))
-        else:
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel(ROUND_LABEL)
-        ax.set_ylabel(RANK_LABEL)
-        ax.set_title("rank per developer")
-        ax.grid(axis="x", visible=False)
+    ax = _new_axes(ax)
+    order = list(data["label"].cat.categories)
+    groups = dict(tuple(data.groupby("label", observed=True, sort=False)))
+    for i, label in enumerate(order):
+        part = groups[label]
+        ax.plot(part["round"].to_numpy(dtype=float), part["rank"].to_numpy(dtype=float), color=palette[label],
+                linewidth=2.0, drawstyle="steps-post", solid_capstyle="butt", zorder=2.0 + i / n,
+                rasterized=len(part) > RASTER_POINTS, **_line_kwargs(dashes[label]))
+    fontsize = "small" if n <= 12 else "xx-small"
+    for row in last.itertuples(index=False):
+        ax.annotate(
+            str(row.label), xy=(row.round, row.rank), xytext=(5, 0), textcoords="offset points",
+            va="center", ha="left", color=palette[row.label], fontsize=fontsize, annotation_clip=False,
+        )
+    ax.set_ylim(n + 0.5, 0.5)  # inverted: rank 1 on top
+    if n <= 15:
+        ax.set_yticks(range(1, n + 1))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(ROUND_LABEL)
+    ax.set_ylabel(RANK_LABEL)
+    ax.set_title("rank per developer")
+    ax.grid(axis="x", visible=False)
     return ax.figure
 
 
+@styled
 def plot_cycle(trajectory: pd.DataFrame, outcome, ax=None, margin: int | None = None) -> Figure:
     """Effort per developer around the cycle (:func:`cycle_window`), first full cycle shaded, period in the title."""
     window = cycle_window(trajectory, outcome, margin=margin)
@@ -480,18 +653,23 @@ def plot_cycle(trajectory: pd.DataFrame, outcome, ax=None, margin: int | None = 
     data = effort_data(window)
     palette, dashes = developer_palette(window), developer_dashes(window)
     shade = _shade_span(outcome, int(window["round"].min()), int(window["round"].max()))
-    with plt.rc_context(STYLE):
-        ax = _new_axes(ax)
-        _effort_axes(ax, window, outcome, data, palette, dashes, shade=shade)
-        ax.set_title(f"cycle of period {period}, entered at round {entered_at}")
+    ax = _new_axes(ax)
+    _effort_axes(ax, window, outcome, data, palette, dashes, shade=shade)
+    ax.set_title(f"cycle of period {period}, entered at round {entered_at}")
     return ax.figure
 
 
-def plot_leaderboard(leaderboard: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS) -> Figure:
+@styled
+def plot_leaderboard(leaderboard: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS,
+                     tau_window: int = 1, window: tuple[int, int] | None = None) -> Figure:
     """Total effort (left axis) and Kendall's tau (right axis, [-1, 1]) over rounds; incorrect rankings shaded.
 
-    The two lines are thinned to ``max_points`` rounds (:func:`subsample_rounds`,
-    step mode); the shading is computed from every round.
+    Kendall's tau is drawn as its centred rolling mean over ``tau_window``
+    rounds (:func:`rolling_tau`; 1 draws every round's value).  ``window``
+    (rounds ``(start, stop)``) is outlined, e.g. the rounds the other panels
+    of :func:`dynamics_figure` show.  The two lines are thinned to
+    ``max_points`` rounds (:func:`subsample_rounds`); the shading is computed
+    from every round.
     """
     _one_scenario(leaderboard, "leaderboard")
     _require(leaderboard, ("round", "ranking_correct", "kendall_tau", "total_effort"), "leaderboard")
@@ -499,63 +677,119 @@ def plot_leaderboard(leaderboard: pd.DataFrame, ax=None, max_points: int | None 
         raise ValueError("leaderboard has no rows")
     full = leaderboard.sort_values("round", kind="stable")
     runs = _incorrect_runs(full["round"].to_numpy(dtype=float), full["ranking_correct"].to_numpy(), max_points)
-    board = subsample_rounds(full.assign(developer=0), ["total_effort", "kendall_tau"], max_points)
+    tau = rolling_tau(full, tau_window)
+    board = subsample_rounds(full.assign(developer=0), ["total_effort"], max_points)
+    tau = subsample_rounds(tau.assign(developer=0), ["tau_mean"], max_points, mode="line")
     rounds = board["round"].to_numpy(dtype=float)
-    with plt.rc_context(STYLE):
-        ax = _new_axes(ax)
-        (effort_line,) = ax.plot(rounds, board["total_effort"].to_numpy(dtype=float), color=_TOTAL_COLOUR,
-                                 drawstyle="steps-post", linewidth=1.5, label="total effort")
-        ax.set_xlabel(ROUND_LABEL)
-        ax.set_ylabel(TOTAL_EFFORT_LABEL)
-        ax.set_ylim(bottom=min(0.0, float(board["total_effort"].min())))
-        twin = ax.twinx()
-        (tau_line,) = twin.plot(rounds, board["kendall_tau"].to_numpy(dtype=float), color=_TAU_COLOUR,
-                                linestyle="--", drawstyle="steps-post", linewidth=1.3, label="Kendall's τ")
-        twin.set_ylim(-1.05, 1.05)
-        twin.set_yticks([-1, -0.5, 0, 0.5, 1])
-        twin.set_ylabel(TAU_LABEL)
-        twin.grid(False)
-        handles = [effort_line, tau_line]
-        if runs:
-            shade = PolyCollection(
-                [[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in runs],
-                transform=ax.get_xaxis_transform(), zorder=0, label="ranking incorrect", **_INCORRECT_SHADE,
-            )
-            ax.add_collection(shade, autolim=False)
-            handles.append(Patch(label="ranking incorrect", **_INCORRECT_SHADE))
-        twin.legend(handles=handles, fontsize="small", loc="upper right")  # on the twin, drawn above both lines
-        ax.set_title("leaderboard")
+    ax = _new_axes(ax)
+    (effort_line,) = ax.plot(rounds, board["total_effort"].to_numpy(dtype=float), color=_TOTAL_COLOUR,
+                             drawstyle="steps-post", linewidth=1.4, label="total effort",
+                             rasterized=len(rounds) > RASTER_POINTS)
+    ax.set_xlabel(ROUND_LABEL)
+    ax.set_ylabel(TOTAL_EFFORT_LABEL)
+    top = float(np.nanmax(board["total_effort"].to_numpy(dtype=float)))
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    ax.set_ylim(min(-0.04 * top, float(board["total_effort"].min())), 1.08 * top)
+    twin = ax.twinx()
+    tau_name = "Kendall's τ" if tau_window == 1 else f"Kendall's τ, mean over {tau_window} rounds"
+    (tau_line,) = twin.plot(tau["round"].to_numpy(dtype=float), tau["tau_mean"].to_numpy(dtype=float),
+                            color=_TAU_COLOUR, linewidth=1.8, label=tau_name, rasterized=len(tau) > RASTER_POINTS)
+    twin.set_ylim(-1.08, 1.08)
+    twin.set_yticks([-1, -0.5, 0, 0.5, 1])
+    twin.set_ylabel(TAU_LABEL)
+    twin.grid(False)
+    handles = [effort_line, tau_line]
+    if runs:
+        shade = PolyCollection(
+            [[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in runs],
+            transform=ax.get_xaxis_transform(), zorder=0, label="ranking incorrect", **_INCORRECT_SHADE,
+        )
+        ax.add_collection(shade, autolim=False)
+        handles.append(Patch(label="ranking incorrect", **_INCORRECT_SHADE))
+    if window is not None:
+        span = ax.axvspan(window[0], window[1], zorder=0.5, **_WINDOW_SHADE)
+        handles.append(Patch(label="rounds in the other panels", **_WINDOW_SHADE))
+        span.set_label("rounds in the other panels")
+    # below the axes, on the twin (drawn above both lines): never covers the data
+    twin.legend(handles=handles, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                ncol=2, borderaxespad=0.0)
+    ax.set_title("leaderboard over the whole run")
     return ax.figure
 
 
-def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome,
-                    max_points: int | None = MAX_POINTS) -> Figure:
-    """2 x 2 figure: effort (cycle shaded), published scores, rank bump chart, leaderboard measures.
+def _check_window(window, first_round: int, last_round: int) -> tuple[int, int]:
+    start, stop = window
+    start = first_round if start is None else int(start)
+    stop = last_round if stop is None else int(stop)
+    if start > stop:
+        raise ValueError(f"window start {start} is after its end {stop}")
+    if stop < first_round or start > last_round:
+        raise ValueError(f"window {start}:{stop} holds no stored round (rounds {first_round} to {last_round})")
+    return max(start, first_round), min(stop, last_round)
 
-    The suptitle states the outcome (:func:`outcome_title`); every panel is
-    thinned to ``max_points`` rounds per line.
+
+@styled
+def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome,
+                    max_points: int | None = MAX_POINTS, window: tuple[int | None, int | None] | None = None,
+                    tau_window: int | None = None) -> Figure:
+    """2 x 2 figure: effort, published scores and rank bump chart over ``window``; leaderboard over the whole run.
+
+    ``window = (start, stop)`` (rounds, both included; None for an end means
+    the run's first or last round) defaults to :func:`default_window`; it is
+    outlined in the leaderboard panel.  Kendall's tau is a rolling mean over
+    ``tau_window`` rounds (default :func:`default_tau_window`).  One legend of
+    developers (strongest first) serves the three developer panels; the
+    suptitle states the outcome in words (:func:`outcome_title`).  Every line
+    is thinned to ``max_points`` rounds.
     """
     _one_scenario(trajectory, "trajectory")
     _one_scenario(leaderboard, "leaderboard")
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2, 2, figsize=(14, 9), layout="constrained")
-        try:
-            plot_effort(trajectory, outcome, ax=axes[0, 0], max_points=max_points)
-            plot_scores(trajectory, ax=axes[0, 1], max_points=max_points)
-            plot_rank_bump(trajectory, ax=axes[1, 0], max_points=max_points)
-            plot_leaderboard(leaderboard, ax=axes[1, 1], max_points=max_points)
-            fig.suptitle(outcome_title(outcome))
-        except BaseException:
-            plt.close(fig)  # no half-drawn figure left open in pyplot
-            raise
+    _trajectory(trajectory, "effort", "published", "rank")
+    first, last = int(trajectory["round"].min()), int(trajectory["round"].max())
+    start, stop = default_window(outcome, first, last) if window is None else _check_window(window, first, last)
+    shown = trajectory[(trajectory["round"] >= start) & (trajectory["round"] <= stop)]
+    if tau_window is None:
+        tau_window = default_tau_window(outcome, last - first + 1)
+    palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
+    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE, layout="constrained")
+    try:
+        plot_effort(shown, outcome, ax=axes[0, 0], max_points=max_points, legend=False)
+        plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False)
+        plot_rank_bump(shown, ax=axes[1, 0], max_points=max_points)
+        whole = (start, stop) == (first, last)
+        plot_leaderboard(leaderboard, ax=axes[1, 1], max_points=max_points, tau_window=tau_window,
+                         window=None if whole else (start, stop))
+        for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
+            ax.set_xlim(start, stop + (1 if stop > start else 0.5))
+        if not whole:
+            for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
+                ax.set_title(f"{ax.get_title()}, rounds {start:,} to {stop:,}")
+        labels = list(developer_labels(trajectory))
+        widths = _stack_widths(len(labels))
+        handles = [Line2D([], [], color=palette[label], linewidth=float(w), **_line_kwargs(dashes[label]))
+                   for label, w in zip(labels, widths, strict=True)]
+        fig.legend(handles, labels, loc="outside right upper", title="developer\n(strongest first)",
+                   fontsize="small" if len(labels) <= 12 else "x-small", title_fontsize="small",
+                   ncol=1 if len(labels) <= 20 else 2)
+        fig.suptitle(outcome_title(outcome))
+    except BaseException:
+        plt.close(fig)  # no half-drawn figure left open in pyplot
+        raise
     return fig
 
 
 # --------------------------------------------------------------------------- output
 
 
-def save_figure(fig: Figure, path_stem) -> list[Path]:
-    """Write ``path_stem.png`` (200 dpi) and ``path_stem.pdf``; returns the two paths.
+def save_figure(fig: Figure, path_stem, dpi: float = 200, tight: bool = True) -> list[Path]:
+    """Write ``path_stem.png`` (``dpi`` dots per inch, default 200) and ``path_stem.pdf``; returns the two paths.
+
+    ``tight=True`` crops both files to what is drawn (``bbox_inches="tight"``,
+    one extra layout pass per file).  ``tight=False`` keeps the figure's own
+    size, which is enough for a constrained-layout figure whose legends are
+    placed ``"outside"``; then the layout computed for the PNG is reused for
+    the PDF (the figure's layout engine is switched off after the first
+    file), so the figure is laid out once.
 
     Each file is written to a temporary file in the same directory (named
     ``.<stem>.tmp<pid><token>.<ext>``, so the format is clear from the extension)
@@ -566,14 +800,16 @@ def save_figure(fig: Figure, path_stem) -> list[Path]:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for ext, options in (("png", {"dpi": 200}), ("pdf", {"metadata": {"CreationDate": None}})):
+    for ext, options in (("png", {"dpi": dpi}), ("pdf", {"metadata": {"CreationDate": None}})):
         target = stem.with_name(f"{stem.name}.{ext}")
         # A fresh name (pid + random token) created by savefig itself, so the file gets the usual
         # permissions (umask) rather than mkstemp's 0600.
         tmp = target.with_name(f".{stem.name}.tmp{os.getpid()}{secrets.token_hex(4)}.{ext}")
         try:
-            fig.savefig(tmp, format=ext, bbox_inches="tight", **options)
+            fig.savefig(tmp, format=ext, **({"bbox_inches": "tight"} if tight else {}), **options)
             os.replace(tmp, target)
+            if not tight:
+                fig.set_layout_engine("none")
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

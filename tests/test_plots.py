@@ -412,16 +412,127 @@ def test_plot_leaderboard_all_correct_has_no_shading(conv_traj):
 def test_dynamics_figure(cycle_traj):
     fig = plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj), CYCLE_OUTCOME)
     assert isinstance(fig, Figure)
-    assert fig.get_suptitle() == "cycle, period 6, entered at round 4"
+    assert fig.get_suptitle() == "arms race, period 6, from round 4"
     assert len(fig.axes) == 5  # four panels and the tau twin
     assert len(_cycle_patches(fig.axes[0])) == 1
     assert fig.axes[2].yaxis_inverted()
+    # one legend of developers for the figure, strongest first; none inside the developer panels
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(plots.developer_labels(cycle_traj))
+    assert all(ax.get_legend() is None for ax in fig.axes[:3])
+    # the run is short (40 rounds): every panel shows it whole
+    assert fig.axes[0].get_xlim()[0] == 0 and fig.axes[0].get_xlim()[1] >= ROUNDS
+    assert "mean over 6 rounds" in " ".join(_legend_texts(fig.axes[4]))  # Kendall's tau over one period
 
 
 def test_dynamics_figure_converged(conv_traj):
     fig = plots.dynamics_figure(conv_traj, make_leaderboard(conv_traj), CONV_OUTCOME)
-    assert fig.get_suptitle() == "converged_zero, entered at round 5"
+    assert fig.get_suptitle() == "settles at zero effort by round 5"
     assert _cycle_patches(fig.axes[0]) == []
+    bottom, _ = fig.axes[0].get_ylim()
+    assert bottom < 0  # zero-effort lines drawn above the frame, not on it
+
+
+def test_dynamics_figure_window_of_a_long_cycle():
+    rounds, start, period = 400, 100, 6
+    effort = np.array([TRANSIENT[t % 4] if t < start else CYCLE[(t - start) % period] for t in range(rounds + 1)])
+    traj = make_trajectory(effort)
+    outcome = {"outcome": "cycle", "period": period, "entered_at": start}
+    fig = plots.dynamics_figure(traj, make_leaderboard(traj), outcome)
+    lo, hi = plots.default_window(outcome, 0, rounds)
+    assert (lo, hi) == (start - period, start + 2 * period)  # one period of approach, two of the cycle
+    for ax in fig.axes[:3]:
+        xs = np.concatenate([line.get_xdata() for line in ax.lines])
+        assert xs.min() >= lo and xs.max() <= hi
+        assert f"rounds {lo:,} to {hi:,}" in ax.get_title()
+    (board,) = [a for a in fig.axes if a.get_title() == "leaderboard over the whole run"]
+    assert board.lines[0].get_xdata().max() == rounds
+    assert "rounds in the other panels" in _legend_texts(fig.axes[4])
+    fig = plots.dynamics_figure(traj, make_leaderboard(traj), outcome, window=(300, None), tau_window=3)
+    xs = np.concatenate([line.get_xdata() for line in fig.axes[0].lines])
+    assert xs.min() == 300 and xs.max() == rounds
+    assert "mean over 3 rounds" in " ".join(_legend_texts(fig.axes[4]))
+    for bad in ((500, 600), (30, 20)):
+        with pytest.raises(ValueError, match="window"):
+            plots.dynamics_figure(traj, make_leaderboard(traj), outcome, window=bad)
+    assert plt.get_fignums() == [1, 2]  # the two good figures only
+
+
+@pytest.mark.parametrize(
+    ("outcome", "first", "last", "expected"),
+    [
+        ({"outcome": "cycle", "period": 20, "entered_at": 500}, 0, 2000, (480, 540)),
+        ({"outcome": "cycle", "period": 20, "entered_at": 1990}, 0, 2000, (1940, 2000)),  # shifted back
+        ({"outcome": "cycle", "period": 2, "entered_at": 3}, 0, 2000, (0, 7)),  # 12 rounds wanted, clipped at 0
+        ({"outcome": "cycle", "period": 2, "entered_at": 100}, 0, 2000, (92, 104)),
+        ({"outcome": "converged_zero", "period": 1, "entered_at": 5}, 0, 2000, (0, 2000)),
+        ({"outcome": "converged_nonzero", "period": 1, "entered_at": 5}, 10, 2000, (10, 2000)),
+        ({"outcome": "no_convergence", "period": None, "entered_at": None}, 0, 2000, (1971, 2000)),
+        ({"outcome": "no_convergence", "period": None, "entered_at": None}, 0, 59, (0, 59)),  # short: whole run
+        (None, 0, 2000, (0, 2000)),
+    ],
+)
+def test_default_window(outcome, first, last, expected):
+    assert plots.default_window(outcome, first, last) == expected
+
+
+def test_rolling_tau_is_a_centred_mean():
+    board = pd.DataFrame({"round": [3, 0, 1, 2], "kendall_tau": [1.0, -1.0, 1.0, -1.0]})
+    data = plots.rolling_tau(board, 2)
+    assert list(data["round"]) == [0, 1, 2, 3]
+    assert list(data["kendall_tau"]) == [-1.0, 1.0, -1.0, 1.0]
+    # pandas centres an even window on [t - 1, t]: first value alone, then pairs
+    assert list(data["tau_mean"]) == [-1.0, 0.0, 0.0, 0.0]
+    assert list(plots.rolling_tau(board, 3)["tau_mean"]) == pytest.approx([0.0, -1 / 3, 1 / 3, 0.0])
+    with pytest.raises(ValueError, match="window"):
+        plots.rolling_tau(board, 0)
+
+
+def test_default_tau_window():
+    assert plots.default_tau_window({"outcome": "cycle", "period": 20, "entered_at": 3}, 2001) == 20
+    assert plots.default_tau_window({"outcome": "no_convergence", "period": None, "entered_at": None}, 2001) == 40
+    assert plots.default_tau_window(None, 10) == 1
+
+
+def test_effort_linthresh_keeps_a_small_spender_visible():
+    assert plots.effort_linthresh([0.0, 0.03, 250.0]) == pytest.approx(0.01)
+    assert plots.effort_linthresh([0.0, 1e-9, 100.0]) == pytest.approx(0.01)  # at most four decades
+    assert plots.effort_linthresh([0.0, 0.0]) == 1.0
+
+
+def test_plot_effort_symlog_when_efforts_span_decades():
+    effort = np.tile([[0.0, 0.05, 300.0]], (10, 1))
+    fig = plots.plot_effort(make_trajectory(effort))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog"
+    assert ax.get_ylim()[0] < 0 < 0.05 < ax.get_ylim()[1]
+    fig = plots.plot_effort(make_trajectory(np.zeros((10, 3))))
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] < 0
+    assert any("no developer spends" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_overlapping_lines_are_drawn_widest_first(cycle_traj):
+    fig = plots.plot_scores(cycle_traj)
+    widths = [line.get_linewidth() for line in fig.axes[0].lines]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths)
+    assert len({line.get_marker() for line in fig.axes[0].lines}) == 3  # 41 rounds: markers, one shape each
+
+
+def test_legends_outside_the_data(cycle_traj):
+    for fig in (plots.plot_effort(cycle_traj, CYCLE_OUTCOME), plots.plot_scores(cycle_traj)):
+        legend = fig.axes[0].get_legend()
+        assert legend.get_bbox_to_anchor().x0 >= fig.axes[0].get_window_extent().x1
+
+
+def test_every_public_plot_applies_the_style(cycle_traj):
+    with plt.rc_context({"axes.facecolor": "red", "axes.grid": False}):
+        figures = [plots.plot_effort(cycle_traj), plots.plot_scores(cycle_traj), plots.plot_rank_bump(cycle_traj),
+                   plots.plot_cycle(cycle_traj, CYCLE_DICT), plots.plot_leaderboard(make_leaderboard(cycle_traj)),
+                   plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj), CYCLE_DICT)]
+        assert matplotlib.rcParams["axes.facecolor"] == "red"  # restored after each call
+    for fig in figures:
+        assert matplotlib.colors.to_hex(fig.axes[0].get_facecolor()) == "#ffffff"
+        assert fig.axes[0].yaxis._major_tick_kw.get("gridOn", False)
 
 
 def test_no_global_style_or_backend_changes(cycle_traj):
@@ -488,11 +599,16 @@ def test_plot_leaderboard_long_run_is_thinned():
 
 
 def test_outcome_title():
-    assert plots.outcome_title(CYCLE_OUTCOME) == "cycle, period 6, entered at round 4"
-    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None}) == "no_convergence"
-    assert plots.outcome_title(SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=7)) == (
-        "converged_nonzero, entered at round 7"
+    assert plots.outcome_title(CYCLE_OUTCOME) == "arms race, period 6, from round 4"
+    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None}) == "no settling"
+    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None, "rounds": 2000}) == (
+        "no settling within 2,000 rounds"
     )
+    assert plots.outcome_title(SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=7)) == (
+        "settles at positive effort by round 7"
+    )
+    assert plots.outcome_title(CONV_OUTCOME) == "settles at zero effort by round 5"
+    assert plots.outcome_title(None) == "dynamics"
 
 
 # --------------------------------------------------------------------------- saving
