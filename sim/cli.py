@@ -7,10 +7,15 @@
     power-law scenarios, the Proposition 5.6 quantities.
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
-``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--out DIR]``
+``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--tau T] [--json] [--plot] [--window START:END]
+[--out DIR]``
     Repeated play: the outcome (converged to zero, to a non-zero profile, a
     cycle with its period, or no convergence), a per-developer summary, and
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
+
+``lbsim plot DIR [--x AXIS] [--y MEASURE] [--hue AXIS] [--col AXIS] [--row AXIS] [--out STEM]``
+    A figure (PNG and PDF) of any sweep output directory: a measure against
+    an axis, split by other axes (:func:`sim.plots.sweep_figure`).
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
 exits with status 2, without a traceback.
@@ -514,6 +519,59 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+#: Resolution of the PNG that ``lbsim plot`` writes (the PDF is vector).
+SWEEP_PLOT_DPI = 150
+
+
+def _cmd_plot(args) -> int:
+    """``lbsim plot DIR``: one figure of a sweep's results (:func:`sim.plots.sweep_figure`), PNG and PDF."""
+    from pathlib import Path
+
+    from sim import sweeps
+
+    out = Path(args.sweep_dir)
+    if not out.is_dir():
+        raise ScenarioError("DIR", str(out), "is not a directory (give what lbsim sweep --out wrote)")
+    manifest = sweeps.read_manifest(out)
+    if not manifest:
+        raise ScenarioError("DIR", str(out), f"holds no {sweeps.MANIFEST}: not a sweep output directory")
+    if args.out is not None and not args.out.strip():
+        raise ScenarioError("--out", args.out, "needs a file name stem")
+    try:
+        table = sweeps.read_results(out)
+    except (OSError, ValueError) as err:
+        raise ScenarioError("DIR", str(out), f"cannot read the results: {err}") from None
+    if table.empty:
+        raise ScenarioError("DIR", str(out), "holds no finished chunk yet")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim import plots
+
+    axes = plots.sweep_axes(table, manifest)
+    try:
+        choice = plots.sweep_choice(table, axes, x=args.x, y=args.y, hue=args.hue, col=args.col, row=args.row)
+    except ScenarioError as err:
+        field = err.field if err.field in ("axes", "rows") else f"--{err.field}"
+        raise ScenarioError(field, err.value, err.message) from None
+    stem = Path(args.out) if args.out is not None else out / _safe_name(f"plot-{choice.y}-by-{choice.x}")
+    fig = plots.sweep_figure(table, x=choice.x, y=choice.y, hue=choice.hue, col=choice.col, row=choice.row,
+                             axes=axes, title=manifest.get("sweep"))
+    try:
+        written = plots.save_figure(fig, stem, dpi=SWEEP_PLOT_DPI)
+    except OSError as err:
+        raise ScenarioError("--out", str(stem), f"cannot write: {err.strerror}") from None
+    finally:
+        plt.close(fig)
+    facets = ", ".join(f"{k} = {v}" for k, v in (("hue", choice.hue), ("col", choice.col), ("row", choice.row)) if v)
+    print(f"{choice.y} by {choice.x}{' (log scale)' if choice.logx else ''}{'; ' + facets if facets else ''}; "
+          f"{len(table):,} scenarios")
+    print(f"Wrote {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_reproduce(args) -> int:
     """``lbsim reproduce``: the same as ``python -m experiments.all`` (run from a checkout of the repository)."""
     try:
@@ -605,6 +663,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_sweep)
+    p = sub.add_parser("plot", help="a figure of a sweep's results (lbsim sweep --out DIR): a measure against an axis")
+    p.add_argument("sweep_dir", metavar="DIR", help="sweep output directory (manifest.json and summary/)")
+    p.add_argument("--x", default=None, metavar="AXIS",
+                   help="axis on the x axis (default: the first numeric axis that varies; log scale when log-spaced)")
+    p.add_argument("--y", default=None, metavar="MEASURE",
+                   help="measure: outcome (stacked shares; default), converged_zero_share, ranking_correct_share, "
+                   "kendall_tau_tail, mean_total_effort_tail, period, ... (a bad name lists them)")
+    p.add_argument("--hue", default=None, metavar="AXIS", help="axis drawn as one colour per value")
+    p.add_argument("--col", default=None, metavar="AXIS", help="axis drawn as one panel column per value")
+    p.add_argument("--row", default=None, metavar="AXIS", help="axis drawn as one panel row per value")
+    p.add_argument("--out", default=None, metavar="STEM",
+                   help="output file stem: writes STEM.png and STEM.pdf (default: DIR/plot-<y>-by-<x>)")
+    p.set_defaults(run=_cmd_plot)
     p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
     p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers for the sweeps (default 1)")
@@ -623,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.run(args)
     except ScenarioError as err:
-        path = getattr(args, "scenario", None) or getattr(args, "sweep_file", None)
+        path = getattr(args, "scenario", None) or getattr(args, "sweep_file", None) or getattr(args, "sweep_dir", None)
         where = f"{path}: " if path and err.field != str(path) else ""
         print(f"lbsim: error: {where}{err}".replace("\n", " "), file=sys.stderr)
         return EXIT_BAD_INPUT
