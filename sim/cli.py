@@ -391,6 +391,10 @@ def _cmd_run(args) -> int:
     window = parse_window(args.window) if args.window is not None else None
     if window is not None and not args.plot:
         raise ScenarioError("--window", args.window, "applies to the figure: add --plot")
+    if window is not None and window[0] is not None:  # before the run: rounds 0 .. R are recorded
+        last = args.rounds if args.rounds is not None else scenario.dynamics.rounds
+        if window[0] > last:
+            raise ScenarioError("--window", args.window, f"holds no round of the run (rounds 0 to {last})")
     out_dir = None
     if args.out is not None or args.plot:
         if args.out is not None and not args.out.strip():
@@ -419,11 +423,6 @@ def _cmd_run(args) -> int:
         tau = float(result.game.tau[0])
     report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
     if out_dir is not None:
-        rounds = (int(trajectory["round"].min()), int(trajectory["round"].max()))
-        if window is not None and ((window[1] is not None and window[1] < rounds[0])
-                                   or (window[0] is not None and window[0] > rounds[1])):
-            raise ScenarioError("--window", args.window,
-                                f"holds no round of the run (rounds {rounds[0]} to {rounds[1]})")
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
                                                              args.plot, window)]
     if args.json:
