@@ -87,6 +87,7 @@ __all__ = [
     "rolling_tau",
     "save_figure",
     "score_data",
+    "scores_crowded",
     "styled",
     "subsample_rounds",
 ]
@@ -110,6 +111,8 @@ UNSETTLED_WINDOW = 30
 MIN_WINDOW = 12
 #: Efforts spanning more than this ratio (largest / smallest positive) are drawn on a symlog axis.
 SYMLOG_RATIO = 20.0
+#: Scores whose developer means differ by less than this share of the score range count as crowded.
+CROWDED = 0.02
 #: Score lines get markers when at most this many rounds are shown.
 MARKER_ROUNDS = 150
 #: Lines with more points than this are rasterised in vector output (PDF).
@@ -317,15 +320,38 @@ def effort_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS) -
     return _per_developer(trajectory, "effort", max_points, "step", list(developer_labels(trajectory).index))
 
 
-def score_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS) -> pd.DataFrame:
+def score_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS, relative: bool = False) -> pd.DataFrame:
     """Published score per developer and round: columns ``round``, ``developer``, ``label``, ``published``.
 
-    Rows and ``label`` categories in the final leaderboard order (rank 1
-    first, :func:`final_order`), then by round.  Thinned to ``max_points``
-    rounds per developer (step mode).
+    With ``relative=True`` the value column is ``gap`` instead: the published
+    score minus the round's highest published score (0 for the leader,
+    negative below it).  Rows and ``label`` categories in the final
+    leaderboard order (rank 1 first, :func:`final_order`), then by round.
+    Thinned to ``max_points`` rounds per developer (step mode).
     """
     trajectory = _trajectory(trajectory, "published", "rank")
-    return _per_developer(trajectory, "published", max_points, "step", final_order(trajectory))
+    if not relative:
+        return _per_developer(trajectory, "published", max_points, "step", final_order(trajectory))
+    top = trajectory.groupby("round")["published"].transform("max")
+    gap = trajectory.assign(gap=trajectory["published"].astype(float) - top.astype(float))
+    return _per_developer(gap, "gap", max_points, "step", final_order(trajectory))
+
+
+def scores_crowded(trajectory: pd.DataFrame) -> bool:
+    """Whether two developers' published scores are too close to tell apart on a plain score axis.
+
+    True when the mean published scores of two developers differ by less than
+    :data:`CROWDED` times the range of all published scores shown (and that
+    range is positive); :func:`dynamics_figure` then draws the gaps to the
+    leader on a symlog axis (``plot_scores(relative=True)``).
+    """
+    trajectory = _trajectory(trajectory, "published")
+    published = trajectory["published"].astype(float)
+    span = float(published.max() - published.min())
+    means = np.sort(trajectory.groupby("developer")["published"].mean().to_numpy(dtype=float))
+    if len(means) < 2 or not span > 0:
+        return False
+    return bool(np.min(np.diff(means)) < CROWDED * span)
 
 
 def bump_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS) -> pd.DataFrame:
@@ -424,14 +450,17 @@ def rolling_tau(leaderboard: pd.DataFrame, window: int) -> pd.DataFrame:
     """Kendall's tau per round and its centred rolling mean: columns ``round``, ``kendall_tau``, ``tau_mean``.
 
     ``tau_mean[t]`` is the mean of ``kendall_tau`` over the ``window`` rounds
-    centred on ``t`` (``pandas.Series.rolling(window, center=True,
-    min_periods=1)``: fewer rounds at the two ends of the run).  Rows sorted by round.
+    centred on ``t`` (``pandas.Series.rolling(window, center=True)``; NaN
+    within half a window of either end of the run, where the window is not
+    full, unless the run is shorter than the window: then every round is the
+    mean of the rounds there are).  Rows sorted by round.
     """
     if int(window) != window or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window!r}")
     board = leaderboard.sort_values("round", kind="stable")
     tau = board["kendall_tau"].astype(float).reset_index(drop=True)
-    mean = tau.rolling(int(window), center=True, min_periods=1).mean()
+    window = int(window)
+    mean = tau.rolling(window, center=True, min_periods=window if len(tau) >= window else 1).mean()
     return pd.DataFrame({"round": board["round"].to_numpy(), "kendall_tau": tau.to_numpy(),
                          "tau_mean": mean.to_numpy()})
 
@@ -606,20 +635,37 @@ def plot_effort(trajectory: pd.DataFrame, outcome=None, ax=None, max_points: int
 
 
 @styled
-def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS, legend: bool = True) -> Figure:
+def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS, legend: bool = True,
+                relative: bool | None = False) -> Figure:
     """Published score per developer over rounds; legend in the final leaderboard order (rank 1 first).
 
     Lines are drawn widest first (rank 1 at the end) and marked with one marker shape per
     developer when at most :data:`MARKER_ROUNDS` rounds are shown, so equal scores stay visible.
+    ``relative=True`` draws each score's gap to the round's leader (:func:`score_data`) on a
+    symlog axis, which separates scores that differ in the third decimal next to ones far
+    below; ``relative=None`` chooses that when the scores are crowded (:func:`scores_crowded`).
     """
-    data = score_data(trajectory, max_points=max_points)
+    if relative is None:
+        relative = scores_crowded(trajectory)
+    column = "gap" if relative else "published"
+    data = score_data(trajectory, max_points=max_points, relative=relative)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
     span = int(trajectory["round"].max()) - int(trajectory["round"].min()) + 1
     ax = _new_axes(ax)
-    widths = _draw_lines(ax, data, "published", palette, dashes, markers=span <= MARKER_ROUNDS)
+    widths = _draw_lines(ax, data, column, palette, dashes, markers=span <= MARKER_ROUNDS)
     ax.set_xlabel(ROUND_LABEL)
-    ax.set_ylabel(f"{SCORE_LABEL} (published)")
-    ax.set_title("published scores")
+    if relative:
+        gaps = data["gap"].to_numpy(dtype=float)
+        linthresh = effort_linthresh(gaps)
+        deepest = float(np.nanmax(np.abs(gaps))) if len(gaps) else 0.0
+        if deepest > 0:
+            ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+            ax.set_ylim(-1.5 * deepest, 0.3 * linthresh)  # the leader's line (gap 0) just below the top
+        ax.set_ylabel(f"{SCORE_LABEL} − leader's {SCORE_LABEL} (published)")
+        ax.set_title("published scores, gap to the leader")
+    else:
+        ax.set_ylabel(f"{SCORE_LABEL} (published)")
+        ax.set_title("published scores")
     if legend:
         _legend(ax, list(data["label"].cat.categories), palette, dashes, title="final leaderboard", widths=widths)
     return ax.figure
@@ -752,7 +798,8 @@ def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome
     ``window = (start, stop)`` (rounds, both included; None for an end means
     the run's first or last round) defaults to :func:`default_window`; it is
     outlined in the leaderboard panel.  Kendall's tau is a rolling mean over
-    ``tau_window`` rounds (default :func:`default_tau_window`).  One legend of
+    ``tau_window`` rounds (default :func:`default_tau_window`).  Crowded scores are drawn as gaps to the
+    leader (``plot_scores(relative=None)``).  One legend of
     developers (strongest first) serves the three developer panels; the
     suptitle states the outcome in words (:func:`outcome_title`).  Every line
     is thinned to ``max_points`` rounds.
@@ -769,7 +816,7 @@ def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome
     fig, axes = plt.subplots(2, 2, figsize=FIGSIZE, layout="constrained")
     try:
         plot_effort(shown, outcome, ax=axes[0, 0], max_points=max_points, legend=False)
-        plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False)
+        plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False, relative=None)
         plot_rank_bump(shown, ax=axes[1, 0], max_points=max_points)
         whole = (start, stop) == (first, last)
         plot_leaderboard(leaderboard, ax=axes[1, 1], max_points=max_points, tau_window=tau_window,

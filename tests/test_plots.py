@@ -481,9 +481,11 @@ def test_rolling_tau_is_a_centred_mean():
     data = plots.rolling_tau(board, 2)
     assert list(data["round"]) == [0, 1, 2, 3]
     assert list(data["kendall_tau"]) == [-1.0, 1.0, -1.0, 1.0]
-    # pandas centres an even window on [t - 1, t]: first value alone, then pairs
-    assert list(data["tau_mean"]) == [-1.0, 0.0, 0.0, 0.0]
-    assert list(plots.rolling_tau(board, 3)["tau_mean"]) == pytest.approx([0.0, -1 / 3, 1 / 3, 0.0])
+    # pandas centres an even window on [t - 1, t]; no mean where the window is not full
+    assert data["tau_mean"].tolist()[1:] == [0.0, 0.0, 0.0] and np.isnan(data["tau_mean"].iloc[0])
+    three = plots.rolling_tau(board, 3)["tau_mean"].to_numpy()
+    assert np.isnan(three[[0, 3]]).all() and three[1:3] == pytest.approx([-1 / 3, 1 / 3])
+    assert plots.rolling_tau(board, 9)["tau_mean"].tolist() == [0.0] * 4  # shorter than the window: all rounds
     with pytest.raises(ValueError, match="window"):
         plots.rolling_tau(board, 0)
 
