@@ -883,3 +883,20 @@ def test_sweep_figure_bad_names_leave_no_figure_open():
     with pytest.raises(ScenarioError, match="choose from"):
         plots.sweep_figure(make_sweep(), x="nope", axes=AXES)
     assert plt.get_fignums() == []
+
+
+def test_score_gaps_to_the_leader_and_crowded_scores(cycle_traj):
+    gaps = plots.score_data(cycle_traj, relative=True)
+    published = plots.score_data(cycle_traj)
+    top = cycle_traj.groupby("round")["published"].max()
+    assert gaps["gap"].to_numpy() == pytest.approx(published["published"].to_numpy() - top[gaps["round"]].to_numpy())
+    assert (gaps["gap"] <= 0).all() and (gaps.groupby("round")["gap"].max() == 0).all()
+    assert not plots.scores_crowded(cycle_traj)
+    # two developers a thousandth apart beside one far below: crowded, drawn as gaps on a symlog axis
+    crowded = make_trajectory(np.zeros((5, 3)), theta=np.array([2.0, 1.999, 0.2]))
+    assert plots.scores_crowded(crowded)
+    fig = plots.plot_scores(crowded, relative=None)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog" and "leader" in ax.get_ylabel()
+    assert ax.get_ylim()[1] > 0  # the leader's line (gap 0) inside the frame
+    assert plots.plot_scores(crowded).axes[0].get_yscale() == "linear"  # relative=False by default
