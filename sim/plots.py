@@ -41,8 +41,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
+from cycler import cycler
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -67,12 +68,14 @@ __all__ = [
     "ROUND_LABEL",
     "SCORE_LABEL",
     "STYLE",
+    "COLORBLIND",
     "bump_data",
     "cycle_window",
     "default_tau_window",
     "default_window",
     "developer_dashes",
     "developer_labels",
+    "colour_palette",
     "developer_palette",
     "dynamics_figure",
     "effort_data",
@@ -123,22 +126,54 @@ FIGSIZE = (12.0, 7.5)
 #: Name of the colour-blind-safe seaborn palette used for developers.
 PALETTE = "colorblind"
 
-#: The one style of every figure; applied with ``plt.rc_context(STYLE)`` inside functions, never globally.
+#: seaborn's ``colorblind`` palette (10 colours), here so that drawing a run's figure does not import
+#: seaborn (and with it scipy.stats, about a second); a test checks it against seaborn's.
+COLORBLIND: tuple[tuple[float, float, float], ...] = tuple(
+    to_rgb(c) for c in ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
+                        "#ece133", "#56b4e9")
+)
+
+
+def colour_palette(n: int | None = None) -> list[tuple[float, float, float]]:
+    """The first ``n`` colours of :data:`COLORBLIND`, cycling past 10 (``seaborn.color_palette("colorblind", n)``)."""
+    n = len(COLORBLIND) if n is None else int(n)
+    return [COLORBLIND[i % len(COLORBLIND)] for i in range(n)]
+
+
+#: The one style of every figure: seaborn's ``whitegrid`` axes style and ``notebook`` context at
+#: font scale 0.9 (without seaborn's default colormap, which exists only once seaborn is imported),
+#: the colour-blind-safe palette, framed legends, 200 dpi.  Written out here (a test checks it against
+#: ``seaborn.axes_style`` and ``seaborn.plotting_context``); applied with ``plt.rc_context(STYLE)``
+#: inside functions (:func:`styled`), never globally.
 STYLE: dict = {
-    **sns.axes_style("whitegrid"),
-    **sns.plotting_context("notebook", font_scale=0.9),
-    "axes.prop_cycle": plt.cycler(color=sns.color_palette(PALETTE)),
+    # seaborn.axes_style("whitegrid")
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.color": ".15", "ytick.color": ".15", "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True, "xtick.top": False,
+    "ytick.right": False, "axes.grid": True, "axes.facecolor": "white", "axes.edgecolor": ".8", "grid.color": ".8",
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True, "axes.spines.top": True,
+    "xtick.bottom": False, "ytick.left": False,
+    # seaborn.plotting_context("notebook", font_scale=0.9)
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
+    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1,
+    "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 10.8, "axes.labelsize": 10.8, "axes.titlesize": 10.8,
+    "xtick.labelsize": 9.9, "ytick.labelsize": 9.9, "legend.fontsize": 9.9, "legend.title_fontsize": 10.8,
+    # the package's own
+    "axes.prop_cycle": cycler(color=list(COLORBLIND)),
     "legend.frameon": True,
     "legend.framealpha": 0.85,
     "savefig.dpi": 200,
 }
 
 _CYCLE_SHADE = {"color": "0.55", "alpha": 0.18, "linewidth": 0}
-_INCORRECT_SHADE = {"facecolor": sns.color_palette(PALETTE)[3], "alpha": 0.12, "edgecolor": "none"}
+_INCORRECT_SHADE = {"facecolor": COLORBLIND[3], "alpha": 0.12, "edgecolor": "none"}
 _TOTAL_COLOUR = "0.55"  # grey and black: never a developer's colour
 _TAU_COLOUR = "black"
 _TRAJECTORY_COLUMNS = ("round", "developer", "capability")
-_N_COLOURS = len(sns.color_palette(PALETTE))
+_N_COLOURS = len(COLORBLIND)
 _WINDOW_SHADE = {"facecolor": "none", "edgecolor": "0.3", "linewidth": 1.0, "linestyle": ":"}
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
 _DASHES = ("", (5, 2), (1.5, 1.5), (6, 2, 1.5, 2))  # seaborn dash specs: "" is a solid line
@@ -232,7 +267,7 @@ def developer_palette(trajectory: pd.DataFrame) -> dict[str, tuple]:
     and the line style tells them apart (:func:`developer_dashes`).
     """
     labels = developer_labels(trajectory)
-    colours = sns.color_palette(PALETTE, len(labels))
+    colours = colour_palette(len(labels))
     return dict(zip(labels, colours, strict=True))
 
 
@@ -850,7 +885,7 @@ OUTCOME_WORDS = {
     "cycle": "arms race (cycle)",
     "no_convergence": "no settling",
 }
-_OUTCOME_COLOURS = dict(zip(OUTCOME_ORDER, [sns.color_palette(PALETTE)[i] for i in (2, 0, 3, 7)], strict=True))
+_OUTCOME_COLOURS = dict(zip(OUTCOME_ORDER, [COLORBLIND[i] for i in (2, 0, 3, 7)], strict=True))
 
 #: Share measures computed from the ``outcome`` column: name -> outcomes counted.
 _SHARE_MEASURES = {
@@ -1192,7 +1227,7 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
     cols = list(dict.fromkeys(data["col"]))
     hues = list(dict.fromkeys(data["hue"]))
     numeric = pd.api.types.is_numeric_dtype(data["x"])
-    palette = dict(zip(hues, sns.color_palette(PALETTE, len(hues)) if choice.hue else ["0.15"], strict=True))
+    colours = dict(zip(hues, colour_palette(len(hues)) if choice.hue else ["0.15"], strict=True))
     width, height = min(4.4 * len(cols) + 3.2, 24.0), min(3.3 * len(rows) + 0.9, 18.0)
     fig, grid = plt.subplots(len(rows), len(cols), figsize=(width, height), layout="constrained", sharex=True,
                              sharey=True, squeeze=False)
@@ -1206,9 +1241,9 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
                 if choice.y == "outcome":
                     _draw_outcome_shares(ax, cell, numeric, categories, handles)
                 else:
-                    _draw_measure(ax, cell, numeric, categories, hues, palette, handles)
+                    _draw_measure(ax, cell, numeric, categories, hues, colours, handles)
                 if stars is not None and len(stars):
-                    _draw_tau_star(ax, stars[(stars["row"] == r) & (stars["col"] == c)], palette, handles,
+                    _draw_tau_star(ax, stars[(stars["row"] == r) & (stars["col"] == c)], colours, handles,
                                    several=bool(choice.hue))
                 facet = [f"{choice.row} = {r}" if choice.row else "", f"{choice.col} = {c}" if choice.col else ""]
                 ax.set_title(", ".join(t for t in facet if t), fontsize="medium")

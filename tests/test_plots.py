@@ -537,6 +537,14 @@ def test_every_public_plot_applies_the_style(cycle_traj):
         assert fig.axes[0].yaxis._major_tick_kw.get("gridOn", False)
 
 
+def test_style_and_palette_are_seaborns():
+    context = sns.plotting_context("notebook", font_scale=0.9)
+    whitegrid = {k: v for k, v in sns.axes_style("whitegrid").items() if k != "image.cmap"}
+    assert {k: plots.STYLE[k] for k in [*whitegrid, *context]} == {**whitegrid, **context}
+    assert plots.colour_palette() == sns.color_palette("colorblind")
+    assert plots.colour_palette(23) == sns.color_palette("colorblind", 23)
+
+
 def test_no_global_style_or_backend_changes(cycle_traj):
     before = matplotlib.rcParams.copy()
     importlib.reload(plots)
