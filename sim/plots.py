@@ -47,7 +47,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from sim.errors import ScenarioError
 
@@ -623,6 +623,21 @@ def _draw_lines(ax, data: pd.DataFrame, y: str, palette: Mapping[str, tuple], da
     return widths
 
 
+def _plain_tick(value: float, _pos=None) -> str:
+    """Tick label of a symlog axis in plain numbers (``0.01``, ``100``, ``−1e-05``): no mathtext, whose parser
+    costs about a third of drawing a figure."""
+    if value == 0:
+        return "0"
+    text = f"{value:g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.0e}"
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
+def _symlog(ax, linthresh: float) -> None:
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain_tick))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, shade=None, legend=True) -> None:
     widths = _draw_lines(ax, data, "effort", palette, dashes)
     extra = []
@@ -640,7 +655,7 @@ def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, s
     positive = effort[effort > 0]
     if top > 0 and top / float(positive.min()) > SYMLOG_RATIO:
         linthresh = effort_linthresh(effort)
-        ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+        _symlog(ax, linthresh)
         ax.set_ylim(-0.15 * linthresh, top * 1.5)  # zero lines sit just above the frame, not on it
     elif top > 0:
         ax.set_ylim(-0.04 * top, 1.08 * top)
@@ -694,7 +709,7 @@ def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_
         linthresh = effort_linthresh(gaps)
         deepest = float(np.nanmax(np.abs(gaps))) if len(gaps) else 0.0
         if deepest > 0:
-            ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+            _symlog(ax, linthresh)
             ax.set_ylim(-1.5 * deepest, 0.3 * linthresh)  # the leader's line (gap 0) just below the top
         ax.set_ylabel(f"{SCORE_LABEL} − leader's {SCORE_LABEL} (published)")
         ax.set_title("published scores, gap to the leader")
@@ -807,7 +822,7 @@ def plot_leaderboard(leaderboard: pd.DataFrame, ax=None, max_points: int | None 
         handles.append(Patch(label="rounds in the other panels", **_WINDOW_SHADE))
         span.set_label("rounds in the other panels")
     # below the axes, on the twin (drawn above both lines): never covers the data
-    twin.legend(handles=handles, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16),
+    twin.legend(handles=handles, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2),
                 ncol=2, borderaxespad=0.0)
     ax.set_title("leaderboard over the whole run")
     return ax.figure
@@ -848,7 +863,9 @@ def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome
     if tau_window is None:
         tau_window = default_tau_window(outcome, last - first + 1)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
-    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE, layout="constrained")
+    labels = list(developer_labels(trajectory))
+    ncol = 1 if len(labels) <= 20 else 2
+    fig, axes = _dynamics_axes(ncol)
     try:
         plot_effort(shown, outcome, ax=axes[0, 0], max_points=max_points, legend=False)
         plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False, relative=None)
@@ -858,21 +875,40 @@ def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome
                          window=None if whole else (start, stop))
         for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
             ax.set_xlim(start, stop + (1 if stop > start else 0.5))
-        if not whole:
-            for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
-                ax.set_title(f"{ax.get_title()}, rounds {start:,} to {stop:,}")
-        labels = list(developer_labels(trajectory))
         widths = _stack_widths(len(labels))
         handles = [Line2D([], [], color=palette[label], linewidth=float(w), **_line_kwargs(dashes[label]))
                    for label, w in zip(labels, widths, strict=True)]
-        fig.legend(handles, labels, loc="outside right upper", title="developer\n(strongest first)",
-                   fontsize="small" if len(labels) <= 12 else "x-small", title_fontsize="small",
-                   ncol=1 if len(labels) <= 20 else 2)
-        fig.suptitle(outcome_title(outcome))
+        width, height = fig.get_size_inches()
+        fig.legend(handles, labels, loc="upper left", title="developer\n(strongest first)",
+                   bbox_to_anchor=(1 - (_LEGEND_IN[ncol] - 0.1) / width, 1 - _MARGINS_IN["top"] / height),
+                   fontsize="small" if len(labels) <= 12 else "x-small", title_fontsize="small", ncol=ncol)
+        shown_rounds = "" if whole else f" (effort, scores and ranks over rounds {start:,} to {stop:,})"
+        fig.suptitle(outcome_title(outcome) + shown_rounds, y=1 - 0.12 / height, va="top")
     except BaseException:
         plt.close(fig)  # no half-drawn figure left open in pyplot
         raise
     return fig
+
+
+#: Fixed margins (inches) of :func:`dynamics_figure`: a fixed layout costs nothing to compute, where
+#: constrained layout measured every text of the figure (about half a second per figure).
+_MARGINS_IN = {"left": 0.8, "bottom": 1.25, "top": 0.62, "hgap": 0.78, "wgap": 2.0, "twin": 0.8}
+#: Width (inches) kept for the developer legend at the right, with 1 or 2 columns.
+_LEGEND_IN = {1: 1.75, 2: 3.2}
+
+
+def _dynamics_axes(ncol: int):
+    """The 2 x 2 axes of :func:`dynamics_figure` on a fixed grid (margins :data:`_MARGINS_IN`); the figure is
+    :data:`FIGSIZE` widened by what a two-column developer legend needs beyond one column."""
+    m = _MARGINS_IN
+    width, height = FIGSIZE[0] + _LEGEND_IN[ncol] - _LEGEND_IN[1], FIGSIZE[1]
+    right = width - _LEGEND_IN[ncol] - m["twin"]
+    axes_w = (right - m["left"] - m["wgap"]) / 2
+    axes_h = (height - m["bottom"] - m["top"] - m["hgap"]) / 2
+    fig = plt.figure(figsize=(width, height))
+    grid = fig.add_gridspec(2, 2, left=m["left"] / width, right=right / width, bottom=m["bottom"] / height,
+                            top=1 - m["top"] / height, wspace=m["wgap"] / axes_w, hspace=m["hgap"] / axes_h)
+    return fig, grid.subplots(squeeze=False)
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -1358,8 +1394,9 @@ def save_figure(fig: Figure, path_stem, dpi: float = 200, tight: bool = True) ->
         try:
             fig.savefig(tmp, format=ext, **({"bbox_inches": "tight"} if tight else {}), **options)
             os.replace(tmp, target)
-            if not tight:
-                fig.set_layout_engine("none")
+            if not tight:  # laid out once: no layout engine (not even "none"'s placeholder, which still pre-draws)
+                with plt.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+                    fig.set_layout_engine(None)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -441,10 +441,12 @@ def test_dynamics_figure_window_of_a_long_cycle():
     fig = plots.dynamics_figure(traj, make_leaderboard(traj), outcome)
     lo, hi = plots.default_window(outcome, 0, rounds)
     assert (lo, hi) == (start - period, start + 2 * period)  # one period of approach, two of the cycle
+    assert fig.get_suptitle() == (
+        f"arms race, period 6, from round 100 (effort, scores and ranks over rounds {lo:,} to {hi:,})"
+    )
     for ax in fig.axes[:3]:
         xs = np.concatenate([line.get_xdata() for line in ax.lines])
         assert xs.min() >= lo and xs.max() <= hi
-        assert f"rounds {lo:,} to {hi:,}" in ax.get_title()
     (board,) = [a for a in fig.axes if a.get_title() == "leaderboard over the whole run"]
     assert board.lines[0].get_xdata().max() == rounds
     assert "rounds in the other panels" in _legend_texts(fig.axes[4])
