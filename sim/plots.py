@@ -61,6 +61,7 @@ __all__ = [
     "sweep_data",
     "sweep_figure",
     "sweep_measures",
+    "sweep_xscale",
     "tau_star_data",
     "EFFORT_LABEL",
     "MAX_POINTS",
@@ -952,6 +953,14 @@ SWEEP_MEASURES = {
     "period": "cycle period (rounds; cycles only)",
 }
 
+#: Range a measure can take; the intervals of :func:`sweep_data` are clipped to it.
+_MEASURE_RANGE = {
+    "ranking_correct_share": (0.0, 1.0), "top1_correct_share": (0.0, 1.0), "kendall_tau_tail": (-1.0, 1.0),
+    "total_effort_tail": (0.0, np.inf), "mean_total_effort_tail": (0.0, np.inf),
+    "std_total_effort_tail": (0.0, np.inf), "max_mean_effort_tail": (0.0, np.inf),
+    "final_total_effort": (0.0, np.inf), "rank_changes_mean": (0.0, np.inf), "period": (0.0, np.inf),
+}
+
 #: Columns of a sweep table that are never axes (index, results, theory).
 _NOT_AXES = {
     "scenario_index", "point", "replication", "seed", "n", "tau", "rounds", "outcome", "period", "entered_at",
@@ -1148,7 +1157,9 @@ def sweep_data(frame: pd.DataFrame, choice: SweepChoice) -> pd.DataFrame:
       values left out; ``period`` counts cycles only),
       ``low``/``high`` = ``mean ∓ t_{0.975, m-1} s / sqrt(m)`` (95% interval
       of the mean, ``s`` the sample standard deviation of the ``m``
-      values; ``low = high = mean`` when ``m = 1``), ``count = m``.
+      values; ``low = high = mean`` when ``m = 1``) clipped to the range
+      the measure can take (:data:`_MEASURE_RANGE`: shares in [0, 1], tau
+      in [-1, 1], efforts, periods and rank changes >= 0), ``count = m``.
 
     Axes not chosen are pooled with the replications.  A numeric x with more
     than :data:`MAX_X_VALUES` distinct values (a random axis) is cut into
@@ -1192,7 +1203,9 @@ def sweep_data(frame: pd.DataFrame, choice: SweepChoice) -> pd.DataFrame:
         m = agg["count"].to_numpy(float)
         t = np.where(m > 1, stats.t.ppf(0.975, np.maximum(m - 1, 1)), 0.0)
         half = np.where(m > 1, t * agg["std"].fillna(0.0).to_numpy(float) / np.sqrt(m), 0.0)
-        out = agg.assign(low=agg["mean"] - half, high=agg["mean"] + half)[group + ["mean", "low", "high", "count"]]
+        lo_bound, hi_bound = _MEASURE_RANGE.get(choice.y, (-np.inf, np.inf))
+        out = agg.assign(low=(agg["mean"] - half).clip(lower=lo_bound), high=(agg["mean"] + half).clip(upper=hi_bound))
+        out = out[group + ["mean", "low", "high", "count"]]
     order = {k: list(dict.fromkeys(keys[k])) for k in ("row", "col", "hue")}
     sort = {k: out[k].map({v: i for i, v in enumerate(order[k])}) for k in ("row", "col", "hue")}
     if not numeric:
@@ -1250,10 +1263,14 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
     over a categorical one); any other measure is a line per hue level with
     its 95% interval over replications as a band (error bars over a
     categorical x).  ``hue``, ``col``, ``row`` split by other axes (facets
-    share both axes).  The x axis is logarithmic when its axis was
-    log-spaced.  When x is ``designer.tau`` and the table has ``tau_star``,
-    the theory's threshold is drawn as its median (dashed line) and
-    interquartile range (band) per facet and hue level (:func:`tau_star_data`).
+    share both axes; more than ``COL_WRAP + 1`` columns without a row axis
+    wrap into rows of :data:`COL_WRAP`).  The x axis is logarithmic when its
+    axis was log-spaced, or when its values span two decades
+    (:func:`sweep_xscale`; symlog when they include 0), and spans the data.
+    When x is ``designer.tau`` and the table has ``tau_star``, the theory's
+    threshold is drawn as its median (dashed line) and interquartile range
+    (strip along the top) per facet and hue level (:func:`tau_star_data`);
+    a median beyond the x range is written at the panel's edge.
     """
     axes = dict(sweep_axes(frame) if axes is None else axes)
     choice = sweep_choice(frame, axes, x=x, y=y, hue=hue, col=col, row=row)
@@ -1262,36 +1279,55 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
     rows = list(dict.fromkeys(data["row"]))
     cols = list(dict.fromkeys(data["col"]))
     hues = list(dict.fromkeys(data["hue"]))
+    facets = [(r, c) for r in rows for c in cols]
     numeric = pd.api.types.is_numeric_dtype(data["x"])
+    scale = sweep_xscale(data["x"], choice.logx) if numeric else ("linear", None)
     colours = dict(zip(hues, colour_palette(len(hues)) if choice.hue else ["0.15"], strict=True))
-    width, height = min(4.4 * len(cols) + 3.2, 24.0), min(3.3 * len(rows) + 0.9, 18.0)
-    fig, grid = plt.subplots(len(rows), len(cols), figsize=(width, height), layout="constrained", sharex=True,
+    wrap = choice.row is None and len(cols) > COL_WRAP + 1  # many columns: wrapped into rows of COL_WRAP
+    ncols = COL_WRAP if wrap else len(cols)
+    nrows = -(-len(facets) // ncols)
+    width, height = min(4.4 * ncols + 3.2, 24.0), min(3.3 * nrows + 0.9, 18.0)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", sharex=True,
                              sharey=True, squeeze=False)
     try:
         handles: dict[str, object] = {}
         categories = list(dict.fromkeys(data["x"])) if not numeric else []
-        for i, r in enumerate(rows):
-            for j, c in enumerate(cols):
-                ax = grid[i, j]
-                cell = data[(data["row"] == r) & (data["col"] == c)]
-                if choice.y == "outcome":
-                    _draw_outcome_shares(ax, cell, numeric, categories, handles)
-                else:
-                    _draw_measure(ax, cell, numeric, categories, hues, colours, handles)
-                if stars is not None and len(stars):
-                    _draw_tau_star(ax, stars[(stars["row"] == r) & (stars["col"] == c)], colours, handles,
-                                   several=bool(choice.hue))
-                facet = [f"{choice.row} = {r}" if choice.row else "", f"{choice.col} = {c}" if choice.col else ""]
-                ax.set_title(", ".join(t for t in facet if t), fontsize="medium")
-                if i == len(rows) - 1:
-                    binned = f" (binned: {X_BINS} bins)" if data.attrs.get("x_binned") else ""
-                    ax.set_xlabel(_axis_title(choice.x) + binned)
-                if j == 0:
-                    ax.set_ylabel(SWEEP_MEASURES[choice.y])
         first = grid[0, 0]
-        if numeric and choice.logx and (data["x"] > 0).all():
+        if scale[0] == "log":
             first.set_xscale("log")
             first.xaxis.set_minor_formatter(NullFormatter())  # labels on the decades only
+        elif scale[0] == "symlog":
+            first.set_xscale("symlog", linthresh=scale[1], linscale=0.5)
+            first.xaxis.set_minor_formatter(NullFormatter())
+        for k, (r, c) in enumerate(facets):
+            i, j = divmod(k, ncols)
+            ax = grid[i, j]
+            cell = data[(data["row"] == r) & (data["col"] == c)]
+            if choice.y == "outcome":
+                _draw_outcome_shares(ax, cell, numeric, categories, handles)
+            else:
+                _draw_measure(ax, cell, numeric, categories, hues, colours, handles)
+            if stars is not None and len(stars):
+                _draw_tau_star(ax, stars[(stars["row"] == r) & (stars["col"] == c)], colours, handles,
+                               several=bool(choice.hue))
+            facet = [f"{choice.row} = {r}" if choice.row else "", f"{choice.col} = {c}" if choice.col else ""]
+            ax.set_title(", ".join(t for t in facet if t), fontsize="medium")
+            if k + ncols >= len(facets):  # nothing below: this panel carries the x axis
+                binned = f" (binned: {X_BINS} bins)" if data.attrs.get("x_binned") else ""
+                ax.set_xlabel(_axis_title(choice.x) + binned)
+                ax.xaxis.set_tick_params(labelbottom=True)
+            if j == 0:
+                ax.set_ylabel(SWEEP_MEASURES[choice.y])
+        for k in range(len(facets), nrows * ncols):
+            grid.flat[k].set_visible(False)
+        if numeric:
+            lo, hi = float(data["x"].min()), float(data["x"].max())
+            if scale[0] == "log":
+                first.set_xlim(lo / 1.25, hi * 1.25)
+            elif scale[0] == "symlog":
+                first.set_xlim(-0.3 * scale[1], hi * 1.25)
+            elif hi > lo:
+                first.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
         if choice.y == "outcome" or choice.y.endswith("_share") or choice.y == "top1_correct_share":
             first.set_ylim(-0.02, 1.02)
         elif choice.y == "kendall_tau_tail":
@@ -1299,6 +1335,8 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
         if not numeric:
             first.set_xticks(range(len(categories)), categories, rotation=30 if len(categories) > 3 else 0,
                              ha="right" if len(categories) > 3 else "center")
+        if stars is not None and len(stars) and numeric:
+            _note_tau_star_outside(grid, facets, ncols, stars, first.get_xlim())
         legend_title = "outcome" if choice.y == "outcome" else (choice.hue or None)
         fig.legend(list(handles.values()), list(handles), loc="outside right center", title=legend_title,
                    fontsize="small", title_fontsize="small")
@@ -1308,6 +1346,48 @@ def sweep_figure(frame: pd.DataFrame, x: str | None = None, y: str | None = None
         plt.close(fig)
         raise
     return fig
+
+
+#: Facet columns per row when a sweep figure's many columns are wrapped (no row axis, more than this + 1).
+COL_WRAP = 3
+
+
+def sweep_xscale(x: pd.Series, logx: bool) -> tuple[str, float | None]:
+    """Scale of a numeric x axis: ``("log", None)`` for a log-spaced axis with positive values;
+    ``("log", None)`` too for positive values spanning at least two decades; ``("symlog", l)`` when the values
+    are >= 0, include 0 and their positive ones span at least a decade (``[0, 100, 1000]``), ``l`` the power
+    of ten at or below the smallest positive value; else ``("linear", None)``."""
+    values = x.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    if values.size and logx and (values > 0).all():
+        return "log", None
+    if positive.size and (values >= 0).all():
+        ratio = positive.max() / positive.min()
+        if (values > 0).all() and ratio >= 100:
+            return "log", None
+        if (values == 0).any() and ratio >= 10:
+            return "symlog", float(10.0 ** np.floor(np.log10(positive.min())))
+    return "linear", None
+
+
+def _fmt_star(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _note_tau_star_outside(grid, facets, ncols, stars: pd.DataFrame, xlim) -> None:
+    """Write ``τ* = v →`` (or ``←``) in a panel whose median tau* lies beyond the x range drawn."""
+    lo, hi = sorted(xlim)
+    for k, (r, c) in enumerate(facets):
+        ax = grid.flat[k] if ncols == grid.shape[1] else grid[divmod(k, ncols)]
+        cell = stars[(stars["row"] == r) & (stars["col"] == c)]
+        notes = [f"τ* = {_fmt_star(m)} →" for m in cell["median"] if m > hi]
+        notes += [f"← τ* = {_fmt_star(m)}" for m in cell["median"] if m < lo]
+        if notes:
+            right = any(m > hi for m in cell["median"])
+            ax.text(0.98 if right else 0.02, 0.5, "\n".join(notes), transform=ax.transAxes, ha="right" if right
+                    else "left", va="center", fontsize="small", color="0.25",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
 
 
 def _draw_outcome_shares(ax, cell: pd.DataFrame, numeric: bool, categories: list, handles: dict) -> None:

@@ -801,8 +801,15 @@ def test_sweep_data_mean_and_interval_over_replications():
     values = frame.loc[(frame["reward"] == REWARDS[1]) & (frame["designer.tau"] == 0.1), "mean_total_effort_tail"]
     half = stats.t.ppf(0.975, REPS - 1) * values.std(ddof=1) / np.sqrt(REPS)
     assert cell["mean"] == pytest.approx(values.mean())
-    assert (cell["low"], cell["high"]) == pytest.approx((values.mean() - half, values.mean() + half))
+    assert values.mean() - half < 0  # an effort: the interval is clipped at 0
+    assert (cell["low"], cell["high"]) == pytest.approx((0.0, values.mean() + half))
+    other = data[(data["hue"] == "winner_take_all") & (data["x"] == 1.0)].iloc[0]
+    values = frame.loc[(frame["reward"] == REWARDS[0]) & (frame["designer.tau"] == 1.0), "mean_total_effort_tail"]
+    half = stats.t.ppf(0.975, REPS - 1) * values.std(ddof=1) / np.sqrt(REPS)
+    assert (other["low"], other["high"]) == pytest.approx((max(0.0, values.mean() - half), values.mean() + half))
     assert cell["count"] == REPS
+    low = plots.sweep_data(frame, plots.sweep_choice(frame, AXES, y="ranking_correct_share"))
+    assert (low["low"] >= 0).all() and (low["high"] <= 1).all() and (low["high"] == 1).all()  # clipped to [0, 1]
     single = plots.sweep_data(frame[frame["replication"] == 0], choice)
     assert (single["low"] == single["mean"]).all() and (single["high"] == single["mean"]).all()
 
@@ -910,3 +917,31 @@ def test_score_gaps_to_the_leader_and_crowded_scores(cycle_traj):
     assert ax.get_yscale() == "symlog" and "leader" in ax.get_ylabel()
     assert ax.get_ylim()[1] > 0  # the leader's line (gap 0) inside the frame
     assert plots.plot_scores(crowded).axes[0].get_yscale() == "linear"  # relative=False by default
+
+
+@pytest.mark.parametrize(
+    ("values", "logx", "expected"),
+    [
+        ([0.1, 1.0, 10.0], True, ("log", None)),
+        ([1.0, 10.0, 1000.0], False, ("log", None)),  # positive, two decades
+        ([0.0, 100.0, 1000.0], False, ("symlog", 100.0)),
+        ([0.0, 0.05, 2.0], False, ("symlog", 0.01)),
+        ([1.0, 2.0, 3.0], False, ("linear", None)),
+        ([-1.0, 10.0, 1000.0], False, ("linear", None)),
+        ([0.0, 1.0, 5.0], False, ("linear", None)),  # less than a decade
+    ],
+)
+def test_sweep_xscale(values, logx, expected):
+    assert plots.sweep_xscale(pd.Series(values), logx) == expected
+
+
+def test_sweep_figure_wraps_many_columns_and_notes_tau_star_beyond_the_range():
+    frame = pd.concat([make_sweep().assign(reward=f'{{"scheme": "s{i}"}}') for i in range(5)], ignore_index=True)
+    frame["tau_star"] = 5e4
+    fig = plots.sweep_figure(frame, axes=AXES)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 5 and len(fig.axes) == 6  # 2 rows of COL_WRAP = 3, the last slot hidden
+    assert [ax.get_title() for ax in visible] == [f"reward = s{i}" for i in range(5)]
+    assert all(ax.get_xlabel() for ax in visible[2:]) and not visible[0].get_xlabel()
+    assert max(visible[0].get_xlim()) < 5e4
+    assert all(any(t.get_text() == "τ* = 50,000 →" for t in ax.texts) for ax in visible)
