@@ -1,4 +1,4 @@
-"""Figures of repeated leaderboard competition: effort, scores, ranks, leaderboard measures.
+"""Figures of repeated leaderboard competition and of sweeps.
 
 Layout follows the Axelrod library's plotting conventions:
 
@@ -7,24 +7,36 @@ Layout follows the Axelrod library's plotting conventions:
   ``ax`` and returns ``ax.figure``;
 * the data each plot shows is prepared by a separate pure function
   (``effort_data``, ``score_data``, ``bump_data``, ``cycle_window``,
-  ``final_order``, ``developer_labels``) returning plain pandas objects, which
-  the tests check without drawing anything;
+  ``default_window``, ``rolling_tau``, ``final_order``, ``developer_labels``;
+  ``sweep_choice``, ``sweep_data``, ``tau_star_data`` for sweeps) returning
+  plain pandas objects, which the tests check without drawing anything;
 * importing the module has no side effects: no ``matplotlib.use``, no global
-  ``rcParams``; the style (:data:`STYLE`, seaborn's ``whitegrid`` with the
-  colour-blind-safe ``colorblind`` palette) is applied inside each function
-  with ``plt.rc_context``.
+  ``rcParams``, no seaborn import; the style (:data:`STYLE`, seaborn's
+  ``whitegrid`` with the colour-blind-safe ``colorblind`` palette, written
+  out) is applied by every public plot function through the :func:`styled`
+  decorator (``plt.rc_context``).
 
+Runs: :func:`dynamics_figure` (``lbsim run --plot``) shows effort (symlog when
+efforts span decades), published scores (gaps to the leader when crowded) and
+a bump chart of ranks over a window of rounds (:func:`default_window`: about
+three periods of a cycle, the whole run when it settles or is short), and the
+leaderboard over the whole run (total effort, rolling mean of Kendall's tau).
 Developers are always coloured in capability order (strongest first gets the
 first colour), in every panel, so that a colour means the same developer
-everywhere; legends list developers strongest first, except the score plot,
+everywhere; overlapping lines are drawn widest first, so each colour stays
+visible.  Legends list developers strongest first, except the score plot,
 whose legend follows the final leaderboard (rank 1 first).
 
-Inputs are the tidy frames of :meth:`sim.engine.BatchRun.trajectory` and
-``leaderboard``; they may carry a ``scenario`` column when several scenarios
-are stacked, and every function here takes *one* scenario (``ValueError``
-otherwise).  Long runs (``10^5`` rounds x 30 developers) are thinned per
-developer to at most ``max_points`` rounds before drawing (see
-:func:`subsample_rounds`).
+Sweeps: :func:`sweep_figure` (``lbsim plot DIR``) draws any measure of
+:func:`sim.sweeps.read_results` against an axis, split by hue, columns and
+rows, with intervals over replications and the theory's ``tau*``.
+
+Inputs of the run figures are the tidy frames of
+:meth:`sim.engine.BatchRun.trajectory` and ``leaderboard``; they may carry a
+``scenario`` column when several scenarios are stacked, and every function
+here takes *one* scenario (``ValueError`` otherwise).  Long runs (``10^5``
+rounds x 30 developers) are thinned per developer to at most ``max_points``
+rounds before drawing (see :func:`subsample_rounds`).
 """
 
 from __future__ import annotations
