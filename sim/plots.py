@@ -666,7 +666,8 @@ def _effort_axes(ax, trajectory, outcome, data: pd.DataFrame, palette, dashes, s
     effort = data["effort"].to_numpy(dtype=float) if len(data) else np.zeros(1)
     top = float(np.nanmax(effort)) if np.isfinite(effort).any() else 0.0
     positive = effort[effort > 0]
-    if top > 0 and top / float(positive.min()) > SYMLOG_RATIO:
+    shared = len(ax.get_shared_y_axes().get_siblings(ax)) > 1  # the caller keeps a common (linear) scale
+    if top > 0 and top / float(positive.min()) > SYMLOG_RATIO and not shared:
         linthresh = effort_linthresh(effort)
         _symlog(ax, linthresh)
         ax.set_ylim(-0.15 * linthresh, top * 1.5)  # zero lines sit just above the frame, not on it
@@ -686,8 +687,9 @@ def plot_effort(trajectory: pd.DataFrame, outcome=None, ax=None, max_points: int
     """Additional effort per developer over rounds (steps), shading one cycle when the outcome is a cycle.
 
     The axis is symlog (:func:`effort_linthresh`) when the efforts span more than
-    :data:`SYMLOG_RATIO`, so a small spender stays visible beside a large one;
-    zero lines are drawn just above the bottom of the frame.
+    :data:`SYMLOG_RATIO` (and ``ax`` shares no y axis with other axes), so a small
+    spender stays visible beside a large one; zero lines are drawn just above the
+    bottom of the frame.
     """
     data = effort_data(trajectory, max_points=max_points)  # prepare (and validate) before making a figure
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)

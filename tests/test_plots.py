@@ -510,6 +510,9 @@ def test_plot_effort_symlog_when_efforts_span_decades():
     ax = fig.axes[0]
     assert ax.get_yscale() == "symlog"
     assert ax.get_ylim()[0] < 0 < 0.05 < ax.get_ylim()[1]
+    fig, (left, right) = plt.subplots(1, 2, sharey=True)
+    plots.plot_effort(make_trajectory(effort), ax=right)
+    assert right.get_yscale() == "linear"  # shared with another axes: the caller's common scale
     fig = plots.plot_effort(make_trajectory(np.zeros((10, 3))))
     assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] < 0
     assert any("no developer spends" in t.get_text() for t in fig.axes[0].texts)
