@@ -1105,7 +1105,8 @@ def sweep_choice(frame: pd.DataFrame, axes: Mapping[str, str], x=None, y=None, h
         raise ScenarioError("hue", hue, "with y = outcome the colours are the outcomes; put the axis on col or row")
     varied = _varied(frame, names)
     if x is None:
-        numeric = [a for a in varied if pd.api.types.is_numeric_dtype(frame[a]) and a not in chosen]
+        numeric = [a for a in varied if pd.api.types.is_numeric_dtype(frame[a])
+                   and not pd.api.types.is_bool_dtype(frame[a]) and a not in chosen]
         rest = [a for a in varied if a not in chosen] or [a for a in names if a not in chosen]
         x = (numeric or rest or names)[0]
     free = [a for a in varied if a not in (x, hue, col, row)]

@@ -762,6 +762,8 @@ def test_sweep_choice_defaults():
     assert choice == plots.SweepChoice(x="designer.tau", y="outcome", col="reward", logx=True)
     choice = plots.sweep_choice(frame, AXES, y="ranking_correct_share")
     assert (choice.x, choice.hue, choice.col) == ("designer.tau", "reward", None)
+    flags = frame.assign(flag=(frame["replication"] % 2 == 0).astype("boolean"))
+    assert plots.sweep_choice(flags, {"flag": "values", **AXES}).x == "designer.tau"  # a bool axis is not numeric
     choice = plots.sweep_choice(frame, AXES, x="reward", y="period", row="designer.tau")
     assert (choice.hue, choice.col, choice.row, choice.logx) == (None, None, "designer.tau", False)
 
