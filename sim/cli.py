@@ -565,7 +565,10 @@ def _cmd_plot(args) -> int:
     finally:
         plt.close(fig)
     facets = ", ".join(f"{k} = {v}" for k, v in (("hue", choice.hue), ("col", choice.col), ("row", choice.row)) if v)
-    print(f"{choice.y} by {choice.x}{' (log scale)' if choice.logx else ''}{'; ' + facets if facets else ''}; "
+    numeric = table[choice.x].dtype.kind in "iuf" or str(table[choice.x].dtype) in ("Int64", "Float64")
+    scale = plots.sweep_xscale(table[choice.x].astype(float), choice.logx)[0] if numeric else "linear"
+    scale = {"log": " (log scale)", "symlog": " (symlog scale)"}.get(scale, "")
+    print(f"{choice.y} by {choice.x}{scale}{'; ' + facets if facets else ''}; "
           f"{len(table):,} scenarios")
     print(f"Wrote {', '.join(map(str, written))}")
     return 0
