@@ -8,7 +8,7 @@
 ``lbsim check SCENARIO [--json] [--strict]``
     The paper's assumptions, one by one, and where each fails.
 ``lbsim run SCENARIO [--engine batch|mesa] [--rounds R] [--max-rounds M] [--tau T] [--json] [--plot]
-                   [--out DIR] [--force]``
+                   [--window START:END] [--out DIR] [--force]``
     Repeated play: the outcome (converged to zero, to a non-zero profile, a
     cycle with its period, or no convergence), a per-developer summary, and
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
@@ -17,6 +17,10 @@
     ``[dynamics] max_rounds``) have been played.
     ``--out`` must be empty or hold an earlier run of the same scenario (its
     ``outcome.json`` lists the files it wrote); ``--force`` replaces another.
+
+``lbsim plot DIR [--x AXIS] [--y MEASURE] [--hue AXIS] [--col AXIS] [--row AXIS] [--out STEM]``
+    A figure (PNG and PDF) of any sweep output directory: a measure against
+    an axis, split by other axes (:func:`sim.plots.sweep_figure`).
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
 exits with status 2, without a traceback.
@@ -342,7 +346,7 @@ def _print_run(report: dict, scenario, out) -> None:
         print(f"Warning: {report['round_off_warning']}", file=out)
 
 
-def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool) -> list:
+def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool, window=None) -> list:
     """Write the run's files into ``out_dir`` as one set.
 
     Everything is first written to a staging directory inside ``out_dir``
@@ -374,9 +378,9 @@ def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool
 
             from sim.plots import dynamics_figure, save_figure
 
-            fig = dynamics_figure(trajectory, leaderboard, outcome)
+            fig = dynamics_figure(trajectory, leaderboard, outcome, window=window)
             try:
-                save_figure(fig, stage / "dynamics")
+                save_figure(fig, stage / "dynamics", dpi=PLOT_DPI, tight=False)
             finally:
                 plt.close(fig)
         for name in names:
@@ -439,6 +443,26 @@ def _remove_stale(out_dir, previous: dict | None, written) -> None:
             (out_dir / name).unlink()
 
 
+#: Resolution of the PNG that ``lbsim run --plot`` writes (the PDF is vector).
+PLOT_DPI = 110
+
+
+def parse_window(text: str) -> tuple[int | None, int | None]:
+    """``"START:END"`` (rounds, both included; either may be empty for the run's first or last round)."""
+    parts = str(text).split(":")
+    if len(parts) != 2:
+        raise ScenarioError("--window", text, "must be START:END (rounds, e.g. 100:200, 100: or :200)")
+    try:
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise ScenarioError("--window", text, "must be START:END with integer rounds (e.g. 100:200)") from None
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
+        raise ScenarioError("--window", text, "rounds must be >= 0")
+    if start is not None and stop is not None and start > stop:
+        raise ScenarioError("--window", text, "START must not exceed END")
+    return start, stop
+
+
 def _safe_name(name: str) -> str:
     """A scenario name as one safe directory name (no separators, no leading dots)."""
     import re
@@ -461,6 +485,13 @@ def _cmd_run(args) -> int:
         raise ScenarioError("--rounds", args.rounds, "must be a positive integer")
     if args.max_rounds is not None and args.max_rounds < 1:
         raise ScenarioError("--max-rounds", args.max_rounds, "must be a positive integer")
+    window = parse_window(args.window) if args.window is not None else None
+    if window is not None and not args.plot:
+        raise ScenarioError("--window", args.window, "applies to the figure: add --plot")
+    if window is not None and window[0] is not None:  # before the run: rounds 0 .. R are recorded
+        last = args.rounds if args.rounds is not None else scenario.dynamics.rounds
+        if window[0] > last:
+            raise ScenarioError("--window", args.window, f"holds no round of the run (rounds 0 to {last})")
     out_dir = None
     if args.out is not None or args.plot:
         if args.out is not None and not args.out.strip():
@@ -495,7 +526,7 @@ def _cmd_run(args) -> int:
         except OSError as err:
             raise ScenarioError("--out", str(out_dir), f"cannot create the directory: {err.strerror}") from None
         report["written"] = [str(p) for p in _write_outputs(out_dir, trajectory, leaderboard, report, outcome,
-                                                             args.plot)]
+                                                             args.plot, window)]
         try:
             _remove_stale(out_dir, previous, report["written"])
         except OSError as err:
@@ -601,6 +632,62 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+#: Resolution of the PNG that ``lbsim plot`` writes (the PDF is vector).
+SWEEP_PLOT_DPI = 150
+
+
+def _cmd_plot(args) -> int:
+    """``lbsim plot DIR``: one figure of a sweep's results (:func:`sim.plots.sweep_figure`), PNG and PDF."""
+    from pathlib import Path
+
+    from sim import sweeps
+
+    out = Path(args.sweep_dir)
+    if not out.is_dir():
+        raise ScenarioError("DIR", str(out), "is not a directory (give what lbsim sweep --out wrote)")
+    manifest = sweeps.read_manifest(out)
+    if not manifest:
+        raise ScenarioError("DIR", str(out), f"holds no {sweeps.MANIFEST}: not a sweep output directory")
+    if args.out is not None and not args.out.strip():
+        raise ScenarioError("--out", args.out, "needs a file name stem")
+    try:
+        table = sweeps.read_results(out)
+    except (OSError, ValueError) as err:
+        raise ScenarioError("DIR", str(out), f"cannot read the results: {err}") from None
+    if table.empty:
+        raise ScenarioError("DIR", str(out), "holds no finished chunk yet")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim import plots
+
+    axes = plots.sweep_axes(table, manifest)
+    try:
+        choice = plots.sweep_choice(table, axes, x=args.x, y=args.y, hue=args.hue, col=args.col, row=args.row)
+    except ScenarioError as err:
+        field = err.field if err.field in ("axes", "rows") else f"--{err.field}"
+        raise ScenarioError(field, err.value, err.message) from None
+    stem = Path(args.out) if args.out is not None else out / _safe_name(f"plot-{choice.y}-by-{choice.x}")
+    fig = plots.sweep_figure(table, x=choice.x, y=choice.y, hue=choice.hue, col=choice.col, row=choice.row,
+                             axes=axes, title=manifest.get("sweep"))
+    try:
+        written = plots.save_figure(fig, stem, dpi=SWEEP_PLOT_DPI)
+    except OSError as err:
+        raise ScenarioError("--out", str(stem), f"cannot write: {err.strerror}") from None
+    finally:
+        plt.close(fig)
+    facets = ", ".join(f"{k} = {v}" for k, v in (("hue", choice.hue), ("col", choice.col), ("row", choice.row)) if v)
+    numeric = table[choice.x].dtype.kind in "iuf" or str(table[choice.x].dtype) in ("Int64", "Float64")
+    scale = plots.sweep_xscale(table[choice.x].astype(float), choice.logx)[0] if numeric else "linear"
+    scale = {"log": " (log scale)", "symlog": " (symlog scale)"}.get(scale, "")
+    print(f"{choice.y} by {choice.x}{scale}{'; ' + facets if facets else ''}; "
+          f"{len(table):,} scenarios")
+    print(f"Wrote {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_reproduce(args) -> int:
     """``lbsim reproduce``: the same as ``python -m experiments.all`` (run from a checkout of the repository)."""
     try:
@@ -663,6 +750,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=None, help="tune-before-test level (default: the scenario's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", action="store_true", help="write the dynamics figure (PNG and PDF) to --out")
+    p.add_argument("--window", default=None, metavar="START:END",
+                   help="rounds drawn by the effort, score and rank panels of --plot (default: about three periods "
+                   "of a cycle, the whole run when it settles or is short)")
     p.add_argument("--out", default=None,
                    help="directory for trajectory.csv, leaderboard.csv, outcome.json and figures "
                    "(default with --plot: results/<scenario name>); refused if it holds anything but an earlier "
@@ -695,6 +785,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_sweep)
+    p = sub.add_parser("plot", help="a figure of a sweep's results (lbsim sweep --out DIR): a measure against an axis")
+    p.add_argument("sweep_dir", metavar="DIR", help="sweep output directory (manifest.json and summary/)")
+    p.add_argument("--x", default=None, metavar="AXIS",
+                   help="axis on the x axis (default: the first numeric axis that varies; log scale when log-spaced)")
+    p.add_argument("--y", default=None, metavar="MEASURE",
+                   help="measure: outcome (stacked shares; default), converged_zero_share, ranking_correct_share, "
+                   "kendall_tau_tail, mean_total_effort_tail, period, ... (a bad name lists them)")
+    p.add_argument("--hue", default=None, metavar="AXIS", help="axis drawn as one colour per value")
+    p.add_argument("--col", default=None, metavar="AXIS", help="axis drawn as one panel column per value")
+    p.add_argument("--row", default=None, metavar="AXIS", help="axis drawn as one panel row per value")
+    p.add_argument("--out", default=None, metavar="STEM",
+                   help="output file stem: writes STEM.png and STEM.pdf (default: DIR/plot-<y>-by-<x>)")
+    p.set_defaults(run=_cmd_plot)
     p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
     p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers for the sweeps (default 1)")
@@ -714,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.run(args)
     except ScenarioError as err:
-        path = getattr(args, "scenario", None) or getattr(args, "sweep_file", None)
+        path = getattr(args, "scenario", None) or getattr(args, "sweep_file", None) or getattr(args, "sweep_dir", None)
         where = f"{path}: " if path and err.field != str(path) else ""
         print(f"lbsim: error: {where}{err}".replace("\n", " "), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -412,16 +412,142 @@ def test_plot_leaderboard_all_correct_has_no_shading(conv_traj):
 def test_dynamics_figure(cycle_traj):
     fig = plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj), CYCLE_OUTCOME)
     assert isinstance(fig, Figure)
-    assert fig.get_suptitle() == "cycle, period 6, entered at round 4"
+    assert fig.get_suptitle() == "arms race, period 6, from round 4"
     assert len(fig.axes) == 5  # four panels and the tau twin
     assert len(_cycle_patches(fig.axes[0])) == 1
     assert fig.axes[2].yaxis_inverted()
+    # one legend of developers for the figure, strongest first; none inside the developer panels
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(plots.developer_labels(cycle_traj))
+    assert all(ax.get_legend() is None for ax in fig.axes[:3])
+    # the run is short (40 rounds): every panel shows it whole
+    assert fig.axes[0].get_xlim()[0] == 0 and fig.axes[0].get_xlim()[1] >= ROUNDS
+    assert "mean over 6 rounds" in " ".join(_legend_texts(fig.axes[4]))  # Kendall's tau over one period
 
 
 def test_dynamics_figure_converged(conv_traj):
     fig = plots.dynamics_figure(conv_traj, make_leaderboard(conv_traj), CONV_OUTCOME)
-    assert fig.get_suptitle() == "converged_zero, entered at round 5"
+    assert fig.get_suptitle() == "settles at zero effort by round 5"
     assert _cycle_patches(fig.axes[0]) == []
+    bottom, _ = fig.axes[0].get_ylim()
+    assert bottom < 0  # zero-effort lines drawn above the frame, not on it
+
+
+def test_dynamics_figure_window_of_a_long_cycle():
+    rounds, start, period = 400, 100, 6
+    effort = np.array([TRANSIENT[t % 4] if t < start else CYCLE[(t - start) % period] for t in range(rounds + 1)])
+    traj = make_trajectory(effort)
+    outcome = {"outcome": "cycle", "period": period, "entered_at": start}
+    fig = plots.dynamics_figure(traj, make_leaderboard(traj), outcome)
+    lo, hi = plots.default_window(outcome, 0, rounds)
+    assert (lo, hi) == (start - period, start + 2 * period)  # one period of approach, two of the cycle
+    assert fig.get_suptitle() == (
+        f"arms race, period 6, from round 100 (effort, scores and ranks over rounds {lo:,} to {hi:,})"
+    )
+    for ax in fig.axes[:3]:
+        xs = np.concatenate([line.get_xdata() for line in ax.lines])
+        assert xs.min() >= lo and xs.max() <= hi
+    (board,) = [a for a in fig.axes if a.get_title() == "leaderboard over the whole run"]
+    assert board.lines[0].get_xdata().max() == rounds
+    assert "rounds in the other panels" in _legend_texts(fig.axes[4])
+    fig = plots.dynamics_figure(traj, make_leaderboard(traj), outcome, window=(300, None), tau_window=3)
+    xs = np.concatenate([line.get_xdata() for line in fig.axes[0].lines])
+    assert xs.min() == 300 and xs.max() == rounds
+    assert "mean over 3 rounds" in " ".join(_legend_texts(fig.axes[4]))
+    for bad in ((500, 600), (30, 20)):
+        with pytest.raises(ValueError, match="window"):
+            plots.dynamics_figure(traj, make_leaderboard(traj), outcome, window=bad)
+    assert plt.get_fignums() == [1, 2]  # the two good figures only
+
+
+@pytest.mark.parametrize(
+    ("outcome", "first", "last", "expected"),
+    [
+        ({"outcome": "cycle", "period": 20, "entered_at": 500}, 0, 2000, (480, 540)),
+        ({"outcome": "cycle", "period": 20, "entered_at": 1990}, 0, 2000, (1940, 2000)),  # shifted back
+        ({"outcome": "cycle", "period": 2, "entered_at": 3}, 0, 2000, (0, 7)),  # 12 rounds wanted, clipped at 0
+        ({"outcome": "cycle", "period": 2, "entered_at": 100}, 0, 2000, (92, 104)),
+        ({"outcome": "converged_zero", "period": 1, "entered_at": 5}, 0, 2000, (0, 2000)),
+        ({"outcome": "converged_nonzero", "period": 1, "entered_at": 5}, 10, 2000, (10, 2000)),
+        ({"outcome": "no_convergence", "period": None, "entered_at": None}, 0, 2000, (1971, 2000)),
+        ({"outcome": "no_convergence", "period": None, "entered_at": None}, 0, 59, (0, 59)),  # short: whole run
+        (None, 0, 2000, (0, 2000)),
+    ],
+)
+def test_default_window(outcome, first, last, expected):
+    assert plots.default_window(outcome, first, last) == expected
+
+
+def test_rolling_tau_is_a_centred_mean():
+    board = pd.DataFrame({"round": [3, 0, 1, 2], "kendall_tau": [1.0, -1.0, 1.0, -1.0]})
+    data = plots.rolling_tau(board, 2)
+    assert list(data["round"]) == [0, 1, 2, 3]
+    assert list(data["kendall_tau"]) == [-1.0, 1.0, -1.0, 1.0]
+    # pandas centres an even window on [t - 1, t]; no mean where the window is not full
+    assert data["tau_mean"].tolist()[1:] == [0.0, 0.0, 0.0] and np.isnan(data["tau_mean"].iloc[0])
+    three = plots.rolling_tau(board, 3)["tau_mean"].to_numpy()
+    assert np.isnan(three[[0, 3]]).all() and three[1:3] == pytest.approx([-1 / 3, 1 / 3])
+    assert plots.rolling_tau(board, 9)["tau_mean"].tolist() == [0.0] * 4  # shorter than the window: all rounds
+    with pytest.raises(ValueError, match="window"):
+        plots.rolling_tau(board, 0)
+
+
+def test_default_tau_window():
+    assert plots.default_tau_window({"outcome": "cycle", "period": 20, "entered_at": 3}, 2001) == 20
+    assert plots.default_tau_window({"outcome": "no_convergence", "period": None, "entered_at": None}, 2001) == 40
+    assert plots.default_tau_window(None, 10) == 1
+
+
+def test_effort_linthresh_keeps_a_small_spender_visible():
+    assert plots.effort_linthresh([0.0, 0.03, 250.0]) == pytest.approx(0.01)
+    assert plots.effort_linthresh([0.0, 1e-9, 100.0]) == pytest.approx(0.01)  # at most four decades
+    assert plots.effort_linthresh([0.0, 0.0]) == 1.0
+
+
+def test_plot_effort_symlog_when_efforts_span_decades():
+    effort = np.tile([[0.0, 0.05, 300.0]], (10, 1))
+    fig = plots.plot_effort(make_trajectory(effort))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog"
+    assert ax.get_ylim()[0] < 0 < 0.05 < ax.get_ylim()[1]
+    fig, (left, right) = plt.subplots(1, 2, sharey=True)
+    plots.plot_effort(make_trajectory(effort), ax=right)
+    assert right.get_yscale() == "linear"  # shared with another axes: the caller's common scale
+    fig = plots.plot_effort(make_trajectory(np.zeros((10, 3))))
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] < 0
+    assert any("no developer spends" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_overlapping_lines_are_drawn_widest_first(cycle_traj):
+    fig = plots.plot_scores(cycle_traj)
+    widths = [line.get_linewidth() for line in fig.axes[0].lines]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths)
+    assert len({line.get_marker() for line in fig.axes[0].lines}) == 3  # 41 rounds: markers, one shape each
+
+
+def test_legends_outside_the_data(cycle_traj):
+    for fig in (plots.plot_effort(cycle_traj, CYCLE_OUTCOME), plots.plot_scores(cycle_traj)):
+        legend = fig.axes[0].get_legend()
+        assert legend.get_bbox_to_anchor().x0 >= fig.axes[0].get_window_extent().x1
+
+
+def test_every_public_plot_applies_the_style(cycle_traj):
+    with plt.rc_context({"axes.facecolor": "red", "axes.grid": False}):
+        figures = [plots.plot_effort(cycle_traj), plots.plot_scores(cycle_traj), plots.plot_rank_bump(cycle_traj),
+                   plots.plot_cycle(cycle_traj, CYCLE_DICT), plots.plot_leaderboard(make_leaderboard(cycle_traj)),
+                   plots.dynamics_figure(cycle_traj, make_leaderboard(cycle_traj), CYCLE_DICT)]
+        assert matplotlib.rcParams["axes.facecolor"] == "red"  # restored after each call
+    for fig in figures:
+        assert matplotlib.colors.to_hex(fig.axes[0].get_facecolor()) == "#ffffff"
+        assert fig.axes[0].yaxis._major_tick_kw.get("gridOn", False)
+
+
+def test_style_and_palette_are_seaborns():
+    context = sns.plotting_context("notebook", font_scale=0.9)
+    whitegrid = {k: v for k, v in sns.axes_style("whitegrid").items() if k != "image.cmap"}
+    assert {k: plots.STYLE[k] for k in [*whitegrid, *context]} == {**whitegrid, **context}
+    assert plots.colour_palette() == sns.color_palette("colorblind")
+    assert plots.colour_palette(23) == sns.color_palette("colorblind", 23)
 
 
 def test_no_global_style_or_backend_changes(cycle_traj):
@@ -488,11 +614,16 @@ def test_plot_leaderboard_long_run_is_thinned():
 
 
 def test_outcome_title():
-    assert plots.outcome_title(CYCLE_OUTCOME) == "cycle, period 6, entered at round 4"
-    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None}) == "no_convergence"
-    assert plots.outcome_title(SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=7)) == (
-        "converged_nonzero, entered at round 7"
+    assert plots.outcome_title(CYCLE_OUTCOME) == "arms race, period 6, from round 4"
+    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None}) == "no settling"
+    assert plots.outcome_title({"outcome": "no_convergence", "period": None, "entered_at": None, "rounds": 2000}) == (
+        "no settling within 2,000 rounds"
     )
+    assert plots.outcome_title(SimpleNamespace(outcome="converged_nonzero", period=1, entered_at=7)) == (
+        "settles at positive effort by round 7"
+    )
+    assert plots.outcome_title(CONV_OUTCOME) == "settles at zero effort by round 5"
+    assert plots.outcome_title(None) == "dynamics"
 
 
 # --------------------------------------------------------------------------- saving
@@ -527,3 +658,295 @@ def test_save_figure_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         plots.save_figure(fig, tmp_path / "out")
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- sweeps
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from sim.errors import ScenarioError  # noqa: E402
+
+TAUS = [0.1, 1.0, 10.0, 100.0]
+REWARDS = ['{"scheme": "winner_take_all"}', '{"k": 3, "scheme": "top_k"}']
+AXES = {"developers.sample": "values", "reward": "values", "designer.tau": "logspace"}
+REPS = 4
+
+
+def make_sweep(new_columns: bool = False) -> pd.DataFrame:
+    """A sweep table like sim.sweeps.read_results: reward (table-valued) x designer.tau (log-spaced) x 4 replications.
+
+    Replication r converges to zero when tau >= 10 ** (r - 1) (so the share settling grows with tau);
+    otherwise cycles with period 2 + r.  tau* of replication r is 10 ** (r - 1), inf for r = 3.
+    """
+    rows = []
+    k = 0
+    for p, (reward, tau) in enumerate((rw, t) for rw in REWARDS for t in TAUS):
+        for r in range(REPS):
+            settles = tau >= 10.0 ** (r - 1)
+            rows.append({
+                "scenario_index": k, "point": p, "replication": r, "seed": 100 + r,
+                "developers.sample": '{"distribution": "uniform", "high": 1.0, "low": 0.2, "n": 5}',
+                "reward": reward, "designer.tau": tau,
+                "n": 5, "tau": tau, "rounds": 100, "outcome": "converged_zero" if settles else "cycle",
+                "period": 1 if settles else 2 + r, "entered_at": 3,
+                "mean_total_effort_tail": 0.0 if settles else float(10 * (r + 1) + p),
+                "ranking_correct_share": 1.0 if settles else 0.25 * r,
+                "tau_star": 10.0 ** (r - 1) if r < 3 else np.inf,
+                "error": pd.NA,
+            })
+            k += 1
+    frame = pd.DataFrame(rows)
+    if new_columns:
+        frame["kendall_tau_tail"] = np.where(frame["outcome"] == "cycle", -0.5, 1.0)
+        frame["top1_correct_share"] = frame["ranking_correct_share"]
+        frame["effort_tail"] = [[0.0] * 5 for _ in range(len(frame))]
+        frame["utility_tail"] = [[0.1] * 5 for _ in range(len(frame))]
+        frame["total_surplus_tail"] = 1.0 - frame["mean_total_effort_tail"] / 100
+        frame["total_effort_tail"] = frame["mean_total_effort_tail"]
+        frame["reward_label"] = frame["reward"].map({REWARDS[0]: "WTA", REWARDS[1]: "top-3"})
+        frame.loc[frame["outcome"] != "cycle", "period"] = pd.NA
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ('{"k": 3, "scheme": "top_k"}', "top_k(k=3)"),
+        ('{"scheme": "winner_take_all"}', "winner_take_all"),
+        ('{"distribution": "uniform", "high": 1.0, "low": 0.2, "n": 5}', "uniform(high=1, low=0.2, n=5)"),
+        ('{"a": 1, "b": [1, 2]}', "a=1, b=[1, 2]"),
+        (0.001, "0.001"),
+        (np.float64(1e4), "10000"),
+        (3, "3"),
+        ("simultaneous", "simultaneous"),
+        ("{not json", "{not json"),
+        (None, "missing"),
+    ],
+)
+def test_axis_value_label(value, label):
+    assert plots.axis_value_label(value) == label
+
+
+@given(scheme=st.sampled_from(["top_k", "zipf", "geometric"]),
+       args=st.dictionaries(st.sampled_from(["k", "q", "exponent"]), st.integers(-5, 50), max_size=3))
+def test_axis_value_label_of_any_table_names_the_kind_and_every_argument(scheme, args):
+    import json
+
+    label = plots.axis_value_label(json.dumps({"scheme": scheme, **args}, sort_keys=True))
+    assert label.startswith(scheme)
+    assert all(f"{k}={v}" in label for k, v in args.items())
+    assert label.endswith(")") == bool(args)
+
+
+def test_sweep_axes_from_the_manifest_or_the_columns():
+    frame = make_sweep(new_columns=True)
+    manifest = {"spec": {"axes": {"developers.sample": {"values": []}, "reward": {"values": []},
+                                  "designer.tau": {"logspace": [-1, 2, 4]}}}}
+    assert plots.sweep_axes(frame, manifest) == AXES
+    assert plots.sweep_axes(frame) == dict.fromkeys(AXES, "values")  # no manifest: every non-result column
+
+
+def test_sweep_measures_follow_the_columns():
+    today, later = plots.sweep_measures(make_sweep()), plots.sweep_measures(make_sweep(new_columns=True))
+    assert "outcome" in today and "ranking_correct_share" in today and "kendall_tau_tail" not in today
+    assert {"kendall_tau_tail", "top1_correct_share", "total_surplus_tail", "total_effort_tail"} <= set(later)
+    assert "effort_tail" not in later  # a list per developer is not a measure
+
+
+def test_sweep_choice_defaults():
+    frame = make_sweep()
+    choice = plots.sweep_choice(frame, AXES)
+    # developers.sample does not vary; reward is not numeric: x is tau (log), the stacked outcomes, reward in columns
+    assert choice == plots.SweepChoice(x="designer.tau", y="outcome", col="reward", logx=True)
+    choice = plots.sweep_choice(frame, AXES, y="ranking_correct_share")
+    assert (choice.x, choice.hue, choice.col) == ("designer.tau", "reward", None)
+    flags = frame.assign(flag=(frame["replication"] % 2 == 0).astype("boolean"))
+    assert plots.sweep_choice(flags, {"flag": "values", **AXES}).x == "designer.tau"  # a bool axis is not numeric
+    choice = plots.sweep_choice(frame, AXES, x="reward", y="period", row="designer.tau")
+    assert (choice.hue, choice.col, choice.row, choice.logx) == (None, None, "designer.tau", False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "listed"),
+    [
+        ({"x": "tau"}, "x", "developers.sample, reward, designer.tau"),
+        ({"hue": "reward.scheme"}, "hue", "developers.sample, reward, designer.tau"),
+        ({"y": "kendall_tau_tail"}, "y", "outcome, converged_zero_share"),
+        ({"y": "outcome", "hue": "reward"}, "hue", "col or row"),
+        ({"x": "reward", "col": "reward", "y": "period"}, "axes", "different"),
+    ],
+)
+def test_sweep_choice_errors_name_the_field_and_the_choices(kwargs, field, listed):
+    with pytest.raises(ScenarioError, match=listed) as err:
+        plots.sweep_choice(make_sweep(), AXES, **kwargs)
+    assert err.value.field == field
+
+
+def test_sweep_data_outcome_shares():
+    choice = plots.sweep_choice(make_sweep(), AXES)
+    data = plots.sweep_data(make_sweep(), choice)
+    assert list(data.columns) == ["row", "col", "hue", "x", "outcome", "share", "count"]
+    assert len(data) == len(REWARDS) * len(TAUS) * len(plots.OUTCOME_ORDER)
+    assert data.groupby(["col", "x"])["share"].sum().tolist() == pytest.approx([1.0] * len(REWARDS) * len(TAUS))
+    assert list(dict.fromkeys(data["col"])) == ["winner_take_all", "top_k(k=3)"]
+    zero = data[data["outcome"] == "converged_zero"].groupby("x")["share"].first()
+    # replication r settles when tau >= 10 ** (r - 1): 1, 2, 3, 4 of 4 at tau = 0.1, 1, 10, 100
+    assert list(zero) == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert set(data.loc[data["outcome"] == "no_convergence", "share"]) == {0.0}  # absent outcomes present as 0
+    assert set(data["count"]) == {REPS}
+
+
+def test_sweep_data_mean_and_interval_over_replications():
+    frame = make_sweep()
+    choice = plots.sweep_choice(frame, AXES, y="mean_total_effort_tail")
+    data = plots.sweep_data(frame, choice)
+    cell = data[(data["hue"] == "top_k(k=3)") & (data["x"] == 0.1)].iloc[0]
+    values = frame.loc[(frame["reward"] == REWARDS[1]) & (frame["designer.tau"] == 0.1), "mean_total_effort_tail"]
+    half = stats.t.ppf(0.975, REPS - 1) * values.std(ddof=1) / np.sqrt(REPS)
+    assert cell["mean"] == pytest.approx(values.mean())
+    assert values.mean() - half < 0  # an effort: the interval is clipped at 0
+    assert (cell["low"], cell["high"]) == pytest.approx((0.0, values.mean() + half))
+    other = data[(data["hue"] == "winner_take_all") & (data["x"] == 1.0)].iloc[0]
+    values = frame.loc[(frame["reward"] == REWARDS[0]) & (frame["designer.tau"] == 1.0), "mean_total_effort_tail"]
+    half = stats.t.ppf(0.975, REPS - 1) * values.std(ddof=1) / np.sqrt(REPS)
+    assert (other["low"], other["high"]) == pytest.approx((max(0.0, values.mean() - half), values.mean() + half))
+    assert cell["count"] == REPS
+    low = plots.sweep_data(frame, plots.sweep_choice(frame, AXES, y="ranking_correct_share"))
+    assert (low["low"] >= 0).all() and (low["high"] <= 1).all() and (low["high"] == 1).all()  # clipped to [0, 1]
+    single = plots.sweep_data(frame[frame["replication"] == 0], choice)
+    assert (single["low"] == single["mean"]).all() and (single["high"] == single["mean"]).all()
+
+
+def test_sweep_data_share_measure_has_a_wilson_interval():
+    frame = make_sweep()
+    data = plots.sweep_data(frame, plots.sweep_choice(frame, AXES, y="cycle_share"))
+    top = data[(data["x"] == 100.0)].iloc[0]  # 0 of 4 cycle
+    assert top["mean"] == 0.0 and top["low"] == pytest.approx(0.0, abs=1e-12)
+    assert top["high"] == pytest.approx(0.4899, abs=1e-4)  # Wilson 95% upper bound of 0/4
+    half = data[(data["x"] == 1.0)].iloc[0]  # 2 of 4
+    assert half["mean"] == 0.5 and half["low"] + half["high"] == pytest.approx(1.0)
+
+
+def test_sweep_data_period_counts_cycles_only_and_errors_are_dropped():
+    for new_columns in (False, True):  # period 1 of a fixed point today, null later: the same figure
+        frame = make_sweep(new_columns)
+        frame.loc[1, ["error", "outcome", "period"]] = ["ValueError: boom", pd.NA, pd.NA]  # a cycle at r = 1
+        data = plots.sweep_data(frame, plots.sweep_choice(frame, AXES, y="period"))
+        wta = "WTA" if new_columns else "winner_take_all"  # reward_label when present
+        cell = data[(data["hue"] == wta) & (data["x"] == 0.1)].iloc[0]
+        assert cell["count"] == 2 and cell["mean"] == pytest.approx((4 + 5) / 2)  # r = 2, 3 (r = 0 settles)
+        assert 100.0 not in set(data["x"])  # nothing cycles there
+
+
+def test_sweep_data_uses_label_columns():
+    frame = make_sweep(new_columns=True)
+    data = plots.sweep_data(frame, plots.sweep_choice(frame, AXES, y="kendall_tau_tail"))
+    assert list(dict.fromkeys(data["hue"])) == ["WTA", "top-3"]
+    assert data["mean"].between(-0.5, 1.0).all()
+
+
+def test_sweep_data_bins_a_random_axis():
+    rng = np.random.default_rng(3)
+    tau = np.exp(rng.uniform(np.log(0.1), np.log(1e4), 300))
+    frame = pd.DataFrame({"designer.tau": tau, "outcome": np.where(tau > 100, "converged_zero", "cycle"),
+                          "ranking_correct_share": (tau > 100).astype(float)})
+    choice = plots.sweep_choice(frame, {"designer.tau": "loguniform"}, y="converged_zero_share")
+    data = plots.sweep_data(frame, choice)
+    assert data.attrs["x_binned"] and len(data) == plots.X_BINS
+    assert data["count"].sum() == 300
+    ratios = data["x"].to_numpy()[1:] / data["x"].to_numpy()[:-1]
+    assert ratios == pytest.approx(np.full(plots.X_BINS - 1, ratios[0]))  # log-spaced bin centres
+    assert list(data["mean"].iloc[[0, -1]]) == [0.0, 1.0]
+
+
+def test_tau_star_data_median_and_iqr_leave_out_inf():
+    frame = make_sweep()
+    stars = plots.tau_star_data(frame, plots.sweep_choice(frame, AXES, y="period"))
+    assert list(stars["hue"]) == ["winner_take_all", "top_k(k=3)"]
+    finite = [0.1, 1.0, 10.0] * len(TAUS)  # r = 3 has tau* = inf
+    assert stars["median"].tolist() == pytest.approx([np.median(finite)] * 2)
+    assert stars["q25"].tolist() == pytest.approx([np.quantile(finite, 0.25)] * 2)
+    assert stars["q75"].tolist() == pytest.approx([np.quantile(finite, 0.75)] * 2)
+    assert plots.tau_star_data(frame.drop(columns="tau_star"), plots.sweep_choice(frame, AXES)).empty
+
+
+def test_sweep_figure_outcome_panels_log_x_and_tau_star():
+    fig = plots.sweep_figure(make_sweep(), axes=AXES, title="demo")
+    panels = [ax for ax in fig.axes]
+    assert len(panels) == len(REWARDS)
+    assert [ax.get_title() for ax in panels] == ["reward = winner_take_all", "reward = top_k(k=3)"]
+    assert all(ax.get_xscale() == "log" for ax in panels)
+    dashed = [line for line in panels[0].lines if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in dashed] == pytest.approx([1.0])  # median tau*
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[:4] == [plots.OUTCOME_WORDS[o] for o in plots.OUTCOME_ORDER] and "τ*" in texts[4]
+    assert fig.get_suptitle() == "demo"
+    assert panels[0].get_ylim() == pytest.approx((-0.02, 1.02))
+
+
+def test_sweep_figure_measure_with_hue_and_categorical_x():
+    frame = make_sweep(new_columns=True)
+    fig = plots.sweep_figure(frame, y="kendall_tau_tail", axes=AXES)
+    (ax,) = fig.axes
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+    assert len(solid) == len(REWARDS) and all(len(line.get_xdata()) == len(TAUS) for line in solid)
+    assert len(ax.collections) >= len(REWARDS)  # one interval band per hue level
+    fig = plots.sweep_figure(frame, x="reward", y="total_surplus_tail", axes=AXES)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["WTA", "top-3"]
+    assert fig.axes[0].get_xscale() == "linear"
+    fig = plots.sweep_figure(frame, x="reward", axes=AXES)  # stacked bars over a categorical x
+    assert len(fig.axes[0].patches) == len(REWARDS) * len(plots.OUTCOME_ORDER)
+
+
+def test_sweep_figure_bad_names_leave_no_figure_open():
+    with pytest.raises(ScenarioError, match="choose from"):
+        plots.sweep_figure(make_sweep(), x="nope", axes=AXES)
+    assert plt.get_fignums() == []
+
+
+def test_score_gaps_to_the_leader_and_crowded_scores(cycle_traj):
+    gaps = plots.score_data(cycle_traj, relative=True)
+    published = plots.score_data(cycle_traj)
+    top = cycle_traj.groupby("round")["published"].max()
+    assert gaps["gap"].to_numpy() == pytest.approx(published["published"].to_numpy() - top[gaps["round"]].to_numpy())
+    assert (gaps["gap"] <= 0).all() and (gaps.groupby("round")["gap"].max() == 0).all()
+    assert not plots.scores_crowded(cycle_traj)
+    # two developers a thousandth apart beside one far below: crowded, drawn as gaps on a symlog axis
+    crowded = make_trajectory(np.zeros((5, 3)), theta=np.array([2.0, 1.999, 0.2]))
+    assert plots.scores_crowded(crowded)
+    fig = plots.plot_scores(crowded, relative=None)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog" and "leader" in ax.get_ylabel()
+    assert ax.get_ylim()[1] > 0  # the leader's line (gap 0) inside the frame
+    assert plots.plot_scores(crowded).axes[0].get_yscale() == "linear"  # relative=False by default
+
+
+@pytest.mark.parametrize(
+    ("values", "logx", "expected"),
+    [
+        ([0.1, 1.0, 10.0], True, ("log", None)),
+        ([1.0, 10.0, 1000.0], False, ("log", None)),  # positive, two decades
+        ([0.0, 100.0, 1000.0], False, ("symlog", 100.0)),
+        ([0.0, 0.05, 2.0], False, ("symlog", 0.01)),
+        ([1.0, 2.0, 3.0], False, ("linear", None)),
+        ([-1.0, 10.0, 1000.0], False, ("linear", None)),
+        ([0.0, 1.0, 5.0], False, ("linear", None)),  # less than a decade
+    ],
+)
+def test_sweep_xscale(values, logx, expected):
+    assert plots.sweep_xscale(pd.Series(values), logx) == expected
+
+
+def test_sweep_figure_wraps_many_columns_and_notes_tau_star_beyond_the_range():
+    frame = pd.concat([make_sweep().assign(reward=f'{{"scheme": "s{i}"}}') for i in range(5)], ignore_index=True)
+    frame["tau_star"] = 5e4
+    fig = plots.sweep_figure(frame, axes=AXES)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 5 and len(fig.axes) == 6  # 2 rows of COL_WRAP = 3, the last slot hidden
+    assert [ax.get_title() for ax in visible] == [f"reward = s{i}" for i in range(5)]
+    assert all(ax.get_xlabel() for ax in visible[2:]) and not visible[0].get_xlabel()
+    assert max(visible[0].get_xlim()) < 5e4
+    assert all(any(t.get_text() == "τ* = 50,000 →" for t in ax.texts) for ax in visible)
