@@ -215,7 +215,7 @@ def _print_theory(report: dict, out) -> None:
 def _cmd_theory(args) -> int:
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
     if args.tau_max is not None and not (math.isfinite(args.tau_max) and args.tau_max > 0):
@@ -233,7 +233,7 @@ def _cmd_check(args) -> int:
     from sim.assumptions import check_assumptions
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
     report = check_assumptions(scenario.game())
     if args.json:
         json.dump(
@@ -356,7 +356,7 @@ def _cmd_run(args) -> int:
 
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
     if args.tau is not None:
@@ -408,27 +408,23 @@ def _cmd_sweep(args) -> int:
 
     from sim import sweeps
 
-    spec = sweeps.load_sweep(args.sweep_file)
+    sweeps.check_scheduler(args.backend, args.scheduler)
+    spec = sweeps.load_sweep(args.sweep_file, allow_custom=args.allow_custom)
     chunk_size = sweeps.DEFAULT_CHUNK_SIZE if args.chunk_size is None else args.chunk_size
-    plan = sweeps.plan_sweep(spec, chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.dry_run:
+        estimate = sweeps.estimate_sweep(spec, chunk_size)
         if args.json:
-            counts = {
-                "sweep": spec.name,
-                "points": len(plan.points),
-                "replications": spec.replications,
-                "scenarios": plan.scenarios,
-                "scenario_rounds": plan.scenario_rounds,
-                "agent_updates": plan.agent_updates,
-                "chunks": len(plan.chunks),
-                "chunk_size": plan.chunk_size,
-                "batch_groups": plan.groups,
-            }
-            json.dump(counts, sys.stdout, indent=2)
+            json.dump(estimate.to_dict(), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            print(sweeps.describe_plan(plan))
+            print(sweeps.describe_plan(estimate))
         return 0
+    args.n_jobs, note = sweeps.cap_n_jobs(args.n_jobs)
+    if note and args.backend == "loky":
+        print(f"lbsim: note: {note}", file=sys.stderr)
+    elif args.backend == "dask" and args.scheduler is None and note:
+        print(f"lbsim: note: {note} (local cluster)", file=sys.stderr)
+    plan = sweeps.plan_sweep(spec, chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.out is not None and not args.out.strip():
         raise ScenarioError("--out", args.out, "needs a directory name")
     out = Path(args.out) if args.out is not None else Path("results") / _safe_name(spec.name)
@@ -514,6 +510,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _add_allow_custom(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-custom", action="store_true",
+        help='import and run custom functions the scenario names (function = "module:attr"); without it a '
+        "scenario file never runs code (also: LBSIM_ALLOW_CUSTOM=1)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lbsim", description="Simulate and analyse leaderboard competition under tune-before-test.")
     from sim import __version__
@@ -531,11 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on a published grid the search is exact and needs no bound",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_theory)
     p = sub.add_parser("check", help="check the paper's assumptions numerically, one by one")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an assumption fails")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_check)
     p = sub.add_parser("run", help="repeated play: outcome (convergence or cycle), summary, trajectory and plots")
     p.add_argument("scenario", help="scenario TOML file")
@@ -549,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory for trajectory.csv, leaderboard.csv, outcome.json and figures "
                    "(default with --plot: results/<scenario name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_run)
     p = sub.add_parser(
         "sweep", help="many scenarios from a sweep file, in parallel: one tidy table (Parquet) of outcomes and theory"
@@ -573,6 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print how many scenarios and rounds the sweep means; run nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_sweep)
     p = sub.add_parser("reproduce", help="regenerate every figure and table in results/ (python -m experiments.all)")
     p.add_argument("--quick", action="store_true", help="reduced sizes (seconds each): what the test suite runs")
