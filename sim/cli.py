@@ -30,6 +30,8 @@ import numpy as np
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
+#: Most developers ``lbsim theory`` takes (its tables have a row per developer; beyond, a one-line error).
+MAX_THEORY_DEVELOPERS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -216,6 +218,12 @@ def _cmd_theory(args) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
+    if scenario.n > MAX_THEORY_DEVELOPERS:
+        raise ScenarioError(
+            "developers", scenario.n,
+            f"lbsim theory prints one row per developer and checks every deviation: at most "
+            f"{MAX_THEORY_DEVELOPERS:,} developers",
+        )  # fmt: skip
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
     if args.tau_max is not None and not (math.isfinite(args.tau_max) and args.tau_max > 0):
@@ -343,11 +351,21 @@ def _write_outputs(out_dir, trajectory, leaderboard, report, outcome, plot: bool
     return [out_dir / name for name in names]
 
 
+#: Longest directory name made from a scenario or sweep name (file systems allow 255 bytes).
+MAX_SAFE_NAME = 100
+
+
 def _safe_name(name: str) -> str:
-    """A scenario name as one safe directory name (no separators, no leading dots)."""
+    """A scenario name as one safe directory name (no separators, no leading dots, at most :data:`MAX_SAFE_NAME`
+    characters: a longer one is cut and ends in 8 hex digits of its SHA-256, so distinct names stay distinct)."""
+    import hashlib
     import re
 
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-") or "scenario"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-") or "scenario"
+    if len(safe) > MAX_SAFE_NAME:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[: MAX_SAFE_NAME - 9]}-{digest}"
+    return safe
 
 
 def _cmd_run(args) -> int:
@@ -368,7 +386,12 @@ def _cmd_run(args) -> int:
         if args.out is not None and not args.out.strip():
             raise ScenarioError("--out", args.out, "needs a directory name")
         out_dir = Path(args.out) if args.out is not None else Path("results") / _safe_name(scenario.name)
-        if out_dir.exists() and not out_dir.is_dir():
+        try:
+            clash = out_dir.exists() and not out_dir.is_dir()
+        except (OSError, ValueError) as err:
+            reason = getattr(err, "strerror", None) or str(err)
+            raise ScenarioError("--out", str(out_dir), f"cannot use the directory: {reason}") from None
+        if clash:
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
         try:  # before the run, so that a long run never ends in an unwritable place
             out_dir.mkdir(parents=True, exist_ok=True)
