@@ -451,6 +451,11 @@ def _cmd_sweep(args) -> int:
     if args.out is not None and not args.out.strip():
         raise ScenarioError("--out", args.out, "needs a directory name")
     out = Path(args.out) if args.out is not None else Path("results") / _safe_name(spec.name)
+    try:
+        out.exists()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ScenarioError("--out", str(out), f"cannot use the directory: {reason}") from None
     report = sweeps.SweepReport(0, 0, 0, 0, 0, 0.0)
     try:
         table = sweeps.sweep(
