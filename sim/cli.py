@@ -519,7 +519,12 @@ def _cmd_reproduce(args) -> int:
             "experiments", str(err), "the experiment scripts are not importable: run lbsim from a checkout of the "
             "repository (pip install -e .)"
         ) from None
-    argv = [*(["--quick"] if args.quick else []), "--n-jobs", str(args.n_jobs)]
+    from sim.sweeps import cap_n_jobs
+
+    n_jobs, note = cap_n_jobs(args.n_jobs)
+    if note:
+        print(f"lbsim: note: {note}", file=sys.stderr)
+    argv = [*(["--quick"] if args.quick else []), "--n-jobs", str(n_jobs)]
     if args.out is not None:
         argv += ["--out", args.out]
     if args.only:
