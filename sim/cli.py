@@ -13,7 +13,11 @@
     optionally the trajectory as CSV and the dynamics figures (PNG and PDF).
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
-exits with status 2, without a traceback.
+exits with status 2, without a traceback.  A scenario naming a custom function
+(``function = "module:attr"``) is refused unless the command is given
+``--allow-custom`` (or ``LBSIM_ALLOW_CUSTOM=1`` is set): a scenario file alone
+never runs code.  ``lbsim sweep --n-jobs`` above the number of cores is capped
+(with a note); ``--scheduler`` needs ``--backend dask``.
 """
 
 from __future__ import annotations
