@@ -82,9 +82,11 @@ MAX_POINTS = 1_000_000
 #: ``--dry-run`` checks every point of a sweep with at most this many points; above, it estimates
 #: (:func:`estimate_sweep`: every distinct axis value, up to :data:`DRY_RUN_VALUES` per axis, and a sample of points).
 DRY_RUN_EXACT_POINTS = 2000
-#: Most values per axis and most points the dry-run estimate checks.
+#: Most values per axis and most points the dry-run estimate checks; a listed axis has each of its distinct
+#: values checked, up to DRY_RUN_LISTED of them (evenly spread beyond).
 DRY_RUN_VALUES = 200
 DRY_RUN_SAMPLE = 200
+DRY_RUN_LISTED = 5000
 #: Integer axis bounds must fit a signed 64-bit integer (numpy draws them as int64).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -1440,16 +1442,25 @@ def points_at(spec: SweepSpec, indices: Sequence[int]) -> list[tuple]:
 
 
 def _dry_run_indices(spec: SweepSpec) -> list[int]:
-    """Points the estimate checks: each axis's values (up to :data:`DRY_RUN_VALUES`, the others at their first)
-    and :data:`DRY_RUN_SAMPLE` points spread evenly over the sweep, first and last included."""
+    """Points the estimate checks: each axis's values (every distinct listed value, up to
+    :data:`DRY_RUN_LISTED`; up to :data:`DRY_RUN_VALUES` of a range or a random axis), the other axes at their
+    first value, and :data:`DRY_RUN_SAMPLE` points spread evenly over the sweep, first and last included."""
     grid_axes = spec.grid_axes
     sizes = [len(a.args) if a.kind == "values" else a.args[2] for a in grid_axes]
     strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
     grid_total = math.prod(sizes)
     chosen = {0}
-    for size, stride in zip(sizes, strides, strict=True):
-        for j in np.unique(np.linspace(0, size - 1, min(size, DRY_RUN_VALUES)).round().astype(np.int64)):
-            chosen.add(int(j) * stride)
+    for axis, size, stride in zip(grid_axes, sizes, strides, strict=True):
+        if axis.kind == "values":  # every distinct listed value (up to DRY_RUN_LISTED of them)
+            first: dict[str, int] = {}
+            for j, value in enumerate(axis.args):
+                first.setdefault(json.dumps(value, sort_keys=True), j)
+            picks = sorted(first.values())
+            if len(picks) > DRY_RUN_LISTED:
+                picks = [picks[int(k)] for k in np.linspace(0, len(picks) - 1, DRY_RUN_LISTED).round()]
+        else:
+            picks = np.unique(np.linspace(0, size - 1, min(size, DRY_RUN_VALUES)).round().astype(np.int64))
+        chosen.update(int(j) * stride for j in picks)
     if spec.random_axes:
         for s in np.unique(np.linspace(0, spec.samples - 1, min(spec.samples, DRY_RUN_VALUES)).round()):
             chosen.add(int(s) * grid_total)

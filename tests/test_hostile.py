@@ -268,9 +268,10 @@ def test_dry_run_of_a_million_points_estimates(two):
 
 
 def test_dry_run_estimate_finds_a_bad_axis_value(two):
-    values = ", ".join(["0.0"] * 2999 + ["-1.0"])
+    # 3,000 listed values (more than the estimate samples of a range), the bad one neither first nor last.
+    values = ", ".join([f"{k / 1000}" for k in range(1500)] + ["-1.0"] + [f"{k / 1000}" for k in range(1499)])
     (two / "sweep.toml").write_text(f'base = "base.toml"\n[axes]\n"designer.tau" = [{values}]\n')
-    one_line_error(lbsim("sweep", "sweep.toml", "--dry-run", cwd=two), "designer.tau", "sweep point 2999")
+    one_line_error(lbsim("sweep", "sweep.toml", "--dry-run", cwd=two), "designer.tau", "sweep point 1500")
 
 
 def test_points_at_matches_sweep_points(two):
