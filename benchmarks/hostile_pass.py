@@ -139,6 +139,10 @@ def scenario_cases() -> list[Case]:
     # Known, outside this pass's fixes: the tau* grid-level search is superlinear in n with many rewards.
     bad("theory_linear_rewards_2000", sub('scheme = "winner_take_all"', 'scheme = "linear"',
                                           sub("capability = [1.0, 0.6, 0.3]", "sample = {n = 2000}")), expect="ok")
+    fine = sub("resolution = 0.001", "resolution = 0.0001", sub("scale = 0.01", "scale = 0.001"))
+    bad("theory_linear_rewards_2000_fine_grid", sub('scheme = "winner_take_all"', 'scheme = "linear"',
+                                                    sub("capability = [1.0, 0.6, 0.3]", "sample = {n = 2000}", fine)),
+        expect="ok")
     bad("custom_huge_path", sub('family = "linear"\nscale = 0.01', f'family = "custom"\nfunction = "{"a." * 5000}a:b"'))
     return s
 
