@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.errors import ScenarioError
 from sim.game import LeaderboardGame
 from sim.scores import CUSTOM_MAX_EFFORT, CustomScore
 
@@ -289,12 +290,23 @@ def check_c3(game: LeaderboardGame, levels: int = 400) -> AssumptionResult:
     return AssumptionResult("C3", True, "", "effort advantage of the stronger model non-decreasing in the target")
 
 
+#: Most developers :func:`check_assumptions` takes (time and memory grow with ``n`` times its grids: about
+#: 0.6 ms and 60 kB per developer); beyond, a :class:`~sim.errors.ScenarioError` names the limit.
+MAX_CHECK_DEVELOPERS = 10_000
+
+
 def check_assumptions(game: LeaderboardGame, effort_scale: float | None = None) -> AssumptionReport:
-    """Every assumption the theory needs, checked numerically for ``game``.
+    """Every assumption the theory needs, checked numerically for ``game`` (at most :data:`MAX_CHECK_DEVELOPERS`).
 
     ``effort_scale`` sets where the linear part of the effort grid lies
     (default: the power law's effort unit, else 1).
     """
+    if game.n > MAX_CHECK_DEVELOPERS:
+        raise ScenarioError(
+            "developers", game.n,
+            f"the assumption checks evaluate every developer on a grid of efforts and score levels: at most "
+            f"{MAX_CHECK_DEVELOPERS:,} developers",
+        )  # fmt: skip
     if effort_scale is None:
         effort_scale = float(getattr(game.score, "effort_unit", 1.0))
     efforts = effort_grid(effort_scale)

@@ -23,7 +23,11 @@
     an axis, split by other axes (:func:`sim.plots.sweep_figure`).
 
 Invalid input prints one line ``lbsim: error: ...`` to standard error and
-exits with status 2, without a traceback.
+exits with status 2, without a traceback.  A scenario naming a custom function
+(``function = "module:attr"``) is refused unless the command is given
+``--allow-custom`` (or ``LBSIM_ALLOW_CUSTOM=1`` is set): a scenario file alone
+never runs code.  ``lbsim sweep --n-jobs`` above the number of cores is capped
+(with a note); ``--scheduler`` needs ``--backend dask``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ import numpy as np
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
+#: Most developers ``lbsim theory`` takes (its tables have a row per developer; beyond, a one-line error).
+MAX_THEORY_DEVELOPERS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -236,7 +242,13 @@ def _print_theory(report: dict, out) -> None:
 def _cmd_theory(args) -> int:
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
+    if scenario.n > MAX_THEORY_DEVELOPERS:
+        raise ScenarioError(
+            "developers", scenario.n,
+            f"lbsim theory prints one row per developer and checks every deviation: at most "
+            f"{MAX_THEORY_DEVELOPERS:,} developers",
+        )  # fmt: skip
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
     if args.tau_max is not None and not (math.isfinite(args.tau_max) and args.tau_max > 0):
@@ -254,7 +266,7 @@ def _cmd_check(args) -> int:
     from sim.assumptions import check_assumptions
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
     report = check_assumptions(scenario.game())
     if args.json:
         json.dump(
@@ -463,11 +475,21 @@ def parse_window(text: str) -> tuple[int | None, int | None]:
     return start, stop
 
 
+#: Longest directory name made from a scenario or sweep name (file systems allow 255 bytes).
+MAX_SAFE_NAME = 100
+
+
 def _safe_name(name: str) -> str:
-    """A scenario name as one safe directory name (no separators, no leading dots)."""
+    """A scenario name as one safe directory name (no separators, no leading dots, at most :data:`MAX_SAFE_NAME`
+    characters: a longer one is cut and ends in 8 hex digits of its SHA-256, so distinct names stay distinct)."""
+    import hashlib
     import re
 
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-") or "scenario"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).lstrip(".-") or "scenario"
+    if len(safe) > MAX_SAFE_NAME:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[: MAX_SAFE_NAME - 9]}-{digest}"
+    return safe
 
 
 def _cmd_run(args) -> int:
@@ -476,7 +498,7 @@ def _cmd_run(args) -> int:
 
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, allow_custom=args.allow_custom)
     if args.tau is not None and not (math.isfinite(args.tau) and args.tau >= 0):
         raise ScenarioError("--tau", args.tau, "must be a finite number >= 0")
     if args.tau is not None:
@@ -497,7 +519,12 @@ def _cmd_run(args) -> int:
         if args.out is not None and not args.out.strip():
             raise ScenarioError("--out", args.out, "needs a directory name")
         out_dir = Path(args.out) if args.out is not None else Path("results") / _safe_name(scenario.name)
-        if out_dir.exists() and not out_dir.is_dir():
+        try:
+            clash = out_dir.exists() and not out_dir.is_dir()
+        except (OSError, ValueError) as err:
+            reason = getattr(err, "strerror", None) or str(err)
+            raise ScenarioError("--out", str(out_dir), f"cannot use the directory: {reason}") from None
+        if clash:
             raise ScenarioError("--out", str(out_dir), "exists and is not a directory")
         # Checked before the run, so that a long run never ends in an unwritable place; created after it, so
         # that a refused run (bad option, too much memory) leaves no directory behind.
@@ -546,31 +573,31 @@ def _cmd_sweep(args) -> int:
 
     from sim import sweeps
 
-    spec = sweeps.load_sweep(args.sweep_file)
+    sweeps.check_scheduler(args.backend, args.scheduler)
+    spec = sweeps.load_sweep(args.sweep_file, allow_custom=args.allow_custom)
     chunk_size = sweeps.DEFAULT_CHUNK_SIZE if args.chunk_size is None else args.chunk_size
-    plan = sweeps.plan_sweep(spec, chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.dry_run:
+        estimate = sweeps.estimate_sweep(spec, chunk_size)
         if args.json:
-            counts = {
-                "sweep": spec.name,
-                "points": len(plan.points),
-                "replications": spec.replications,
-                "points_run_once": plan.points_run_once,
-                "scenarios": plan.scenarios,
-                "scenario_rounds": plan.scenario_rounds,
-                "agent_updates": plan.agent_updates,
-                "chunks": len(plan.chunks),
-                "chunk_size": plan.chunk_size,
-                "batch_groups": plan.groups,
-            }
-            json.dump(counts, sys.stdout, indent=2)
+            json.dump(estimate.to_dict(), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            print(sweeps.describe_plan(plan))
+            print(sweeps.describe_plan(estimate))
         return 0
+    args.n_jobs, note = sweeps.cap_n_jobs(args.n_jobs)
+    if note and args.backend == "loky":
+        print(f"lbsim: note: {note}", file=sys.stderr)
+    elif args.backend == "dask" and args.scheduler is None and note:
+        print(f"lbsim: note: {note} (local cluster)", file=sys.stderr)
+    plan = sweeps.plan_sweep(spec, chunk_size, progress=not args.quiet and sys.stderr.isatty())
     if args.out is not None and not args.out.strip():
         raise ScenarioError("--out", args.out, "needs a directory name")
     out = Path(args.out) if args.out is not None else Path("results") / _safe_name(spec.name)
+    try:
+        out.exists()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ScenarioError("--out", str(out), f"cannot use the directory: {reason}") from None
     report = sweeps.SweepReport(0, 0, 0, 0, 0, 0.0)
     try:
         table = sweeps.sweep(
@@ -697,7 +724,12 @@ def _cmd_reproduce(args) -> int:
             "experiments", str(err), "the experiment scripts are not importable: run lbsim from a checkout of the "
             "repository (pip install -e .)"
         ) from None
-    argv = [*(["--quick"] if args.quick else []), "--n-jobs", str(args.n_jobs)]
+    from sim.sweeps import cap_n_jobs
+
+    n_jobs, note = cap_n_jobs(args.n_jobs)
+    if note:
+        print(f"lbsim: note: {note}", file=sys.stderr)
+    argv = [*(["--quick"] if args.quick else []), "--n-jobs", str(n_jobs)]
     if args.out is not None:
         argv += ["--out", args.out]
     if args.only:
@@ -714,6 +746,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
+
+
+def _add_allow_custom(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-custom", action="store_true",
+        help='import and run custom functions the scenario names (function = "module:attr"); without it a '
+        "scenario file never runs code (also: LBSIM_ALLOW_CUSTOM=1)",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -733,11 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on a published grid the search is exact and needs no bound",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_theory)
     p = sub.add_parser("check", help="check the paper's assumptions numerically, one by one")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an assumption fails")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_check)
     p = sub.add_parser("run", help="repeated play: outcome (convergence or cycle), summary, trajectory and plots")
     p.add_argument("scenario", help="scenario TOML file")
@@ -760,6 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="write into a non-empty --out anyway, replacing the files of an earlier run found there")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_run)
     p = sub.add_parser(
         "sweep", help="many scenarios from a sweep file, in parallel: one tidy table (Parquet) of outcomes and theory"
@@ -784,6 +827,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print how many scenarios and rounds the sweep means; run nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_allow_custom(p)
     p.set_defaults(run=_cmd_sweep)
     p = sub.add_parser("plot", help="a figure of a sweep's results (lbsim sweep --out DIR): a measure against an axis")
     p.add_argument("sweep_dir", metavar="DIR", help="sweep output directory (manifest.json and summary/)")

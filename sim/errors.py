@@ -49,5 +49,11 @@ def describe_exception(err: BaseException, limit: int = 160) -> str:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters; a value nested too deeply to print is named by its type."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+    except Exception as err:  # noqa: BLE001 - a user's object may fail to print in any way
+        return f"<{type(value).__name__} that cannot be shown: {type(err).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -318,3 +318,161 @@ def equilibrium_check(game: LeaderboardGame, x) -> EquilibriumCheck:
     gain = br.utility - current
     tol = utility_tolerance(game.rewards)
     return EquilibriumCheck(bool(np.all(gain <= tol)), gain, br.effort, tol)
+
+
+#: Most candidate deviations :func:`zero_profile_is_equilibrium` evaluates (memory and time stay bounded);
+#: beyond, it raises a :class:`~sim.errors.ScenarioError` that names the limit.
+MAX_EXACT_CANDIDATES = 20_000_000
+#: Most developers for which the exact check of a custom score or cost (where effort and cost need not be
+#: monotone, so no deviation can be skipped) runs over all ``n^2`` deviations.
+MAX_EXACT_FULL_DEVELOPERS = 2000
+
+
+def _monotone(game: LeaderboardGame) -> bool:
+    """Whether the score is a built-in family (strictly increasing in effort) and the cost a built-in one."""
+    from sim.costs import FlatQuadraticCost, LinearCost, PowerCost
+    from sim.scores import ExpSaturation, PowerLaw
+
+    return isinstance(game.score, (PowerLaw, ExpSaturation)) and isinstance(
+        game.cost, (LinearCost, PowerCost, FlatQuadraticCost)
+    )
+
+
+def _most_effort(game: LeaderboardGame, budget: np.ndarray) -> np.ndarray:
+    """An effort at least the largest ``x`` with ``c(x) <= budget`` (closed-form inverses of the built-in costs,
+    enlarged by a relative ``1e-6`` and one unit in the last place so that round-off never makes it too small)."""
+    from sim.costs import FlatQuadraticCost, LinearCost
+
+    cost = game.cost
+    b = np.maximum(np.asarray(budget, dtype=float), 0.0) / cost.scale
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if isinstance(cost, LinearCost):
+            x = b
+        elif isinstance(cost, FlatQuadraticCost):
+            x = cost.free_effort + np.sqrt(b)
+        else:
+            x = b ** (1.0 / cost.exponent)
+        x = np.nextafter(x * (1 + 1e-6), np.inf)
+    return np.where(np.isnan(x), np.inf, x)
+
+
+def zero_profile_is_equilibrium(game: LeaderboardGame) -> bool:
+    """Exact check that the all-zero profile is a pure Nash equilibrium: the same answer as
+    ``equilibrium_check(game, zeros).is_equilibrium``, without evaluating all ``n^2`` deviations.
+
+    Sort developers by published key ``(level, priority)``, strongest first;
+    developer ``i`` at position ``p`` can only gain by reaching the target
+    ``T_ik`` of a rival at a position ``k < p`` (targets below its own are
+    reached at zero effort).  With the score non-decreasing in effort and the
+    cost non-decreasing (the built-in families), ``E_i(T_ik)`` and the cost
+    ``gamma_i c(E_i(T_ik))`` do not increase with ``k``, and the rank reached
+    (evaluated forward) does not get worse as ``k`` falls.  Hence:
+
+    * deviations with ``r_1 - gamma_i c(E_i(T_ik)) < u_i(0) - tol`` cannot be
+      within ``tol`` of the best (which is at least ``u_i(0)``): their
+      targets lie above ``f_i(tau + x_i)`` with ``gamma_i c(x_i) = r_1 -
+      u_i(0) + tol`` (closed-form inverse cost), a prefix ``k < cut_i`` of
+      positions found by a vectorised bisection on targets;
+    * among the rest, for each block of equal rewards in rank space only its
+      last position ``e`` (or ``p - 1``) matters: a deviation ``k`` that lands
+      at a rank with reward ``r`` is matched by the end ``e <= k`` of that
+      reward's block, which costs no more and earns at least ``r``.
+
+    Each remaining candidate is evaluated exactly as :func:`best_responses`
+    does (forward score, rank against the others' keys, smallest effort
+    within ``tol`` of the best), so the verdict agrees with it.  Work: ``n
+    log n`` for the bisection plus one evaluation per remaining candidate.
+    Custom scores or costs (no monotonicity to rely on) use
+    :func:`equilibrium_check` for up to :data:`MAX_EXACT_FULL_DEVELOPERS`
+    developers; beyond either limit a :class:`ScenarioError` names it.
+    """
+    n = game.n
+    if not _monotone(game):
+        if n > MAX_EXACT_FULL_DEVELOPERS:
+            raise ScenarioError(
+                "developers", n,
+                f"the exact equilibrium check of a custom score or cost tries all n^2 deviations: at most "
+                f"{MAX_EXACT_FULL_DEVELOPERS} developers",
+            )  # fmt: skip
+        return equilibrium_check(game, np.zeros(n)).is_equilibrium
+    zeros = np.zeros(n)
+    scores = game.scores(zeros)
+    level = grid_index(scores, game.resolution)
+    prio = game.priority
+    rewards = game.rewards
+    tol = utility_tolerance(rewards)
+    current = game.utilities(zeros)
+    order = np.lexsort((-prio, -level))  # strongest key first
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+
+    def targets(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        rival = order[at]
+        return overtake_target(scores[rival], game.resolution, prio[rows] > prio[rival])
+
+    def evaluate(rows: np.ndarray, at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Effort and utility of ``rows[r]`` reaching the target of position ``at[r]`` (zero effort if None),
+        evaluated as :func:`best_responses` evaluates its candidates."""
+        effort = np.zeros(rows.size)
+        if at is not None and rows.size:
+            effort = least_effort(game.score[rows], game.tau, targets(rows, at))
+        finite = np.isfinite(effort)
+        safe = np.where(finite, effort, 0.0)
+        cand_scores = game.score[rows].score(game.tau + safe)
+        cand_rank = ranks_against(level, prio, grid_index(cand_scores, game.resolution)[:, None], rows)[:, 0]
+        util = rewards[cand_rank - 1] - game.gamma[rows] * game.cost(safe)
+        return safe, np.where(finite, util, -np.inf)
+
+    # A deviation worth more than 2 tol over u_i(0) decides at once: the chosen best response is within tol of
+    # the best, so it gains more than tol.  The adjacent deviations (position p - 1) are tried first.
+    above = np.flatnonzero(position > 0)
+    _, util = evaluate(above, position[above] - 1)
+    if np.any(util - current[above] > 2 * tol):
+        return False
+    # cut_i: a position from which on every deviation that could come within tol of u_i(0) is kept.  Such a
+    # deviation costs at most b_i = r_1 - u_i(0) + tol, so it needs at most the effort x_i with
+    # gamma_i c(x_i) = b_i (enlarged a little: keeping extra candidates never changes the verdict) and reaches
+    # at most the score f_i(tau + x_i); the targets above that score are a prefix of positions (bisection).
+    reach = game.score.score(game.tau + _most_effort(game, (rewards[0] - current + tol) / game.gamma))
+    lo, hi = np.zeros(n, dtype=np.int64), position.copy()
+    while True:
+        active = np.flatnonzero(lo < hi)
+        if active.size == 0:
+            break
+        mid = (lo[active] + hi[active]) // 2
+        ok = targets(active, mid) <= reach[active]
+        hi[active[ok]] = mid[ok]
+        lo[active[~ok]] = mid[~ok] + 1
+    cut = lo
+    # Candidate positions: block ends e (last rank index of each run of equal rewards) in [cut_i, p - 2], and p - 1.
+    ends = np.flatnonzero(np.append(rewards[1:] != rewards[:-1], True))
+    first = np.searchsorted(ends, cut, side="left")
+    last = np.searchsorted(ends, position - 1, side="left")  # ends < p - 1
+    has_adjacent = cut <= position - 1
+    counts = np.where(has_adjacent, np.maximum(last - first, 0) + 1, 0)
+    total = int(counts.sum())
+    if total > MAX_EXACT_CANDIDATES:
+        raise ScenarioError(
+            "developers", n,
+            f"the exact equilibrium check needs {total:,} candidate deviations here, more than the "
+            f"{MAX_EXACT_CANDIDATES:,} it may evaluate",
+        )  # fmt: skip
+    rows = np.repeat(np.arange(n), counts)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    within = np.arange(total) - offsets  # 0 .. counts_i - 1
+    block = first[rows] + within
+    at = np.where(within == counts[rows] - 1, position[rows] - 1, ends[np.minimum(block, ends.size - 1)])
+    # The zero candidate of every developer, then the others; evaluated as best_responses does.
+    safe0, util0 = evaluate(np.arange(n), None)
+    safe1, util1 = evaluate(rows, at)
+    rows = np.concatenate([np.arange(n), rows])
+    safe, util = np.concatenate([safe0, safe1]), np.concatenate([util0, util1])
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, rows, util)
+    good = util >= best[rows] - tol
+    least = np.full(n, np.inf)
+    np.minimum.at(least, rows[good], safe[good])
+    chosen = np.full(n, -np.inf)
+    pick = good & (safe == least[rows])
+    np.maximum.at(chosen, rows[pick], util[pick])
+    return bool(np.all(chosen - current <= tol))

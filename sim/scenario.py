@@ -76,6 +76,19 @@ gets the file's path as its field.  Loading builds the
 :class:`~sim.game.LeaderboardGame` once, so every error surfaces at load
 time.
 
+Custom functions are code, and a scenario file is data: loading never
+imports or calls a custom ``"module:attribute"`` unless the caller allows it
+for that call (``allow_custom=True`` to :func:`load_scenario` and
+:func:`parse_scenario`, ``--allow-custom`` on the command line, or the
+environment variable ``LBSIM_ALLOW_CUSTOM=1``); otherwise only the string's
+form is checked and loading fails with a :class:`~sim.errors.ScenarioError`
+that says how to allow it.  The library's own example functions
+(:data:`BUILT_IN_FUNCTIONS`, in :mod:`sim.examples`) need no permission.
+Allowed modules are imported without the current working directory on the
+module search path (unless it is listed explicitly
+in ``PYTHONPATH``): ``python -m sim`` in a directory holding a stray
+``evil.py`` does not pick it up.
+
 Custom functions are probed at load time (:data:`PROBE_EFFORTS`, for all
 developers at once, for a 2-D array of efforts and for a single developer);
 an exception, a NaN, a result of the wrong shape, a non-finite score or
@@ -86,11 +99,14 @@ limit, or a non-finite cost at efforts up to 1 is a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import importlib
 import math
+import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Callable
@@ -133,7 +149,10 @@ __all__ = [
     "LeaderboardSpec",
     "SampleSpec",
     "Scenario",
+    "ALLOW_CUSTOM_ENV",
+    "BUILT_IN_FUNCTIONS",
     "callable_path",
+    "custom_allowed",
     "import_callable",
     "load_scenario",
     "parse_scenario",
@@ -150,6 +169,8 @@ DEFAULT_REVISION_PROBABILITY = 0.5
 DEFAULT_MAX_ROUNDS = 100_000
 #: Most developers a scenario may have (a sample larger than this is a typo, not a game).
 MAX_DEVELOPERS = 1_000_000
+#: Environment variable that allows custom functions for every load when set to ``1``.
+ALLOW_CUSTOM_ENV = "LBSIM_ALLOW_CUSTOM"
 #: Efforts at which custom score and cost functions are probed at load time.
 PROBE_EFFORTS = (0.0, 1e-3, 1.0, 1e3, 1e6)
 #: Sampling distributions and their parameters with defaults.
@@ -716,20 +737,35 @@ def _probe(function: Callable, args: tuple, field_name: str, where: str, *, allo
             raw = function(*args)
     except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of user code is a scenario error
         raise ScenarioError(field_name, path, f"raised {describe_exception(err)} {where}") from None
+    expected = f"expected a float array of shape {shape}"
+    numeric = isinstance(raw, (int, float, np.integer, np.floating)) and not isinstance(raw, (bool, np.bool_))
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
+        numeric = True
+    if not numeric:
+        raise ScenarioError(field_name, path, f"returned {_returned(raw)}, {expected}, {where}")
     try:
         values = np.asarray(raw, dtype=float)
     except (Exception, SystemExit):  # noqa: BLE001 - a result of any type may fail to convert
-        raise ScenarioError(field_name, path, f"returned {_kind(raw)}, not numbers, {where}") from None
+        raise ScenarioError(field_name, path, f"returned {_returned(raw)}, {expected}, {where}") from None
     try:
         values = np.broadcast_to(values, shape)
     except ValueError:
         raise ScenarioError(
-            field_name, path, f"returned shape {values.shape} for inputs of shape {shape} {where}"
+            field_name, path, f"returned shape {values.shape} for inputs of shape {shape}, {expected}, {where}"
         ) from None
     bad = np.isnan(values) | (np.isneginf(values) if allow_inf else np.isinf(values))
     if bad.any():
         raise ScenarioError(field_name, path, f"returned {values[bad].flat[0]} {where}; must be finite")
     return values
+
+
+def _returned(raw: object) -> str:
+    """What a custom function returned, for a message: ``None``, ``a str``, ``an array of dtype bool``..."""
+    if raw is None:
+        return "None"
+    if isinstance(raw, np.ndarray):
+        return f"an array of dtype {raw.dtype}"
+    return _kind(raw)
 
 
 def _probe_custom_score(spec: CustomScoreSpec, theta: np.ndarray) -> None:
@@ -787,8 +823,11 @@ def _score_to_dict(spec: ScoreSpec) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, *, allow_custom: bool = False) -> Scenario:
     """Load and validate the scenario file at ``path``.
+
+    Custom functions are refused unless ``allow_custom`` (or
+    ``LBSIM_ALLOW_CUSTOM=1``): a scenario file is data, not code.
 
     Raises :class:`ScenarioError`: with the path as ``field`` when the file
     is missing, unreadable or not valid TOML; with the dotted key otherwise.
@@ -796,7 +835,60 @@ def load_scenario(path) -> Scenario:
     """
     path = Path(path)
     data = read_toml(path, "scenario file")
-    return parse_scenario(data, name_hint=path.stem, source=str(path))
+    return parse_scenario(data, name_hint=path.stem, source=str(path), allow_custom=allow_custom)
+
+
+#: Largest scenario or sweep file read (bytes): a million listed developers fit well within it.
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def read_text_file(path, what: str) -> str:
+    """The UTF-8 text of the regular file at ``path``, at most :data:`MAX_FILE_BYTES`, without ever blocking.
+
+    A directory, a named pipe, a device such as ``/dev/zero``, a missing or
+    unreadable file is a one-line :class:`ScenarioError` with the path as
+    ``field``.  The path is checked with ``os.stat`` first and the file is
+    opened non-blocking and checked again (``fstat``) before it is read.
+    """
+    path = Path(path)
+    where = str(path)
+    shown = str(path.absolute())
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ScenarioError(where, shown, f"no such {what}") from None
+    except (OSError, ValueError) as err:
+        reason = _one_line(getattr(err, "strerror", None) or err)
+        raise ScenarioError(where, shown, f"cannot read the file: {reason}") from None
+    _check_regular(info, where, shown, what)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb", closefd=True) as handle:
+            _check_regular(os.fstat(handle.fileno()), where, shown, what)
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(where, shown, f"no such {what}") from None
+    except OSError as err:
+        raise ScenarioError(where, shown, f"cannot read the file: {_one_line(err.strerror)}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(where, shown, f"larger than {MAX_FILE_BYTES // 2**20} MiB; not a {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(where, shown, f"not UTF-8 text ({err.reason})") from None
+
+
+def _check_regular(info: os.stat_result, where: str, shown: str, what: str) -> None:
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = (
+        "a directory" if stat.S_ISDIR(info.st_mode)
+        else "a named pipe" if stat.S_ISFIFO(info.st_mode)
+        else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+        else "a socket" if stat.S_ISSOCK(info.st_mode)
+        else "not a regular file"
+    )
+    raise ScenarioError(where, shown, f"is {kind}, not a {what} (a regular file is needed)")
 
 
 def read_toml(path, what: str) -> dict:
@@ -804,14 +896,7 @@ def read_toml(path, what: str) -> dict:
     :class:`ScenarioError` with the path as ``field`` (``what`` names the kind of file, e.g. "sweep file")."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(where, str(path.absolute()), f"no such {what}") from None
-    except UnicodeDecodeError as err:
-        raise ScenarioError(where, str(path.absolute()), f"not UTF-8 text ({err.reason})") from None
-    except OSError as err:
-        raise ScenarioError(where, str(path.absolute()), f"cannot read the file: {_one_line(err.strerror)}") from None
+    text = read_text_file(path, what)
     try:
         return tomllib.loads(text)
     except RecursionError:
@@ -827,8 +912,14 @@ def read_toml(path, what: str) -> dict:
 
 
 
-def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -> Scenario:
-    """Validate a scenario given as a dict (the parsed TOML) into a :class:`Scenario`."""
+def parse_scenario(
+    data: dict, name_hint: str = "", source: str | None = None, *, allow_custom: bool = False
+) -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML) into a :class:`Scenario`.
+
+    ``allow_custom`` lets custom ``"module:attribute"`` functions be imported
+    and called (see :func:`custom_allowed`); without it they are refused.
+    """
     if not isinstance(data, dict):
         raise ScenarioError("scenario", type(data).__name__, "must be a table of sections")
     _check_keys(data, "", _TOP_LEVEL_KEYS)
@@ -841,8 +932,8 @@ def parse_scenario(data: dict, name_hint: str = "", source: str | None = None) -
 
     developers = _parse_developers(_section(data, "developers"), seed)
     n = developers.n
-    score = _parse_score(_section(data, "score"), n)
-    cost, gamma = _parse_cost(_section(data, "cost"), n)
+    score = _parse_score(_section(data, "score"), n, allow_custom)
+    cost, gamma = _parse_cost(_section(data, "cost"), n, allow_custom)
     reward = _parse_reward(_section(data, "reward"))
     leaderboard = _parse_leaderboard(_section(data, "leaderboard"))
     designer = _parse_designer(_section(data, "designer"))
@@ -903,13 +994,15 @@ def _parse_budget(value: object) -> float | tuple[float, ...]:
     return value
 
 
-def _parse_score(table: dict, n: int) -> ScoreSpec:
+def _parse_score(table: dict, n: int, allow_custom: bool = False) -> ScoreSpec:
     family = _required(table, "score", "family", hint=_choose(SCORE_FAMILIES))
     family = _choice(family, "score.family", SCORE_FAMILIES, what="score family")
     _check_keys(table, "score", ("family", *_SCORE_KEYS[family]), context=f"the {family} family")
     if family == "custom":
-        function = import_callable(_required(table, "score", "function"), "score.function")
-        limit = import_callable(table["limit"], "score.limit") if "limit" in table else None
+        function_path = check_callable_path(_required(table, "score", "function"), "score.function")
+        limit_path = check_callable_path(table["limit"], "score.limit") if "limit" in table else None
+        function = _custom(function_path, "score.function", allow_custom)
+        limit = _custom(limit_path, "score.limit", allow_custom) if limit_path is not None else None
         return CustomScoreSpec(function=function, limit=limit)
     params = {name: _param(_required(table, "score", name), f"score.{name}", n) for name in ("lower", "upper")}
     if family == "power_law":
@@ -923,14 +1016,14 @@ def _parse_score(table: dict, n: int) -> ScoreSpec:
     return ExpSaturationSpec(**params)
 
 
-def _parse_cost(table: dict, n: int) -> tuple[CostFunction, np.ndarray | None]:
+def _parse_cost(table: dict, n: int, allow_custom: bool = False) -> tuple[CostFunction, np.ndarray | None]:
     family = _required(table, "cost", "family", hint=_choose(COST_FAMILIES))
     family = _choice(family, "cost.family", COST_FAMILIES, what="cost family")
     _check_keys(table, "cost", ("family", "gamma", *_COST_KEYS[family]), context=f"the {family} family")
     kwargs: dict[str, Any] = {}
     for name in _COST_KEYS[family]:
         if name == "function":
-            kwargs[name] = import_callable(_required(table, "cost", name), "cost.function")
+            kwargs[name] = _custom(_required(table, "cost", name), "cost.function", allow_custom)
         elif name in table:
             kwargs[name] = _number(table[name], f"cost.{name}")
     try:
@@ -1022,19 +1115,87 @@ def _parse_dynamics(table: dict, n: int) -> DynamicsSpec:
 # ---------------------------------------------------------------------------
 
 
-def import_callable(path: object, field_name: str) -> Callable:
-    """Import ``"module.path:attribute"`` (the attribute may be dotted) and check it is callable."""
+def custom_allowed(allow_custom: bool = False) -> bool:
+    """Whether custom code may run: ``allow_custom`` or the environment variable ``LBSIM_ALLOW_CUSTOM=1``."""
+    return bool(allow_custom) or os.environ.get(ALLOW_CUSTOM_ENV, "").strip() == "1"
+
+
+#: The form of a custom function's path: ``module.path:attribute.path`` of Python identifiers.
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+_CALLABLE_PATH = re.compile(f"{_DOTTED}:{_DOTTED}")
+
+
+def check_callable_path(path: object, field_name: str) -> str:
+    """``path`` if it has the form ``"module.path:attribute"`` (identifiers only); nothing is imported."""
     _expect_string(path, field_name)
-    module_name, sep, attribute = path.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ScenarioError(field_name, path, 'must look like "module.path:attribute"')
+    if len(path) > 300 or not _CALLABLE_PATH.fullmatch(path):
+        raise ScenarioError(field_name, path, 'must look like "module.path:attribute" (Python identifiers)')
+    return path
+
+
+#: The library's own example functions (:mod:`sim.examples`): pure numpy functions that ship with the package,
+#: named by the bundled scenarios; they need no permission (any other module does).
+BUILT_IN_FUNCTIONS = frozenset(
+    f"sim.examples:{name}"
+    for name in ("shifted_exponential", "shifted_exponential_limit", "exponential_cost", "huber_cost")
+)
+
+
+def _custom(path: object, field_name: str, allow_custom: bool) -> Callable:
+    """The custom function at ``path`` if custom code is allowed; its form is checked either way.
+
+    The functions in :data:`BUILT_IN_FUNCTIONS` are part of the library and always allowed.
+    """
+    check_callable_path(path, field_name)
+    if path not in BUILT_IN_FUNCTIONS and not custom_allowed(allow_custom):
+        raise ScenarioError(
+            field_name, path, f"custom code is not run unless allowed (--allow-custom, allow_custom=True or "
+            f"{ALLOW_CUSTOM_ENV}=1)"
+        )
+    return import_callable(path, field_name)
+
+
+@contextlib.contextmanager
+def _without_cwd_on_path():
+    """``sys.path`` without the current directory (``""`` or its absolute path) unless ``PYTHONPATH`` lists it.
+
+    ``python -m sim`` puts the working directory first on ``sys.path``; a custom
+    module must come from an installed package or an explicit ``PYTHONPATH``.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    explicit = {
+        os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    }
+
+    def implicit_cwd(entry: str) -> bool:
+        real = os.path.realpath(entry or ".")
+        return real == cwd and real not in explicit
+
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if not (isinstance(p, str) and implicit_cwd(p))]
     try:
-        obj = importlib.import_module(module_name.strip())
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def import_callable(path: object, field_name: str) -> Callable:
+    """Import ``"module.path:attribute"`` (the attribute may be dotted) and check it is callable.
+
+    This imports (runs) the module: call it only for code the user allowed
+    (see :func:`custom_allowed`).  The current directory is not searched
+    unless ``PYTHONPATH`` names it.
+    """
+    check_callable_path(path, field_name)
+    module_name, _, attribute = path.partition(":")
+    try:
+        with _without_cwd_on_path():
+            obj = importlib.import_module(module_name)
     except (Exception, SystemExit) as err:  # noqa: BLE001 - an import can fail in any way
         raise ScenarioError(
             field_name, path, f"cannot import module {module_name!r}: {describe_exception(err)}"
         ) from None
-    for part in attribute.strip().split("."):
+    for part in attribute.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:

@@ -90,6 +90,18 @@ SWEEP_KEYS = ("name", "base", "replications", "seed", "samples", "common_random_
 PLAN_PROGRESS_POINTS = 5000
 #: Largest number of scenarios one sweep may mean (a guard against a typo such as ``num = 1e9``).
 MAX_SCENARIOS = 100_000_000
+#: Largest number of parameter points (grid size times samples): every point is held in memory and checked.
+MAX_POINTS = 1_000_000
+#: ``--dry-run`` checks every point of a sweep with at most this many points; above, it estimates
+#: (:func:`estimate_sweep`: every distinct axis value, up to :data:`DRY_RUN_VALUES` per axis, and a sample of points).
+DRY_RUN_EXACT_POINTS = 2000
+#: Most values per axis and most points the dry-run estimate checks; a listed axis has each of its distinct
+#: values checked, up to DRY_RUN_LISTED of them (evenly spread beyond).
+DRY_RUN_VALUES = 200
+DRY_RUN_SAMPLE = 200
+DRY_RUN_LISTED = 5000
+#: Integer axis bounds must fit a signed 64-bit integer (numpy draws them as int64).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 #: Section -> the key that selects its kind, and the keys each kind takes.
 _KIND_KEYS = {"reward": "scheme", "score": "family", "cost": "family"}
@@ -160,6 +172,7 @@ class SweepSpec:
     common_random_numbers: bool = True
     source: str | None = None
     text: str | None = None
+    allow_custom: bool = False
 
     def __post_init__(self):
         if self.samples is None and any(a.random for a in self.axes):
@@ -179,7 +192,7 @@ class SweepSpec:
     @property
     def points(self) -> int:
         """Number of parameter points: grid size times ``samples`` (when there are random axes)."""
-        size = math.prod(len(a.grid_values()) if a.kind == "values" else a.args[2] for a in self.grid_axes)
+        size = math.prod(len(a.args) if a.kind == "values" else a.args[2] for a in self.grid_axes)
         return size * (self.samples if self.random_axes else 1)
 
     @property
@@ -199,18 +212,22 @@ class SweepSpec:
         }
 
 
-def load_sweep(path) -> SweepSpec:
+def load_sweep(path, *, allow_custom: bool = False) -> SweepSpec:
     """Read and validate the sweep file at ``path`` (the base scenario path is relative to it).
+
+    ``allow_custom`` lets the base scenario and the swept values name custom
+    functions (imported and run); without it they are refused
+    (see :func:`sim.scenario.custom_allowed`).
 
     Raises :class:`ScenarioError` naming the field and value; every point
     of the grid is checked later, by :func:`plan_sweep`.
     """
-    from sim.scenario import load_scenario, read_toml
+    from sim.scenario import load_scenario, read_text_file, read_toml
 
     path = Path(path)
     where = str(path)
     data = read_toml(path, "sweep file")
-    text = path.read_text(encoding="utf-8")  # kept in the manifest; read_toml has checked it decodes
+    text = read_text_file(path, "sweep file")  # kept in the manifest; read_toml has checked it decodes
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if "developers" in data and "base" not in data:
         raise ScenarioError(
@@ -226,7 +243,7 @@ def load_sweep(path) -> SweepSpec:
         raise ScenarioError("base", data["base"], "must be the path of a scenario file")
     base_path = Path(os.path.normpath(path.parent / data["base"]))
     try:
-        base = load_scenario(base_path)
+        base = load_scenario(base_path, allow_custom=allow_custom)
     except ScenarioError as err:
         raise ScenarioError(f"base ({base_path}): {err.field}", err.value, err.message) from None
     name = data.get("name", path.stem)
@@ -241,6 +258,7 @@ def load_sweep(path) -> SweepSpec:
         source=where,
         text=text,
         max_rounds=data.get("max_rounds"),
+        allow_custom=allow_custom,
     )
 
 
@@ -256,17 +274,20 @@ def sweep_spec(
     source: str | None = None,
     text: str | None = None,
     max_rounds: int | None = None,
+    allow_custom: bool = False,
 ) -> SweepSpec:
     """Build a :class:`SweepSpec` in Python: ``base`` is a Scenario or a scenario file path; ``axes`` as in the file.
 
     ``max_rounds`` (optional) replaces the base scenario's ``dynamics.max_rounds``.
+    ``allow_custom`` lets every point name custom functions (see :func:`sim.scenario.custom_allowed`).
     """
     import dataclasses
 
-    from sim.scenario import Scenario, load_scenario
+    from sim.scenario import Scenario, custom_allowed, load_scenario
 
+    allow_custom = custom_allowed(allow_custom)
     if not isinstance(base, Scenario):
-        base = load_scenario(base)
+        base = load_scenario(base, allow_custom=allow_custom)
     if max_rounds is not None:
         cap = _integer(max_rounds, "max_rounds", 1)
         base = dataclasses.replace(base, dynamics=dataclasses.replace(base.dynamics, max_rounds=cap))
@@ -294,12 +315,56 @@ def sweep_spec(
         common_random_numbers=common_random_numbers,
         source=source,
         text=text,
+        allow_custom=allow_custom,
     )
     if samples is not None and not spec.random_axes:
         raise ScenarioError("samples", samples, "only random axes (uniform, loguniform, integers, choice) take samples")
-    if spec.scenarios > MAX_SCENARIOS:
-        raise ScenarioError("axes", spec.scenarios, f"the sweep means more than {MAX_SCENARIOS:,} scenarios")
+    _check_conflicts(parsed)
+    _check_size(spec)
     return spec
+
+
+def _grid_size(spec: SweepSpec) -> int:
+    return math.prod(len(a.args) if a.kind == "values" else a.args[2] for a in spec.grid_axes)
+
+
+def _check_size(spec: SweepSpec) -> None:
+    """Refuse sizes this machine cannot hold, naming the field that makes them too large."""
+    grid = _grid_size(spec)
+    if grid > MAX_POINTS:
+        raise ScenarioError("axes", grid, f"the grid has more than {MAX_POINTS:,} points (the most a sweep may have)")
+    points = spec.points
+    if points > MAX_POINTS:
+        raise ScenarioError(
+            "samples", spec.samples,
+            f"{spec.samples:,} samples x {grid:,} grid points is more than {MAX_POINTS:,} points "
+            "(the most a sweep may have)",
+        )  # fmt: skip
+    if spec.scenarios > MAX_SCENARIOS:
+        raise ScenarioError(
+            "replications", spec.replications,
+            f"{points:,} point(s) x {spec.replications:,} replications is more than {MAX_SCENARIOS:,} scenarios",
+        )  # fmt: skip
+
+
+def _check_conflicts(axes: Sequence[Axis]) -> None:
+    """Two axes that set the same field (one inside the other, or mutually exclusive keys) are an error naming both."""
+    names = [a.name for a in axes]
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = first.split("."), second.split(".")
+            short, long = (a, b) if len(a) <= len(b) else (b, a)
+            if long[: len(short)] == short:
+                raise ScenarioError(
+                    f"axes.{second}", None,
+                    f"conflicts with axis {first!r}: both set {'.'.join(short)}; sweep one or the other",
+                )  # fmt: skip
+            if len(a) >= 2 and len(b) >= 2 and a[0] == b[0]:
+                if _EXCLUSIVE.get((a[0], a[1])) == b[1]:
+                    raise ScenarioError(
+                        f"axes.{second}", None,
+                        f"conflicts with axis {first!r}: {a[0]}.{a[1]} and {b[0]}.{b[1]} exclude each other",
+                    )  # fmt: skip
 
 
 def _parse_axis(name: object, value: object) -> Axis:
@@ -317,6 +382,7 @@ def _parse_axis(name: object, value: object) -> Axis:
     if isinstance(value, list):
         if not value:
             raise ScenarioError(field_name, value, "needs at least one value")
+        _check_plain(value, field_name)
         return Axis(name, "values", tuple(value))
     if not isinstance(value, dict) or len(value) != 1:
         raise ScenarioError(
@@ -332,6 +398,7 @@ def _parse_axis(name: object, value: object) -> Axis:
     if kind == "choice":
         if not args:
             raise ScenarioError(where, args, "needs at least one value")
+        _check_plain(args, where)
         return Axis(name, kind, tuple(args))
     numbers = all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args)
     if kind in GRID_AXES:
@@ -348,12 +415,44 @@ def _parse_axis(name: object, value: object) -> Axis:
     if kind == "integers":
         if isinstance(low, float) or isinstance(high, float) or low > high:
             raise ScenarioError(where, args, "must be two integers, low <= high")
+        if low < INT64_MIN or high > INT64_MAX:
+            raise ScenarioError(where, _shown(args), f"bounds must lie in [{INT64_MIN}, {INT64_MAX}] (64-bit integers)")
         return Axis(name, kind, (int(low), int(high)))
     if not low < high:
         raise ScenarioError(where, args, "must have low < high")
     if kind == "loguniform" and low <= 0:
         raise ScenarioError(where, args, "must have 0 < low")
     return Axis(name, kind, (float(low), float(high)))
+
+
+#: Deepest nesting of lists and tables an axis value may have.
+MAX_VALUE_DEPTH = 32
+
+
+def _check_plain(values: list, where: str) -> None:
+    """Axis values must be TOML strings, numbers, booleans, lists or tables (no dates or times), nested shallowly."""
+    stack = [(v, 1) for v in values]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_VALUE_DEPTH:
+            raise ScenarioError(where, None, f"values nested more than {MAX_VALUE_DEPTH} levels deep")
+        if isinstance(value, (bool, int, float, str)):
+            continue
+        if isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        else:
+            raise ScenarioError(
+                where, str(value), f"a {type(value).__name__} cannot be a value; use a string, number, boolean, "
+                "list or table"
+            )
+
+
+def _shown(value):
+    from sim.scenario import _shown as shown
+
+    return shown(value)
 
 
 # ---------------------------------------------------------------------------
@@ -532,6 +631,7 @@ class SweepPlan:
             theory=theory,
             axis_types=self.axis_types,
             point_replications=tuple(int(self.effective_replications[int(k) // reps]) for k in idx),
+            allow_custom=self.spec.allow_custom,
         )
 
 
@@ -571,7 +671,7 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
         text = json.dumps(data, sort_keys=True, default=str)
         if text not in memo:
             try:
-                scenario = parse_scenario(data, name_hint=spec.name)
+                scenario = parse_scenario(data, name_hint=spec.name, allow_custom=spec.allow_custom)
             except ScenarioError as err:
                 at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
                 raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
@@ -637,6 +737,7 @@ class ChunkTask:
     theory: bool
     axis_types: dict
     point_replications: tuple[int, ...] = ()  # per scenario: the replications its point runs
+    allow_custom: bool = False  # custom functions may be imported (the user allowed them for this sweep)
 
 
 @dataclass(frozen=True)
@@ -770,7 +871,7 @@ def run_chunk(task: ChunkTask):
         try:
             data = apply_point(task.base, task.axis_names, values)
             data["seed"], data["name"] = seed, f"{task.name}#{k}"
-            built.append((len(rows) - 1, parse_scenario(data)))
+            built.append((len(rows) - 1, parse_scenario(data, allow_custom=task.allow_custom)))
         except Exception as err:  # noqa: BLE001 -- recorded, the sweep goes on
             row["error"] = describe_exception(err)
     groups: dict = {}
@@ -1258,6 +1359,27 @@ class SweepReport:
     chunks_rerun: int = 0  # damaged chunks found by --resume and run again
 
 
+def cap_n_jobs(n_jobs: int) -> tuple[int, str | None]:
+    """``n_jobs`` capped at the number of cores this process may use, and a note when it was capped."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    if n_jobs <= cores:
+        return n_jobs, None
+    return cores, f"--n-jobs {n_jobs} is more than the {cores} core(s) here; using {cores}"
+
+
+def check_scheduler(backend: str, scheduler) -> None:
+    """``scheduler`` is only meaningful with the Dask backend, and must then be a non-empty one-line address."""
+    if scheduler is None:
+        return
+    if backend != "dask":
+        raise ScenarioError("--scheduler", scheduler, "is only used with --backend dask")
+    if not isinstance(scheduler, str) or not scheduler.strip() or not scheduler.isprintable():
+        raise ScenarioError("--scheduler", scheduler, "needs an address such as tcp://10.0.0.1:8786")
+
+
 #: How long to wait for a Dask scheduler given by address before giving up.
 SCHEDULER_TIMEOUT = "20s"
 
@@ -1452,7 +1574,8 @@ def sweep(
         spec = sweep_spec(**spec)
     if backend not in BACKENDS:
         raise ScenarioError("--backend", backend, f"must be one of {', '.join(BACKENDS)}")
-    n_jobs = _integer(n_jobs, "--n-jobs", 1)
+    check_scheduler(backend, scheduler)
+    n_jobs = cap_n_jobs(_integer(n_jobs, "--n-jobs", 1))[0]
     if tail_window is not None:
         tail_window = _integer(tail_window, "--tail-window", 1)
     if trajectory_every is not None:
@@ -1503,40 +1626,234 @@ def sweep(
     return table
 
 
-def describe_plan(plan: SweepPlan) -> str:
-    """What ``lbsim sweep --dry-run`` prints: how many scenarios, rounds and chunks the sweep means."""
+@dataclass(frozen=True)
+class SweepEstimate:
+    """What ``--dry-run`` reports: the sweep's size, checked on a sample of points (see :func:`estimate_sweep`).
+
+    ``exact`` is true when every point was checked (then the counts are
+    those of :func:`plan_sweep`); otherwise ``checked`` points were, and the
+    round counts are exact when no axis touches ``developers`` or
+    ``dynamics`` (every point then has the base's ``n`` and rounds) and
+    otherwise the sample mean times the number of points.
+    """
+
+    spec: SweepSpec
+    points: int
+    scenarios: int
+    scenario_rounds: int
+    agent_updates: int
+    chunks: int
+    chunk_size: int
+    groups: int
+    exact: bool
+    checked: int
+    points_run_once: int = 0
+
+    def to_dict(self) -> dict:
+        """The ``--dry-run --json`` object."""
+        return {
+            "sweep": self.spec.name,
+            "points": self.points,
+            "replications": self.spec.replications,
+            "points_run_once": self.points_run_once,
+            "scenarios": self.scenarios,
+            "scenario_rounds": self.scenario_rounds,
+            "agent_updates": self.agent_updates,
+            "chunks": self.chunks,
+            "chunk_size": self.chunk_size,
+            "batch_groups": self.groups,
+            "exact": self.exact,
+            "checked_points": self.checked,
+        }
+
+
+def points_at(spec: SweepSpec, indices: Sequence[int]) -> list[tuple]:
+    """The points ``indices`` of :func:`sweep_points` (the same values), without building the others.
+
+    Point ``p = s * G + g``: sample ``s`` of the random axes (drawn exactly
+    as :func:`sweep_points` draws them) and grid index ``g`` in mixed radix,
+    the last grid axis fastest.
+    """
+    grid_axes = spec.grid_axes
+    sizes = [len(a.args) if a.kind == "values" else a.args[2] for a in grid_axes]
+    grid_total = math.prod(sizes)
+    draws = None
+    if spec.random_axes:
+        rng = np.random.default_rng(_streams(spec.seed)[0])
+        draws = [a.draw(rng, spec.samples) for a in spec.random_axes]
+    values_cache: dict[int, list] = {}
+    out = []
+    for p in indices:
+        s, g = divmod(int(p), grid_total)
+        grid_vals = []
+        for i in range(len(grid_axes) - 1, -1, -1):
+            g, j = divmod(g, sizes[i])
+            if i not in values_cache:
+                values_cache[i] = grid_axes[i].grid_values()
+            grid_vals.append(values_cache[i][j])
+        grid_vals.reverse()
+        grid_iter, rand_iter = iter(grid_vals), iter([d[s] for d in draws] if draws else [])
+        out.append(tuple(next(rand_iter) if a.random else next(grid_iter) for a in spec.axes))
+    return out
+
+
+def _dry_run_indices(spec: SweepSpec) -> list[int]:
+    """Points the estimate checks: each axis's values (every distinct listed value, up to
+    :data:`DRY_RUN_LISTED`; up to :data:`DRY_RUN_VALUES` of a range or a random axis), the other axes at their
+    first value, and :data:`DRY_RUN_SAMPLE` points spread evenly over the sweep, first and last included."""
+    grid_axes = spec.grid_axes
+    sizes = [len(a.args) if a.kind == "values" else a.args[2] for a in grid_axes]
+    strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
+    grid_total = math.prod(sizes)
+    chosen = {0}
+    for axis, size, stride in zip(grid_axes, sizes, strides, strict=True):
+        if axis.kind == "values":  # every distinct listed value (up to DRY_RUN_LISTED of them)
+            first: dict[str, int] = {}
+            for j, value in enumerate(axis.args):
+                first.setdefault(json.dumps(value, sort_keys=True), j)
+            picks = sorted(first.values())
+            if len(picks) > DRY_RUN_LISTED:
+                picks = [picks[int(k)] for k in np.linspace(0, len(picks) - 1, DRY_RUN_LISTED).round()]
+        else:
+            picks = np.unique(np.linspace(0, size - 1, min(size, DRY_RUN_VALUES)).round().astype(np.int64))
+        chosen.update(int(j) * stride for j in picks)
+    if spec.random_axes:
+        for s in np.unique(np.linspace(0, spec.samples - 1, min(spec.samples, DRY_RUN_VALUES)).round()):
+            chosen.add(int(s) * grid_total)
+    total = spec.points
+    chosen.update(int(p) for p in np.unique(np.linspace(0, total - 1, min(total, DRY_RUN_SAMPLE)).round()))
+    return sorted(chosen)
+
+
+def estimate_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> SweepEstimate:
+    """The size of a sweep for ``--dry-run``, in bounded time for any size.
+
+    Up to :data:`DRY_RUN_EXACT_POINTS` points, every point is checked
+    (:func:`plan_sweep`); above, only the points of :func:`_dry_run_indices`
+    are (a bad value of any axis is found; a bad combination may be found
+    only by the full check that every run does first).
+    """
+    from sim.engine import batch_key, uses_randomness
+    from sim.scenario import parse_scenario
+
+    chunk_size = _integer(chunk_size, "chunk_size", 1)
+    if spec.points <= DRY_RUN_EXACT_POINTS:
+        plan = plan_sweep(spec, chunk_size)
+        return SweepEstimate(spec, len(plan.points), plan.scenarios, plan.scenario_rounds, plan.agent_updates,
+                             len(plan.chunks), plan.chunk_size, plan.groups, True, len(plan.points),
+                             plan.points_run_once)
+    indices = _dry_run_indices(spec)
+    names = [a.name for a in spec.axes]
+    base = spec.base.to_dict()
+    seeds = run_seeds_at(spec, [p * spec.replications for p in indices])
+    keys: set = set()
+    sizes = []
+    randomness: list[bool] = []
+    memo: dict[str, tuple] = {}
+    for p, values, seed in zip(indices, points_at(spec, indices), seeds, strict=True):
+        data = apply_point(base, names, values)
+        data["seed"] = int(seed)
+        text = json.dumps(data, sort_keys=True, default=str)
+        if text not in memo:
+            try:
+                scenario = parse_scenario(data, name_hint=spec.name, allow_custom=spec.allow_custom)
+            except ScenarioError as err:
+                at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
+                raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
+            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds, uses_randomness(scenario))
+        key, n, rounds, random = memo[text]
+        keys.add((key, rounds))
+        sizes.append((n, rounds))
+        randomness.append(random)
+    points, reps = spec.points, spec.replications
+    varies = any(a.name.split(".")[0] in ("developers", "dynamics") for a in spec.axes)
+    if varies:  # the mean over the evenly spread sample (the axis-value points are left out: they are not spread)
+        spread = set(int(p) for p in np.unique(np.linspace(0, points - 1, min(points, DRY_RUN_SAMPLE)).round()))
+        picked = [size for p, size in zip(indices, sizes, strict=True) if p in spread]
+        mean_rounds = sum(r for _, r in picked) / len(picked)
+        mean_updates = sum(n * r for n, r in picked) / len(picked)
+        scenario_rounds = round(mean_rounds * points) * reps
+        agent_updates = round(mean_updates * points) * reps
+    else:
+        n, rounds = sizes[0]
+        scenario_rounds, agent_updates = points * rounds * reps, points * n * rounds * reps
+    # A point without randomness runs once (plan_sweep); the share of such points is estimated from the sample.
+    once_share = 0.0 if reps == 1 else 1.0 - sum(randomness) / len(randomness)
+    runs_per_point = reps - once_share * (reps - 1)
+    points_run_once = round(once_share * points)
+    scenario_rounds = round(scenario_rounds / reps * runs_per_point)
+    agent_updates = round(agent_updates / reps * runs_per_point)
+    scenarios = points_run_once + (points - points_run_once) * reps
+    chunks = max(len(keys), -(-scenarios // chunk_size))
+    return SweepEstimate(spec, points, scenarios, scenario_rounds, agent_updates, chunks, chunk_size, len(keys),
+                         False, len(memo), points_run_once)
+
+
+def run_seeds_at(spec: SweepSpec, scenario_indices: Sequence[int]) -> list[int]:
+    """The seeds :func:`run_seeds` gives the scenarios ``scenario_indices`` (without the others, by replication)."""
+    runs = _streams(spec.seed)[1]
+    if spec.common_random_numbers:
+        per_rep = [_seed_int(c) for c in runs.spawn(spec.replications)]
+        return [per_rep[k % spec.replications] for k in scenario_indices]
+    # runs.spawn(m)[k] is SeedSequence(runs.entropy, spawn_key=runs.spawn_key + (k,)): built directly
+    return [
+        _seed_int(np.random.SeedSequence(runs.entropy, spawn_key=(*runs.spawn_key, int(k)), pool_size=runs.pool_size))
+        for k in scenario_indices
+    ]
+
+
+def describe_plan(plan) -> str:
+    """What ``lbsim sweep --dry-run`` prints: how many scenarios, rounds and chunks the sweep means.
+
+    ``plan`` is a :class:`SweepPlan` (every point checked) or a :class:`SweepEstimate`.
+    """
     spec = plan.spec
+    exact = getattr(plan, "exact", True)
+    points = plan.points if isinstance(plan.points, int) else len(plan.points)
+    chunks = plan.chunks if isinstance(plan.chunks, int) else len(plan.chunks)
+    about = "" if exact else "about "
     lines = [f"sweep {spec.name}" + (f" ({spec.source})" if spec.source else "")]
     lines.append(f"  base:      {spec.base.source or spec.base.name} ({spec.base.n} developers)")
     for a in spec.axes:
         lines.append(f"  axis:      {a.name}: {a.describe()}")
     if spec.random_axes:
         lines.append(f"  samples:   {spec.samples} (random axes, seed {spec.seed})")
-    if plan.points_run_once:
+    once = getattr(plan, "points_run_once", 0)
+    if once:
         lines.append(
-            f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s), "
-            f"{plan.points_run_once:,} point(s) run once = {plan.scenarios:,}"
+            f"  scenarios: {points:,} point(s) x {spec.replications:,} replication(s), "
+            f"{about}{once:,} point(s) run once = {about}{plan.scenarios:,}"
         )
         lines.append(f"  note:      {replication_note(plan)}")
     else:
         lines.append(
-            f"  scenarios: {len(plan.points):,} point(s) x {spec.replications:,} replication(s) = {plan.scenarios:,}"
+            f"  scenarios: {points:,} point(s) x {spec.replications:,} replication(s) = {plan.scenarios:,}"
         )
     lines.append(
-        f"  rounds:    {plan.scenario_rounds:,} scenario-rounds, {plan.agent_updates:,} agent-updates"
+        f"  rounds:    {about}{plan.scenario_rounds:,} scenario-rounds, {plan.agent_updates:,} agent-updates"
     )
     lines.append(
-        f"  chunks:    {len(plan.chunks):,} of at most {plan.chunk_size:,} scenarios ({plan.groups} batch group(s))"
+        f"  chunks:    {about}{chunks:,} of at most {plan.chunk_size:,} scenarios ({plan.groups} batch group(s))"
     )
+    if not exact:
+        lines.append(
+            f"  checked:   {plan.checked:,} of {points:,} points (every axis value and an even sample); "
+            "a run checks every point first"
+        )
     return "\n".join(lines)
 
 
-def replication_note(plan: SweepPlan) -> str | None:
-    """One line saying how many points run once although ``replications > 1`` (None when none does)."""
+def replication_note(plan) -> str | None:
+    """One line saying how many points run once although ``replications > 1`` (None when none does).
+
+    ``plan`` is a :class:`SweepPlan` or a :class:`SweepEstimate` (then the count is estimated from a sample).
+    """
     once = plan.points_run_once
     if not once:
         return None
-    return (f"{once:,} of {len(plan.points):,} point(s) have no randomness (every seed gives the same run): "
+    points = plan.points if isinstance(plan.points, int) else len(plan.points)
+    about = "" if getattr(plan, "exact", True) else "about "
+    return (f"{about}{once:,} of {points:,} point(s) have no randomness (every seed gives the same run): "
             f"each runs once, not {plan.spec.replications:,} times")
 
 
@@ -1545,11 +1862,13 @@ __all__ = [
     "ChunkResult",
     "ChunkTask",
     "SweepPlan",
+    "SweepEstimate",
     "SweepReport",
     "SweepSpec",
     "apply_point",
     "axis_label",
     "describe_plan",
+    "estimate_sweep",
     "load_sweep",
     "plan_sweep",
     "read_manifest",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.game import LeaderboardGame, equilibrium_check, utility_tolerance
+from sim.game import LeaderboardGame, utility_tolerance, zero_profile_is_equilibrium
 from sim.leaderboard import grid_index, least_score_at_index
 from sim.rewards import reward_gaps
 from sim.scores import ExpSaturation, PowerLaw, ScoreFamily, least_effort
@@ -161,9 +161,14 @@ def zero_is_equilibrium(game: LeaderboardGame, tau: float | None = None) -> bool
 
 
 def zero_is_equilibrium_exact(game: LeaderboardGame, tau: float | None = None) -> bool:
-    """Exact check of the all-zero profile against every unilateral deviation."""
+    """Exact check of the all-zero profile against every unilateral deviation.
+
+    The same verdict as ``equilibrium_check(game, zeros)``, computed by
+    :func:`sim.game.zero_profile_is_equilibrium`, which skips the deviations
+    that cannot be profitable (sub-quadratic for the built-in families).
+    """
     g = game if tau is None else game.with_tau(tau)
-    return equilibrium_check(g, np.zeros(game.n)).is_equilibrium
+    return zero_profile_is_equilibrium(g)
 
 
 def _holds_at(game: LeaderboardGame, taus: np.ndarray) -> np.ndarray:

@@ -300,7 +300,7 @@ def test_run_out_must_be_a_directory(tmp_path, capsys):
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
 def test_run_rejects_bad_scenarios_with_one_line(capsys, path):
-    assert main(["run", str(path), "--rounds", "2"]) == 2
+    assert main(["run", str(path), "--rounds", "2", "--allow-custom"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     field = expected_field(path)
     assert len(err) == 1 and (str(path) if field == "<file>" else field) in err[0]

@@ -67,7 +67,7 @@ def expected_field(path: Path) -> str:
 
 def raises_field(field: str, data: dict) -> ScenarioError:
     with pytest.raises(ScenarioError) as info:
-        parse_scenario(data)
+        parse_scenario(data, allow_custom=True)  # custom functions allowed: these tests are about their checks
     assert info.value.field == field, str(info.value)
     return info.value
 
@@ -109,7 +109,7 @@ def test_there_are_enough_bad_scenarios():
 def test_bad_scenario_names_its_field(path):
     field = expected_field(path)
     with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
+        load_scenario(path, allow_custom=True)  # the custom_* files test the checks of allowed functions
     err = info.value
     assert err.field == field, str(err)
     text = str(err)
@@ -500,7 +500,7 @@ def test_custom_score_probe_efforts():
 
 def test_a_declared_limit_replaces_the_probe_at_the_effort_cap(probes):
     score = {"family": "custom", "function": probes + "score_inf_at_1e15", "limit": probes + "limit_one"}
-    s = parse_scenario(minimal(score=score))
+    s = parse_scenario(minimal(score=score), allow_custom=True)
     np.testing.assert_array_equal(s.bound_score().limit(), np.ones(3))
 
 
@@ -550,7 +550,8 @@ def test_probes_accept_good_functions(probes):
         minimal(
             score={"family": "custom", "function": probes + "score_smooth", "limit": probes + "limit_one"},
             cost={"family": "custom", "function": probes + "cost_inf_at_1000"},
-        )
+        ),
+        allow_custom=True,
     )
     np.testing.assert_array_equal(s.bound_score().limit(), np.ones(3))
     assert parse_scenario(minimal(cost={"family": "custom", "function": "sim.examples:exponential_cost"}))

@@ -470,7 +470,7 @@ def test_a_failing_scenario_is_recorded_and_the_rest_finish(tmp_path, monkeypatc
     # tau in (2, 50) evaluates the score there: those scenarios fail; the others never look there.
     path = write_sweep(tmp_path, '[axes]\n"designer.tau" = [0.0, 10.0, 60.0, 20.0, 100.0]\n')
     out = tmp_path / "out"
-    assert main(["sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "5"]) == 1
+    assert main(["sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "5", "--allow-custom"]) == 1
     captured = capsys.readouterr()
     assert "2 of 5 scenario(s) failed" in captured.err and "benchmark server down" in captured.err
     assert "failed" in captured.out
