@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
+from sim import sweeps
 from sim.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,8 @@ seed = 4
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
-    """A finished 16-scenario sweep: 4 log-spaced tau x 2 table-valued rewards x 2 replications, 40 rounds."""
+    """A finished sweep: 4 log-spaced tau x 2 table-valued rewards, 40 rounds (the two replications of a
+    scenario without randomness run once each: 8 scenarios)."""
     root = tmp_path_factory.mktemp("sweep")
     spec = root / "sweep.toml"
     spec.write_text(SWEEP)
@@ -49,7 +51,9 @@ def test_plot_default_figure(sweep_dir, capsys):
     before = _files(sweep_dir)
     assert main(["plot", str(sweep_dir)]) == 0
     out = capsys.readouterr().out
-    assert "outcome by designer.tau (log scale); col = reward; 16 scenarios" in out
+    scenarios = len(sweeps.read_results(sweep_dir))
+    assert scenarios == 8
+    assert f"outcome by designer.tau (log scale); col = reward; {scenarios} scenarios" in out
     made = _files(sweep_dir) - before
     assert made == {"plot-outcome-by-designer.tau.png", "plot-outcome-by-designer.tau.pdf"}
     assert (sweep_dir / "plot-outcome-by-designer.tau.png").read_bytes()[:4] == b"\x89PNG"

@@ -102,7 +102,7 @@ def side_effect(tmp_path) -> dict:
     return {"dir": tmp_path, "marker": marker, "env": {"LBSIM_TEST_MARKER": str(marker)}}
 
 
-@pytest.mark.parametrize("command", [["theory"], ["check"], ["run", "--rounds", "5"]])
+@pytest.mark.parametrize("command", [["theory"], ["check"], ["run", "--rounds", "5", "--max-rounds", "5"]])
 def test_custom_module_is_not_imported_without_permission(side_effect, command):
     # The module is in the working directory AND on PYTHONPATH: only the missing permission stops it.
     env = {**side_effect["env"], "PYTHONPATH": str(side_effect["dir"])}
@@ -111,7 +111,7 @@ def test_custom_module_is_not_imported_without_permission(side_effect, command):
     assert not side_effect["marker"].exists()
 
 
-@pytest.mark.parametrize("command", [["theory"], ["check"], ["run", "--rounds", "5"]])
+@pytest.mark.parametrize("command", [["theory"], ["check"], ["run", "--rounds", "5", "--max-rounds", "5"]])
 def test_custom_module_runs_when_allowed(side_effect, command):
     env = {**side_effect["env"], "PYTHONPATH": str(side_effect["dir"])}
     done = lbsim(command[0], "custom.toml", *command[1:], "--allow-custom", cwd=side_effect["dir"], env=env)
