@@ -652,34 +652,3 @@ def test_uses_randomness_names_each_source():
         if section == "developers":
             data[section] = change
         assert uses_randomness(parse_scenario(data)), change
-
-
-# ---------------------------------------------------------------------------
-# The engine package: names set on sim.engine reach the module that reads them
-# ---------------------------------------------------------------------------
-
-
-def test_setting_an_engine_constant_reaches_the_module_that_reads_it(monkeypatch):
-    """``sim.engine.REPLAY_RECURRENCES = False`` and the like take effect: the constants live in the
-    package's modules, and setting one on the package sets it there (undone with the monkeypatch)."""
-    from sim.engine import horizon, recurrence
-
-    scenario = parse_scenario(two_developer_race(resolution=0.001, scale=0.02, rounds=10))
-    game = BatchGame.from_games([scenario.game()])
-    settings_ = engine.RunSettings("simultaneous", 10, "best", np.ones(1), np.ones(1))
-    assert engine._replays(game, settings_)
-    monkeypatch.setattr(engine, "REPLAY_RECURRENCES", False)
-    assert recurrence.REPLAY_RECURRENCES is False and not engine._replays(game, settings_)
-    monkeypatch.setattr(engine, "RECURRENCE_HISTORY_ENTRIES", 3 * 2)
-    assert engine.Recurrence(1, 2, 100).history.shape == (1, 3, 2)
-    monkeypatch.setattr(engine, "PROBE_KEYS", 7)
-    assert horizon.PROBE_KEYS == 7
-    monkeypatch.undo()
-    assert recurrence.REPLAY_RECURRENCES is True and engine._replays(game, settings_)
-    assert engine.Recurrence(1, 2, 100).history.shape == (1, 101, 2)
-
-
-def test_engine_modules_stay_small():
-    """One concept per module: no module of the engine package is much over 500 lines."""
-    sizes = {p.name: len(p.read_text().splitlines()) for p in Path(engine.__file__).parent.glob("*.py")}
-    assert len(sizes) > 5 and max(sizes.values()) <= 520, sizes
