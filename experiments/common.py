@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.cli import positive_int
+from sim.argtypes import positive_int
 from sim.errors import ScenarioError
 
 #: The repository's root (experiments/ sits directly under it).

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.argtypes import positive_int  # also sim.cli.positive_int, as before
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
@@ -716,16 +717,12 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    """``lbsim reproduce``: the same as ``python -m experiments.all`` (run from a checkout of the repository)."""
-    try:
-        from experiments.all import main as reproduce
-    except ImportError as err:
-        raise ScenarioError(
-            "experiments", str(err), "the experiment scripts are not importable: run lbsim from a checkout of the "
-            "repository (pip install -e .)"
-        ) from None
+    """``lbsim reproduce``: the same as ``python -m experiments.all`` in the working directory, a checkout of the
+    repository (:func:`sim.checkout.experiments_all`)."""
+    from sim.checkout import experiments_all
     from sim.sweeps import cap_n_jobs
 
+    reproduce = experiments_all().main
     n_jobs, note = cap_n_jobs(args.n_jobs)
     if note:
         print(f"lbsim: note: {note}", file=sys.stderr)
@@ -735,17 +732,6 @@ def _cmd_reproduce(args) -> int:
     if args.only:
         argv += ["--only", *args.only]
     return reproduce(argv, prog="lbsim reproduce")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (the message names the value otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def _add_allow_custom(p: argparse.ArgumentParser) -> None:

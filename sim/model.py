@@ -6,9 +6,9 @@ capability and a :meth:`Developer.step` that responds to the published
 leaderboard; a :class:`Designer` agent holds the tune-before-test level
 ``tau``; a ``mesa.DataCollector`` records every round.
 
-Both engines call the same game functions: a developer's response is
-:meth:`sim.engine.BatchGame.respond` for its own row, on a batch of one
-scenario, and random draws come from the same per-scenario streams
+Both engines call the same game functions: a developer's response is the
+scenario's response rule (:data:`sim.engine.RESPONSES`) for its own row, on
+a batch of one scenario, and random draws come from the same per-scenario streams
 (:class:`sim.engine.DynamicsRandom`) in the same order.  For the same
 scenario and seed the model therefore produces exactly the batch engine's
 trajectory, for every schedule (a test says so).
@@ -37,6 +37,7 @@ from sim.engine import (
     initial_profiles,
     is_deterministic,
     leaderboard_frame,
+    response_rule,
 )
 from sim.errors import ScenarioError
 from sim.leaderboard import capability_order
@@ -63,23 +64,20 @@ class Developer(mesa.Agent):
     def respond(self) -> float:
         """The effort this developer chooses against the published leaderboard.
 
-        The exact best response, kept at the current effort when that is
-        already a best response (:func:`sim.engine.hold_current`), or the
-        logit response when the scenario says so; computed by
-        :meth:`sim.engine.BatchGame.respond` for this developer's row.
+        The scenario's response rule (:func:`sim.engine.response_rule`, the
+        rule the batch engine plays) for this developer's row: the exact best
+        response, kept at the current effort when that is already a best
+        response (:func:`sim.engine.hold_current`), or the logit response.
         Override to try another behaviour.
         """
         model = self.model
-        rows = np.array([[self.index]])
-        logit = model.response == "logit"
-        if not logit:
-            response = model.game.respond(
-                model.evaluated[None, :], rows, cache=model.cache, current=np.array([[self.effort]])
-            )
-            return float(response.next_effort[0, 0])
-        response = model.game.respond(model.evaluated[None, :], rows, candidates=True)
-        uniform = np.array([[model.choice_draws[self.index]]])
-        return float(model.game.logit_choice(response, model.temperature, uniform)[0, 0])
+        rule = response_rule(model.response)
+        uniform = None if model.choice_draws is None else np.array([[model.choice_draws[self.index]]])
+        effort = rule.choose(
+            model.game, model.evaluated[None, :], np.array([[self.index]]), cache=model.cache,
+            current=np.array([[self.effort]]), temperature=model.temperature, uniform=uniform,
+        )  # fmt: skip
+        return float(effort[0, 0])
 
     def step(self) -> None:
         """Decide (the model applies it with :meth:`advance`)."""

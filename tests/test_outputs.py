@@ -145,10 +145,11 @@ def committed_results() -> dict[str, int]:
 
 @pytest.mark.parametrize("quick, root", [(True, "results-quick"), (False, "results")])
 def test_reproduce_writes_under_the_working_directory(tmp_path, monkeypatch, capsys, fake_experiment, quick, root):
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")  # a checkout: lbsim reproduce runs its scripts
     monkeypatch.chdir(tmp_path)
     before = committed_results()
     assert main(["reproduce", *(["--quick"] if quick else [])]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [root]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([root, "experiments"])
     summary = json.loads((tmp_path / root / "fake_outputs" / "summary.json").read_text())
     assert summary["quick"] is quick
     assert (tmp_path / root / "README.md").is_file()
@@ -164,10 +165,20 @@ def test_experiment_command_quick_default_is_results_quick(tmp_path, monkeypatch
 
 
 def test_reproduce_relative_out_is_relative_to_the_working_directory(tmp_path, monkeypatch, capsys, fake_experiment):
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")
     monkeypatch.chdir(tmp_path)
     assert main(["reproduce", "--quick", "--out", "elsewhere"]) == 0
     assert (tmp_path / "elsewhere" / "fake_outputs" / "summary.json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "experiments"]
+
+
+def test_reproduce_outside_a_checkout_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("lbsim: error: experiments = ")
+    assert "checkout" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_results_quick_is_git_ignored():
