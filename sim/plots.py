@@ -133,6 +133,13 @@ CROWDED = 0.02
 MARKER_ROUNDS = 150
 #: Lines with more points than this are rasterised in vector output (PDF).
 RASTER_POINTS = 2000
+#: Ranks and scores shown over more rounds than this, changing in more than :data:`FLIP_SHARE` of them,
+#: are drawn as rolling means (:func:`smoothing_rounds`): a line that flips every round fills its band solid.
+SMOOTH_ROUNDS = 300
+#: See :data:`SMOOTH_ROUNDS`.
+FLIP_SHARE = 0.05
+#: A smoothed line is the rolling mean over about this share of the rounds shown.
+SMOOTH_SHARE = 0.01
 #: Size (inches) of :func:`dynamics_figure`.
 FIGSIZE = (12.0, 7.5)
 
@@ -368,21 +375,24 @@ def effort_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS) -
     return _per_developer(trajectory, "effort", max_points, "step", list(developer_labels(trajectory).index))
 
 
-def score_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS, relative: bool = False) -> pd.DataFrame:
+def score_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS, relative: bool = False,
+               smooth: int = 1) -> pd.DataFrame:
     """Published score per developer and round: columns ``round``, ``developer``, ``label``, ``published``.
 
     With ``relative=True`` the value column is ``gap`` instead: the published
     score minus the round's highest published score (0 for the leader,
     negative below it).  Rows and ``label`` categories in the final
     leaderboard order (rank 1 first, :func:`final_order`), then by round.
-    Thinned to ``max_points`` rounds per developer (step mode).
+    Thinned to ``max_points`` rounds per developer (step mode).  With ``smooth > 1`` the values are
+    centred rolling means over ``smooth`` rounds per developer.
     """
     trajectory = _trajectory(trajectory, "published", "rank")
     if not relative:
-        return _per_developer(trajectory, "published", max_points, "step", final_order(trajectory))
+        return _per_developer(_rolling(trajectory, "published", smooth), "published", max_points, "step",
+                              final_order(trajectory))
     top = trajectory.groupby("round")["published"].transform("max")
     gap = trajectory.assign(gap=trajectory["published"].astype(float) - top.astype(float))
-    return _per_developer(gap, "gap", max_points, "step", final_order(trajectory))
+    return _per_developer(_rolling(gap, "gap", smooth), "gap", max_points, "step", final_order(trajectory))
 
 
 def scores_crowded(trajectory: pd.DataFrame) -> bool:
@@ -402,14 +412,54 @@ def scores_crowded(trajectory: pd.DataFrame) -> bool:
     return bool(np.min(np.diff(means)) < CROWDED * span)
 
 
-def bump_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS) -> pd.DataFrame:
-    """Rank per developer and round: columns ``round``, ``developer``, ``label``, ``rank`` (int).
+def smoothing_rounds(trajectory: pd.DataFrame, column: str = "rank") -> int:
+    """Rounds of the rolling mean that ranks and scores are drawn with: 1 (every round as it is) unless more than
+    :data:`SMOOTH_ROUNDS` rounds are shown and some developer's ``column`` changes in more than
+    :data:`FLIP_SHARE` of them; then about :data:`SMOOTH_SHARE` of the rounds shown (at least 2).
+
+    A rank that flips every round over thousands of rounds (a long arms race) is a solid band when drawn
+    round by round; its rolling mean shows who holds which place how often.
+    """
+    trajectory = _trajectory(trajectory, column)
+    span = int(trajectory["round"].max()) - int(trajectory["round"].min()) + 1
+    if span <= SMOOTH_ROUNDS:
+        return 1
+    ordered = trajectory.sort_values(["developer", "round"], kind="stable")
+    values = ordered[column].to_numpy(dtype=float)
+    same_dev = ordered["developer"].to_numpy()[1:] == ordered["developer"].to_numpy()[:-1]
+    changes = pd.Series((values[1:] != values[:-1]) & same_dev).groupby(ordered["developer"].to_numpy()[1:]).sum()
+    if changes.empty or changes.max() <= FLIP_SHARE * span:
+        return 1
+    return max(2, int(round(SMOOTH_SHARE * span)))
+
+
+def _smoothed(rounds: int) -> str:
+    return "" if rounds <= 1 else f" (rolling mean, {rounds:,} rounds)"
+
+
+def _rolling(trajectory: pd.DataFrame, column: str, rounds: int) -> pd.DataFrame:
+    """``trajectory`` with ``column`` replaced by its centred rolling mean over ``rounds`` rounds, per developer."""
+    if rounds <= 1:
+        return trajectory
+    ordered = trajectory.sort_values(["developer", "round"], kind="stable")
+    mean = ordered.groupby("developer", sort=False)[column].transform(
+        lambda v: v.astype(float).rolling(rounds, center=True, min_periods=1).mean())
+    return ordered.assign(**{column: mean})
+
+
+def bump_data(trajectory: pd.DataFrame, max_points: int | None = MAX_POINTS, smooth: int = 1) -> pd.DataFrame:
+    """Rank per developer and round: columns ``round``, ``developer``, ``label``, ``rank`` (int; with
+    ``smooth > 1`` the float centred rolling mean over ``smooth`` rounds).
 
     Rows strongest developer first, then by round.  Thinned to ``max_points``
     rounds per developer (line mode: the round before each change is kept
     too, so straight segments between kept rounds are exact).
     """
     trajectory = _trajectory(trajectory, "rank")
+    if smooth > 1:
+        data = _per_developer(_rolling(trajectory, "rank", smooth), "rank", max_points, "line",
+                              list(developer_labels(trajectory).index))
+        return data.astype({"rank": float})
     data = _per_developer(trajectory, "rank", max_points, "line", list(developer_labels(trajectory).index))
     return data.astype({"rank": np.int64})
 
@@ -515,9 +565,9 @@ def rolling_tau(leaderboard: pd.DataFrame, window: int) -> pd.DataFrame:
 
 def default_tau_window(outcome, rounds: int) -> int:
     """Rounds of the rolling mean of Kendall's tau: the period of a cycle (so the mean is constant along
-    the cycle), else about a fiftieth of the run (at least 1)."""
+    the cycle) when the run holds at least two periods, else about a fiftieth of the run (at least 1)."""
     cycle = _cycle(outcome)
-    if cycle is not None and cycle[1] >= 1:
+    if cycle is not None and 1 <= cycle[1] <= int(rounds) // 2:
         return cycle[1]
     return max(1, int(rounds) // 50)
 
@@ -701,7 +751,7 @@ def plot_effort(trajectory: pd.DataFrame, outcome=None, ax=None, max_points: int
 
 @styled
 def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS, legend: bool = True,
-                relative: bool | None = False) -> Figure:
+                relative: bool | None = False, smooth: int | None = 1) -> Figure:
     """Published score per developer over rounds; legend in the final leaderboard order (rank 1 first).
 
     Lines are drawn widest first (rank 1 at the end) and marked with one marker shape per
@@ -709,15 +759,19 @@ def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_
     ``relative=True`` draws each score's gap to the round's leader (:func:`score_data`) on a
     symlog axis, which separates scores that differ in the third decimal next to ones far
     below; ``relative=None`` chooses that when the scores are crowded (:func:`scores_crowded`).
+    ``smooth`` rounds of rolling mean (:func:`score_data`); None chooses :func:`smoothing_rounds`.
     """
     if relative is None:
         relative = scores_crowded(trajectory)
+    if smooth is None:
+        smooth = smoothing_rounds(trajectory, "published")
     column = "gap" if relative else "published"
-    data = score_data(trajectory, max_points=max_points, relative=relative)
+    data = score_data(trajectory, max_points=max_points, relative=relative, smooth=smooth)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
     span = int(trajectory["round"].max()) - int(trajectory["round"].min()) + 1
     ax = _new_axes(ax)
-    widths = _draw_lines(ax, data, column, palette, dashes, markers=span <= MARKER_ROUNDS)
+    widths = _draw_lines(ax, data, column, palette, dashes, markers=span <= MARKER_ROUNDS,
+                         drawstyle="steps-post" if smooth <= 1 else "default")
     ax.set_xlabel(ROUND_LABEL)
     if relative:
         gaps = data["gap"].to_numpy(dtype=float)
@@ -727,19 +781,26 @@ def plot_scores(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_
             _symlog(ax, linthresh)
             ax.set_ylim(-1.5 * deepest, 0.3 * linthresh)  # the leader's line (gap 0) just below the top
         ax.set_ylabel(f"{SCORE_LABEL} − leader's {SCORE_LABEL} (published)")
-        ax.set_title("published scores, gap to the leader")
+        ax.set_title("published scores, gap to the leader" + _smoothed(smooth))
     else:
         ax.set_ylabel(f"{SCORE_LABEL} (published)")
-        ax.set_title("published scores")
+        ax.set_title("published scores" + _smoothed(smooth))
     if legend:
         _legend(ax, list(data["label"].cat.categories), palette, dashes, title="final leaderboard", widths=widths)
     return ax.figure
 
 
 @styled
-def plot_rank_bump(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS) -> Figure:
-    """Rank per developer over rounds (bump chart in steps): rank 1 on top, each line labelled at its right end."""
-    data = bump_data(trajectory, max_points=max_points)
+def plot_rank_bump(trajectory: pd.DataFrame, ax=None, max_points: int | None = MAX_POINTS,
+                   smooth: int | None = 1) -> Figure:
+    """Rank per developer over rounds (bump chart in steps): rank 1 on top, each line labelled at its right end.
+
+    ``smooth > 1`` draws each developer's rolling mean rank over that many rounds (:func:`bump_data`) as a
+    plain line; None chooses :func:`smoothing_rounds`.
+    """
+    if smooth is None:
+        smooth = smoothing_rounds(trajectory, "rank")
+    data = bump_data(trajectory, max_points=max_points, smooth=smooth)
     palette, dashes = developer_palette(trajectory), developer_dashes(trajectory)
     n = len(palette)
     last = data.loc[data.groupby("developer", sort=False)["round"].idxmax()]
@@ -749,12 +810,14 @@ def plot_rank_bump(trajectory: pd.DataFrame, ax=None, max_points: int | None = M
     for i, label in enumerate(order):
         part = groups[label]
         ax.plot(part["round"].to_numpy(dtype=float), part["rank"].to_numpy(dtype=float), color=palette[label],
-                linewidth=2.0, drawstyle="steps-post", solid_capstyle="butt", zorder=2.0 + i / n,
+                linewidth=2.0, drawstyle="steps-post" if smooth <= 1 else "default", solid_capstyle="butt",
+                zorder=2.0 + i / n,
                 rasterized=len(part) > RASTER_POINTS, **_line_kwargs(dashes[label]))
     fontsize = "small" if n <= 12 else "xx-small"
-    for row in last.itertuples(index=False):
+    label_y = dodge_labels(last["rank"].to_numpy(dtype=float), n)
+    for row, y in zip(last.itertuples(index=False), label_y, strict=True):
         ax.annotate(
-            str(row.label), xy=(row.round, row.rank), xytext=(5, 0), textcoords="offset points",
+            str(row.label), xy=(row.round, row.rank), xytext=(row.round, y), textcoords="data",
             va="center", ha="left", color=palette[row.label], fontsize=fontsize, annotation_clip=False,
         )
     ax.set_ylim(n + 0.5, 0.5)  # inverted: rank 1 on top
@@ -764,9 +827,32 @@ def plot_rank_bump(trajectory: pd.DataFrame, ax=None, max_points: int | None = M
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(ROUND_LABEL)
     ax.set_ylabel(RANK_LABEL)
-    ax.set_title("rank per developer")
+    ax.set_title(("rank per developer" if smooth <= 1 else "mean rank per developer") + _smoothed(smooth))
     ax.grid(axis="x", visible=False)
     return ax.figure
+
+
+def dodge_labels(y, n: int, gap: float | None = None) -> np.ndarray:
+    """Label heights for line ends at ranks ``y`` (any order) on a rank axis of ``n`` places, at least ``gap``
+    apart (default ``min(0.8, 1)`` rank units, the height of a small label), as close to ``y`` as that allows
+    and kept within ``[0.5, n + 0.5]``.  Returned in the order of ``y``.
+    """
+    y = np.asarray(y, dtype=float)
+    if y.size == 0:
+        return y
+    gap = min(0.8, n / max(len(y), 1)) if gap is None else float(gap)
+    order = np.argsort(y, kind="stable")
+    placed = y[order].copy()
+    for i in range(1, len(placed)):  # push down past the label above
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    overflow = placed[-1] - (n + 0.5 - gap / 2)
+    if overflow > 0:  # shift the block back up, then keep the gaps from the top
+        placed[-1] -= overflow
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - gap)
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out
 
 
 @styled
@@ -883,8 +969,8 @@ def dynamics_figure(trajectory: pd.DataFrame, leaderboard: pd.DataFrame, outcome
     fig, axes = _dynamics_axes(ncol)
     try:
         plot_effort(shown, outcome, ax=axes[0, 0], max_points=max_points, legend=False)
-        plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False, relative=None)
-        plot_rank_bump(shown, ax=axes[1, 0], max_points=max_points)
+        plot_scores(shown, ax=axes[0, 1], max_points=max_points, legend=False, relative=None, smooth=None)
+        plot_rank_bump(shown, ax=axes[1, 0], max_points=max_points, smooth=None)
         whole = (start, stop) == (first, last)
         plot_leaderboard(leaderboard, ax=axes[1, 1], max_points=max_points, tau_window=tau_window,
                          window=None if whole else (start, stop))

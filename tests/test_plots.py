@@ -950,3 +950,59 @@ def test_sweep_figure_wraps_many_columns_and_notes_tau_star_beyond_the_range():
     assert all(ax.get_xlabel() for ax in visible[2:]) and not visible[0].get_xlabel()
     assert max(visible[0].get_xlim()) < 5e4
     assert all(any(t.get_text() == "τ* = 50,000 →" for t in ax.texts) for ax in visible)
+
+
+# --------------------------------------------------------------------------- long, fast-flipping windows
+
+
+def _flipping(rounds: int) -> pd.DataFrame:
+    """Two developers whose ranks swap every round: the weaker spends enough to lead on odd rounds."""
+    effort = np.zeros((rounds, len(THETA)))
+    effort[1::2, int(np.argmin(THETA))] = 50.0
+    return make_trajectory(effort)
+
+
+def test_smoothing_rounds_only_for_long_windows_that_flip():
+    assert plots.smoothing_rounds(_flipping(plots.SMOOTH_ROUNDS)) == 1  # short enough to draw round by round
+    long = _flipping(2000)
+    assert plots.smoothing_rounds(long) == max(2, round(plots.SMOOTH_SHARE * 2000))
+    steady = make_trajectory(np.zeros((2000, len(THETA))))
+    assert plots.smoothing_rounds(steady) == 1  # nothing changes: no smoothing
+
+
+def test_smoothed_bump_data_is_the_rolling_mean_rank():
+    trajectory = _flipping(1000)
+    w = plots.smoothing_rounds(trajectory)
+    data = plots.bump_data(trajectory, max_points=None, smooth=w)
+    weakest = int(np.argmin(THETA))
+    mine = data[data["developer"] == weakest].set_index("round")["rank"]
+    raw = trajectory[trajectory["developer"] == weakest].set_index("round")["rank"].astype(float)
+    expected = raw.rolling(w, center=True, min_periods=1).mean()
+    np.testing.assert_allclose(mine.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
+    assert 1.0 < float(mine.iloc[len(mine) // 2]) < float(len(THETA))  # between its two places, not on one
+
+
+def test_dynamics_figure_smooths_a_long_flipping_window_and_says_so():
+    trajectory = _flipping(1200)
+    board = trajectory.groupby("round").agg(total_effort=("effort", "sum")).reset_index()
+    board = board.assign(ranking_correct=(board["round"] % 2 == 0), kendall_tau=np.where(board["round"] % 2, -1.0, 1.0))
+    fig = plots.dynamics_figure(trajectory, board, {"outcome": "no_convergence", "rounds": 1199},
+                                window=(0, 1199))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("mean rank per developer (rolling mean") for t in titles)
+    plt.close(fig)
+
+
+@given(st.lists(st.floats(1.0, 10.0), min_size=1, max_size=10))
+def test_dodged_labels_keep_their_gap_and_stay_on_the_axis(ranks):
+    n = 10
+    y = plots.dodge_labels(ranks, n)
+    gap = min(0.8, n / len(ranks))
+    ordered = np.sort(y)
+    assert np.all(np.diff(ordered) >= gap - 1e-9)
+    assert ordered[0] >= 0.5 - 1e-9 or len(ranks) * gap > n  # inside the axis whenever they fit
+    assert ordered[-1] <= n + 0.5
+
+
+def test_default_tau_window_of_a_cycle_longer_than_half_the_run():
+    assert plots.default_tau_window({"outcome": "cycle", "period": 4470, "entered_at": 0}, 4471) == 4471 // 50
