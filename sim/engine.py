@@ -86,6 +86,10 @@ REPLAY_RECURRENCES = True
 #: Most entries (one effort each, 8 bytes) of the profile history a :class:`Recurrence` keeps.
 RECURRENCE_HISTORY_ENTRIES = 1 << 24
 
+#: Whether sequential schedules and the logit response run in the compiled kernel (:mod:`sim.kernel_schedules`;
+#: same bits as the numpy path, which ``False`` selects; custom score families always use numpy).
+COMPILED_SCHEDULES = True
+
 
 # ---------------------------------------------------------------------------
 # Random streams
@@ -949,7 +953,10 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
             evaluated = evaluated.copy()
             x = x.copy()
             s_all = np.arange(S)
-            for p in range(n):
+            compiled = COMPILED_SCHEDULES and game.kernel_spec is not None
+            if compiled:  # the whole round in the compiled kernel (same bits); else position by position
+                _sequential_compiled(game, evaluated, x, order, logit, settings.temperature, uniform, shock, cache)
+            for p in range(0 if compiled else n):
                 rows = order[:, p : p + 1]
                 u = None if uniform is None else np.take_along_axis(uniform, rows, axis=1)
                 new = _respond_rows(
@@ -1016,11 +1023,55 @@ def _play_replaying(game: BatchGame, settings: RunSettings, x: np.ndarray, recor
 def _respond_rows(game: BatchGame, evaluated, rows, logit: bool, temperature, uniform, cache=None,
                   current=None) -> np.ndarray:
     """Efforts chosen by developers ``rows``: a best response (holding a current one), or a logit draw."""
+    if logit and COMPILED_SCHEDULES and game.kernel_spec is not None:
+        return _logit_compiled(game, evaluated, rows, temperature, uniform, cache)
     if logit:
         response = game.respond(evaluated, rows, candidates=True, cache=cache)
         return game.logit_choice(response, temperature, uniform)
     response = game.respond(evaluated, rows, cache=cache, current=current)
     return response.effort if current is None else response.next_effort
+
+
+def _cache_arrays(game: BatchGame, cache) -> tuple:
+    """The :class:`CandidateCache` arguments of the compiled kernels (a cache without level table if none)."""
+    if cache is None:
+        cache = CandidateCache(game, table=False)
+    return (cache.target, cache.effort, cache.score, cache.width, cache.origin, cache.table, cache.least,
+            cache.least_width, cache.least_row, cache.least_origin)
+
+
+def _logit_compiled(game: BatchGame, evaluated, rows, temperature, uniform, cache=None) -> np.ndarray:
+    """:meth:`BatchGame.logit_choice` of the candidates of ``rows``, in the compiled kernel (same bits)."""
+    from sim import kernel_schedules
+
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.empty(rows.shape)
+    kernel_schedules.respond_logit(
+        *game.kernel_spec,
+        game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
+        np.ascontiguousarray(evaluated, dtype=float), rows, np.ascontiguousarray(temperature, dtype=float),
+        np.ascontiguousarray(uniform, dtype=float), *_cache_arrays(game, cache), out,
+    )  # fmt: skip
+    return out
+
+
+def _sequential_compiled(game: BatchGame, evaluated, x, order, logit: bool, temperature, uniform, shock,
+                         cache=None) -> None:
+    """One round of a sequential schedule in ``order`` in the compiled kernel, updating ``x`` and ``evaluated``
+    (C-contiguous ``(S, n)``) in place exactly as :func:`play`'s numpy loop over positions does."""
+    from sim import kernel_schedules
+
+    zeros = np.zeros(game.shape)
+    kernel_schedules.sequential_round(
+        *game.kernel_spec,
+        game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
+        game.reach, game.tolerance,
+        evaluated, x, np.ascontiguousarray(order, dtype=np.int64), logit,
+        np.ascontiguousarray(temperature, dtype=float),
+        zeros if uniform is None else np.ascontiguousarray(uniform, dtype=float),
+        zeros if shock is None else np.ascontiguousarray(shock, dtype=float), shock is not None,
+        *_cache_arrays(game, cache),
+    )  # fmt: skip
 
 
 def hold_current(game: BatchGame, evaluated, rows, current, response: Response) -> np.ndarray:
