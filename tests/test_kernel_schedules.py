@@ -67,9 +67,7 @@ def test_compiled_schedules_equal_numpy_on_random_games(
     scenario = scenario_from_game(
         game, schedule=schedule, rounds=25, initial=initial, **_dynamics(schedule, response, temperature, revision)
     )
-    developers = dataclasses.replace(
-        scenario.developers, budget=None if budget is None else tuple([budget] * game.n)
-    )
+    developers = dataclasses.replace(scenario.developers, budget=None if budget is None else tuple([budget] * game.n))
     leaderboard = dataclasses.replace(scenario.leaderboard, noise=noise)
     scenario = dataclasses.replace(scenario, seed=seed, developers=developers, leaderboard=leaderboard)
     _both_ways([scenario], record="full", max_rounds=25)
@@ -82,9 +80,7 @@ def test_compiled_schedules_equal_numpy_on_the_library(name, schedule, response)
     """The library's scenarios (exponential saturation with a power cost and per-developer gamma, ten
     developers, a custom score family on the numpy path) in batches of several taus and seeds, with noise."""
     base = load_scenario(ROOT / "scenarios" / f"{name}.toml")
-    dyn = dataclasses.replace(
-        base.dynamics, schedule=schedule, rounds=30, **_dynamics(schedule, response, 0.05, 0.4)
-    )
+    dyn = dataclasses.replace(base.dynamics, schedule=schedule, rounds=30, **_dynamics(schedule, response, 0.05, 0.4))
     items = [
         dataclasses.replace(
             base,
