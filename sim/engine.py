@@ -955,7 +955,9 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
             s_all = np.arange(S)
             compiled = COMPILED_SCHEDULES and game.kernel_spec is not None
             if compiled:  # the whole round in the compiled kernel (same bits); else position by position
-                _sequential_compiled(game, evaluated, x, order, logit, settings.temperature, uniform, shock, cache)
+                _sequential_compiled(
+                    game, evaluated, x, true_score, order, logit, settings.temperature, uniform, shock, cache
+                )
             for p in range(0 if compiled else n):
                 rows = order[:, p : p + 1]
                 u = None if uniform is None else np.take_along_axis(uniform, rows, axis=1)
@@ -1055,10 +1057,11 @@ def _logit_compiled(game: BatchGame, evaluated, rows, temperature, uniform, cach
     return out
 
 
-def _sequential_compiled(game: BatchGame, evaluated, x, order, logit: bool, temperature, uniform, shock,
+def _sequential_compiled(game: BatchGame, evaluated, x, true_score, order, logit: bool, temperature, uniform, shock,
                          cache=None) -> None:
     """One round of a sequential schedule in ``order`` in the compiled kernel, updating ``x`` and ``evaluated``
-    (C-contiguous ``(S, n)``) in place exactly as :func:`play`'s numpy loop over positions does."""
+    (C-contiguous ``(S, n)``) in place exactly as :func:`play`'s numpy loop over positions does (``true_score``:
+    the true scores of ``x``, from :meth:`BatchGame.publish`; not changed)."""
     from sim import kernel_schedules
 
     zeros = np.zeros(game.shape)
@@ -1066,7 +1069,7 @@ def _sequential_compiled(game: BatchGame, evaluated, x, order, logit: bool, temp
         *game.kernel_spec,
         game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
         game.reach, game.tolerance,
-        evaluated, x, np.ascontiguousarray(order, dtype=np.int64), logit,
+        evaluated, x, np.array(true_score, dtype=float), np.ascontiguousarray(order, dtype=np.int64), logit,
         np.ascontiguousarray(temperature, dtype=float),
         zeros if uniform is None else np.ascontiguousarray(uniform, dtype=float),
         zeros if shock is None else np.ascontiguousarray(shock, dtype=float), shock is not None,

@@ -23,6 +23,14 @@ path in :mod:`sim.engine`):
   already a best response, or the logit response), then its effort becomes
   the response ``x_i`` and its evaluated score ``f(theta_i, tau + x_i)``
   (plus this round's noise ``shock[s, i]``) before position ``p + 1``.
+  Scenarios are independent, so each one plays all its positions before
+  the next scenario starts: its board (levels and tie targets) stays in the
+  processor's cache and is updated for the one developer that moved, not
+  rebuilt.
+
+Both respond row by row with :func:`_best_row` and :func:`_logit_row`, the
+per-row candidate machinery of :func:`sim.kernel.respond_active` (same
+candidates, same cache, same operations).
 
 Random draws are not made here: the caller passes this round's uniforms,
 order and noise, drawn exactly as the numpy path draws them.
@@ -33,7 +41,183 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernel import _cost, _least_score_cached, _level, _rank, _score, least_effort, respond_active
+from sim.kernel import _cost, _least_score_cached, _level, _rank, _score, least_effort
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio):
+    """Scenario ``s``'s board as :func:`sim.kernel.respond_active` reads it: published levels, the least scores
+    drawing level with (``draw``) and overtaking (``beat``) each developer, and the tie priorities."""
+    delta = resolution[s]
+    for j in range(evaluated.shape[1]):
+        prio[j] = priority[s, j]
+        _board_entry(s, j, evaluated[s, j], delta, least, least_width, least_row, least_origin, level, draw, beat)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _board_entry(s, j, value, delta, least, least_width, least_row, least_origin, level, draw, beat):
+    """Developer ``j``'s entry of the board at evaluated score ``value``."""
+    level[j] = _level(value, delta)
+    if delta > 0.0:
+        lrow, lorigin = least_row[s], least_origin[s]
+        draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
+        beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
+    else:
+        draw[j] = value
+        beat[j] = np.nextafter(value, np.inf)
+
+
+@njit(cache=True, error_model="numpy")
+def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+               c_target, c_effort, c_score, table_width, origin, table):  # fmt: skip
+    """Least effort (and the score it reaches) for developer ``i`` to reach rival ``j``'s target: from the
+    level table, else the last target per rival, else searched for and remembered (as respond_active)."""
+    slot = -1
+    if table_width > 0 and delta > 0.0:
+        off = target_level - origin[s]
+        if off >= 0.0 and off < table_width:
+            slot = int(off)
+    if slot >= 0:
+        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
+        if x == 0.0:  # not computed yet
+            x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+            table[s, slot, i, 0] = x
+            table[s, slot, i, 1] = sc
+    elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
+        x, sc = c_effort[s, i, j], c_score[s, i, j]
+    else:
+        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+        c_target[s, i, j] = target
+        c_effort[s, i, j] = x
+        c_score[s, i, j] = sc
+    return x, sc
+
+
+@njit(cache=True, error_model="numpy")
+def _best_row(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance,
+    c_target, c_effort, c_score, table_width, origin, table,
+    s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, cur_score,
+):  # fmt: skip
+    """Developer ``i``'s best response on scenario ``s``'s board, held at ``cur`` (true score ``cur_score``)
+    when that is already a best response: ``(effort, score, next effort)``, the operations of
+    :func:`sim.kernel.respond_active` for one row with ``hold`` and ``scored``."""
+    n = level.size
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    tol = tolerance[s]
+    best_rank = _rank(level, prio, i, _level(base, delta))
+    best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+    best_x, best_s = 0.0, base
+    count = 0
+    top = best_u
+    p = prio[i]
+    hi = reach[s, i]
+    viable = 0
+    for j in range(n):
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        rival[viable] = j
+        viable += (j != i) & (target > base) & (not (target > hi))
+    for v in range(viable):
+        j = rival[v]
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        target_level = level[j] + (0.0 if below else 1.0)
+        x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                           c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+        if not np.isfinite(x) or x > budget[s, i]:
+            continue
+        k = _rank(level, prio, i, _level(sc, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        xs[count], ss[count], us[count], ks[count] = x, sc, u, k
+        count += 1
+        if u > top:
+            top = u
+    if not (best_u >= top - tol):
+        best_x = np.inf
+    for c in range(count):
+        if us[c] >= top - tol and xs[c] < best_x:
+            best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+    nxt = best_x
+    if cur != best_x:  # (when equal, holding and moving are the same)
+        k = _rank(level, prio, i, _level(cur_score, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
+        if u >= best_u - tol:
+            nxt = cur
+    return best_x, best_s, nxt
+
+
+@njit(cache=True, error_model="numpy")
+def _logit_row(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, budget, baseline,
+    c_target, c_effort, c_score, table_width, origin, table,
+    s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform,
+):  # fmt: skip
+    """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
+    ``(effort, score)`` (the score is that of the candidate, NaN for zero effort)."""
+    n = level.size
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    p = prio[i]
+    top = -np.inf
+    for j in range(n):
+        if j == i:  # zero effort
+            x, sc = 0.0, np.nan
+            k = _rank(level, prio, i, _level(base, delta))
+        else:
+            below = p > prio[j]
+            target = draw[j] if below else beat[j]
+            if not (target > base):  # zero effort reaches it: no candidate of its own
+                usable[j] = False
+                xs[j] = np.inf
+                continue
+            target_level = level[j] + (0.0 if below else 1.0)
+            x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                               c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+            if not (np.isfinite(x) and x <= budget[s, i]):
+                usable[j] = False
+                xs[j] = np.inf
+                continue
+            k = _rank(level, prio, i, _level(sc, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        ok = np.isfinite(u)
+        if ok:
+            for c in range(j):  # a duplicate effort counts once, at its first column
+                if usable[c] and xs[c] == x:
+                    ok = False
+                    break
+        usable[j] = ok
+        xs[j] = x if ok else np.inf
+        ss[j] = sc
+        us[j] = u
+        if ok and u > top:
+            top = u
+    # Inverse CDF over the usable candidates, in column order.
+    total = 0.0
+    for j in range(n):
+        w = np.exp((us[j] - top) / temperature) if usable[j] else 0.0
+        total += w
+        us[j] = total  # the cumulative weights, in place
+    threshold = uniform * total
+    chosen = 0
+    for j in range(n):
+        if us[j] > threshold:
+            chosen = j
+            break
+    if usable[chosen]:
+        return xs[chosen], ss[chosen]
+    return 0.0, np.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -56,93 +240,20 @@ def respond_logit(
     """
     S, n = evaluated.shape
     m = rows.shape[1]
-    level = np.empty(n)
-    draw = np.empty(n)
-    beat = np.empty(n)
-    xs = np.empty(n)
-    us = np.empty(n)
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     usable = np.empty(n, dtype=np.bool_)
     prio = np.empty(n, dtype=priority.dtype)
     for s in range(S):
-        delta = resolution[s]
-        for j in range(n):
-            prio[j] = priority[s, j]
-            level[j] = _level(evaluated[s, j], delta)
-            if delta > 0.0:
-                lrow, lorigin = least_row[s], least_origin[s]
-                draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
-                beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
-            else:
-                draw[j] = evaluated[s, j]
-                beat[j] = np.nextafter(evaluated[s, j], np.inf)
-        t = tau[s]
-        temp = temperature[s]
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
         for r in range(m):
-            i = rows[s, r]
-            lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
-            base = baseline[s, i]
-            g = gamma[s, i]
-            p = prio[i]
-            top = -np.inf
-            for j in range(n):
-                if j == i:  # zero effort
-                    x, sc = 0.0, base
-                else:
-                    below = p > prio[j]
-                    target = draw[j] if below else beat[j]
-                    if not (target > base):  # zero effort reaches it: no candidate of its own
-                        usable[j] = False
-                        xs[j] = np.inf
-                        continue
-                    target_level = level[j] + (0.0 if below else 1.0)
-                    slot = -1
-                    if table_width > 0 and delta > 0.0:
-                        off = target_level - origin[s]
-                        if off >= 0.0 and off < table_width:
-                            slot = int(off)
-                    if slot >= 0:
-                        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
-                        if x == 0.0:  # not computed yet
-                            x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                            table[s, slot, i, 0] = x
-                            table[s, slot, i, 1] = sc
-                    elif c_target[s, i, j] == target:
-                        x, sc = c_effort[s, i, j], c_score[s, i, j]
-                    else:
-                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                        c_target[s, i, j] = target
-                        c_effort[s, i, j] = x
-                        c_score[s, i, j] = sc
-                    if not (np.isfinite(x) and x <= budget[s, i]):
-                        usable[j] = False
-                        xs[j] = np.inf
-                        continue
-                k = _rank(level, prio, i, _level(sc, delta))
-                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
-                ok = np.isfinite(u)
-                if ok:
-                    for c in range(j):  # a duplicate effort counts once, at its first column
-                        if usable[c] and xs[c] == x:
-                            ok = False
-                            break
-                usable[j] = ok
-                xs[j] = x if ok else np.inf
-                us[j] = u
-                if ok and u > top:
-                    top = u
-            # Inverse CDF over the usable candidates, in column order.
-            total = 0.0
-            for j in range(n):
-                w = np.exp((us[j] - top) / temp) if usable[j] else 0.0
-                total += w
-                us[j] = total  # the cumulative weights, in place
-            threshold = uniform[s, r] * total
-            chosen = 0
-            for j in range(n):
-                if us[j] > threshold:
-                    chosen = j
-                    break
-            out[s, r] = xs[chosen] if usable[chosen] else 0.0
+            out[s, r], _ = _logit_row(
+                family, p_lower, p_upper, p_a, p_b, unit,
+                cost_kind, cost_scale, cost_param,
+                tau, resolution, rewards, gamma, budget, baseline,
+                c_target, c_effort, c_score, table_width, origin, table,
+                s, rows[s, r], level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, r],
+            )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -150,59 +261,62 @@ def sequential_round(
     family, p_lower, p_upper, p_a, p_b, unit,
     cost_kind, cost_scale, cost_param,
     tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
-    evaluated, x, order, logit, temperature, uniform, shock, noisy,
+    evaluated, x, true, order, logit, temperature, uniform, shock, noisy,
     c_target, c_effort, c_score,
     table_width, origin, table, least, least_width, least_row, least_origin,
 ):  # fmt: skip
-    """One round of a sequential schedule, updating ``x`` and ``evaluated`` ``(S, n)`` in place.
+    """One round of a sequential schedule, updating ``x``, ``true`` and ``evaluated`` ``(S, n)`` in place.
 
-    For ``p = 0, ..., n - 1``: developer ``i = order[s, p]`` responds to the
+    ``true`` are the true scores of ``x`` (as :func:`sim.kernel.publish` computes them).  For
+    ``p = 0, ..., n - 1``: developer ``i = order[s, p]`` responds to the
     current ``evaluated[s]`` (the exact best response, kept at ``x[s, i]``
     when that is already a best response, or with ``logit`` the logit
     response to uniform ``uniform[s, i]``), then ``x[s, i]`` becomes the
-    response and ``evaluated[s, i] = f(theta_i, tau + x[s, i])`` (``+
-    shock[s, i]`` when ``noisy``).
+    response, ``true[s, i] = f(theta_i, tau + x[s, i])`` and
+    ``evaluated[s, i] = true[s, i]`` (``+ shock[s, i]`` when ``noisy``).
+    The new true score is evaluated only when not already known: an effort
+    kept has its score, and a candidate effort the score the search reached
+    with it (the same function of the same effort).
     """
     S, n = x.shape
-    rows = np.empty((S, 1), dtype=np.int64)
-    cur = np.empty((S, 1))
-    u_row = np.empty((S, 1))
-    out_effort = np.empty((S, 1))
-    out_score = np.empty((S, 1))
-    out_rank = np.empty((S, 1), dtype=np.int64)
-    out_utility = np.empty((S, 1))
-    out_next = np.empty((S, 1))
-    active = np.ones(S, dtype=np.bool_)
-    for p in range(n):
-        for s in range(S):
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
+    ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    usable = np.empty(n, dtype=np.bool_)
+    for s in range(S):
+        delta = resolution[s]
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
+        for p in range(n):
             i = order[s, p]
-            rows[s, 0] = i
-            cur[s, 0] = x[s, i]
-            u_row[s, 0] = uniform[s, i]
-        if logit:
-            respond_logit(
-                family, p_lower, p_upper, p_a, p_b, unit,
-                cost_kind, cost_scale, cost_param,
-                tau, resolution, rewards, gamma, priority, budget, baseline,
-                evaluated, rows, temperature, u_row,
-                c_target, c_effort, c_score,
-                table_width, origin, table, least, least_width, least_row, least_origin,
-                out_next,
-            )  # fmt: skip
-        else:
-            respond_active(
-                family, p_lower, p_upper, p_a, p_b, unit,
-                cost_kind, cost_scale, cost_param,
-                tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
-                evaluated, rows, cur, True,
-                c_target, c_effort, c_score,
-                table_width, origin, table, least, least_width, least_row, least_origin,
-                out_effort, out_score, out_rank, out_utility, out_next,
-                active, False, cur,
-            )  # fmt: skip
-        for s in range(S):
-            i = rows[s, 0]
-            new = out_next[s, 0]
+            cur = x[s, i]
+            if logit:
+                new, sc = _logit_row(
+                    family, p_lower, p_upper, p_a, p_b, unit,
+                    cost_kind, cost_scale, cost_param,
+                    tau, resolution, rewards, gamma, budget, baseline,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    s, i, level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, i],
+                )  # fmt: skip
+                known = new != 0.0
+            else:
+                effort, sc, new = _best_row(
+                    family, p_lower, p_upper, p_a, p_b, unit,
+                    cost_kind, cost_scale, cost_param,
+                    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, true[s, i],
+                )  # fmt: skip
+                known = new == effort and new != 0.0 and np.isfinite(new)
+            if new == cur:
+                moved = true[s, i]
+            elif known:
+                moved = sc
+            else:
+                moved = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + new)
             x[s, i] = new
-            moved = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + new)
-            evaluated[s, i] = moved + shock[s, i] if noisy else moved
+            true[s, i] = moved
+            value = moved + shock[s, i] if noisy else moved
+            evaluated[s, i] = value
+            _board_entry(s, i, value, delta, least, least_width, least_row, least_origin, level, draw, beat)
