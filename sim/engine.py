@@ -42,7 +42,9 @@ their rounds.
 
 Speed.  For the built-in score and cost families the per-candidate work runs
 in the compiled kernel :mod:`sim.kernel` (same bits as the numpy path, which
-remains for custom families and the logit response), and a
+remains for custom families), whole rounds of the sequential schedules and
+the logit response in :mod:`sim.kernel_schedules` (:data:`COMPILED_SCHEDULES`),
+and a
 :class:`CandidateCache` remembers least efforts across rounds, so that a
 target met before (the same grid level, cycle after cycle) is not searched
 for again.

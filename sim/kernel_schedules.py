@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernel import _cost, _least_score_cached, _level, _rank, _score, least_effort
+from sim.kernel import _cost, _least_score_cached, _level, _prefetch_rival, _rank, _score, least_effort
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -67,7 +67,7 @@ def _board_entry(s, j, value, delta, least, least_width, least_row, least_origin
         beat[j] = np.nextafter(value, np.inf)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
                c_target, c_effort, c_score, table_width, origin, table):  # fmt: skip
     """Least effort (and the score it reaches) for developer ``i`` to reach rival ``j``'s target: from the
@@ -93,17 +93,19 @@ def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, del
     return x, sc
 
 
-@njit(cache=True, error_model="numpy")
-def _best_row(
-    family, p_lower, p_upper, p_a, p_b, unit,
-    cost_kind, cost_scale, cost_param,
-    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance,
-    c_target, c_effort, c_score, table_width, origin, table,
-    s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, cur_score,
-):  # fmt: skip
+@njit(cache=True, error_model="numpy", inline="always")
+def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, cur_score):
     """Developer ``i``'s best response on scenario ``s``'s board, held at ``cur`` (true score ``cur_score``)
     when that is already a best response: ``(effort, score, next effort)``, the operations of
-    :func:`sim.kernel.respond_active` for one row with ``hold`` and ``scored``."""
+    :func:`sim.kernel.respond_active` for one row with ``hold`` and ``scored``.
+
+    ``spec``, ``costs``, ``game`` and ``cache`` are tuples of :func:`sequential_round`'s arguments (at most
+    30 arguments: a call with more is compiled as a call with ``*args``, which numba cannot inline).
+    """
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
     n = level.size
     delta = resolution[s]
     t = tau[s]
@@ -153,16 +155,15 @@ def _best_row(
     return best_x, best_s, nxt
 
 
-@njit(cache=True, error_model="numpy")
-def _logit_row(
-    family, p_lower, p_upper, p_a, p_b, unit,
-    cost_kind, cost_scale, cost_param,
-    tau, resolution, rewards, gamma, budget, baseline,
-    c_target, c_effort, c_score, table_width, origin, table,
-    s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform,
-):  # fmt: skip
+@njit(cache=True, error_model="numpy", inline="always")
+def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):
     """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
-    ``(effort, score)`` (the score is that of the candidate, NaN for zero effort)."""
+    ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
+    :func:`_best_row`."""
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, _, _ = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
     n = level.size
     delta = resolution[s]
     t = tau[s]
@@ -240,6 +241,10 @@ def respond_logit(
     """
     S, n = evaluated.shape
     m = rows.shape[1]
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, baseline, baseline)  # (no reach or tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     usable = np.empty(n, dtype=np.bool_)
@@ -247,13 +252,28 @@ def respond_logit(
     for s in range(S):
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
         for r in range(m):
+            if s + 1 < S:  # the next scenario's cache rows, rival by rival, while this one is worked on
+                for j in range(r * n // m, (r + 1) * n // m):
+                    _prefetch_rival(s + 1, j, n, evaluated, resolution, c_target, c_effort, c_score,
+                                    table_width, origin, table)  # fmt: skip
             out[s, r], _ = _logit_row(
-                family, p_lower, p_upper, p_a, p_b, unit,
-                cost_kind, cost_scale, cost_param,
-                tau, resolution, rewards, gamma, budget, baseline,
-                c_target, c_effort, c_score, table_width, origin, table,
-                s, rows[s, r], level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, r],
-            )  # fmt: skip
+                spec,
+                costs,
+                game,
+                cache,
+                s,
+                rows[s, r],
+                level,
+                draw,
+                beat,
+                prio,
+                xs,
+                ss,
+                us,
+                usable,
+                temperature[s],
+                uniform[s, r],
+            )
 
 
 @njit(cache=True, error_model="numpy")
@@ -279,6 +299,10 @@ def sequential_round(
     with it (the same function of the same effort).
     """
     S, n = x.shape
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     prio = np.empty(n, dtype=priority.dtype)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
@@ -289,25 +313,35 @@ def sequential_round(
         delta = resolution[s]
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
         for p in range(n):
+            if s + 1 < S:  # the next scenario's cache rows at rival p's level, while this one is worked on
+                _prefetch_rival(s + 1, p, n, evaluated, resolution, c_target, c_effort, c_score,
+                                table_width, origin, table)  # fmt: skip
             i = order[s, p]
             cur = x[s, i]
             if logit:
                 new, sc = _logit_row(
-                    family, p_lower, p_upper, p_a, p_b, unit,
-                    cost_kind, cost_scale, cost_param,
-                    tau, resolution, rewards, gamma, budget, baseline,
-                    c_target, c_effort, c_score, table_width, origin, table,
-                    s, i, level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, i],
-                )  # fmt: skip
+                    spec,
+                    costs,
+                    game,
+                    cache,
+                    s,
+                    i,
+                    level,
+                    draw,
+                    beat,
+                    prio,
+                    xs,
+                    ss,
+                    us,
+                    usable,
+                    temperature[s],
+                    uniform[s, i],
+                )
                 known = new != 0.0
             else:
                 effort, sc, new = _best_row(
-                    family, p_lower, p_upper, p_a, p_b, unit,
-                    cost_kind, cost_scale, cost_param,
-                    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance,
-                    c_target, c_effort, c_score, table_width, origin, table,
-                    s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, true[s, i],
-                )  # fmt: skip
+                    spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, true[s, i]
+                )
                 known = new == effort and new != 0.0 and np.isfinite(new)
             if new == cur:
                 moved = true[s, i]
