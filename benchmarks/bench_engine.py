@@ -80,7 +80,6 @@ def measure(
 ) -> dict:
     import resource
 
-
     items = scenarios(n, count, rounds, schedule, response, temperature)
     # Warm-up, not timed: imports (numba, Mesa) and loading the cached compiled kernels happen once per
     # process (about 1 s), whatever the size of the run. A small scenario of another size and seed, so that
