@@ -12,6 +12,14 @@ are computed, none copied); the Mesa model runs one scenario at a time.
     python benchmarks/bench_engine.py                 # the full table (several minutes)
     python benchmarks/bench_engine.py --quick         # a smaller version
     python benchmarks/bench_engine.py --tiny          # n = 3 only, a few rounds: a smoke test (the tests run it)
+    python benchmarks/bench_engine.py --schedule random_order --response logit   # another schedule / response
+
+With ``--schedule`` or ``--response`` the same scenarios play under that
+schedule (``asynchronous``: revision probability 0.5) and response
+(``logit``: temperature ``--temperature``), and the table compares the
+computed updates (``batch-computed``, replay off) with the numpy path the
+compiled kernels replace (``batch-numpy``: ``sim.engine.COMPILED_SCHEDULES``
+off) instead of with Mesa.
 
 Prints a table of agent-updates per second, the batch/Mesa ratio and the
 peak resident memory of each measurement (each in a fresh subprocess).
@@ -35,29 +43,49 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def scenarios(n: int, count: int, rounds: int):
+def scenarios(
+    n: int,
+    count: int,
+    rounds: int,
+    schedule: str = "simultaneous",
+    response: str = "best",
+    temperature: float = 0.05,
+    first_seed: int = 1000,
+):
     import numpy as np
 
     from sim.examples import sampled_arms_race
     from sim.scenario import parse_scenario
 
-    return [
-        parse_scenario(sampled_arms_race(n, seed=1000 + k, tau=float(tau), rounds=rounds, name=f"bench-{n}-{k}"))
-        for k, tau in enumerate(np.linspace(0.0, 20.0, count))
-    ]
+    items = []
+    for k, tau in enumerate(np.linspace(0.0, 20.0, count)):
+        data = sampled_arms_race(n, seed=first_seed + k, tau=float(tau), rounds=rounds, name=f"bench-{n}-{k}")
+        data["dynamics"]["schedule"] = schedule
+        if schedule == "asynchronous":
+            data["dynamics"]["revision_probability"] = 0.5
+        if response == "logit":
+            data["dynamics"].update(response="logit", temperature=temperature)
+        items.append(parse_scenario(data))
+    return items
 
 
-def measure(engine: str, n: int, count: int, rounds: int) -> dict:
+def measure(
+    engine: str,
+    n: int,
+    count: int,
+    rounds: int,
+    schedule: str = "simultaneous",
+    response: str = "best",
+    temperature: float = 0.05,
+) -> dict:
     import resource
 
-    from sim.examples import sampled_arms_race
-    from sim.scenario import parse_scenario
-
-    items = scenarios(n, count, rounds)
+    items = scenarios(n, count, rounds, schedule, response, temperature)
     # Warm-up, not timed: imports (numba, Mesa) and loading the cached compiled kernels happen once per
     # process (about 1 s), whatever the size of the run. A small scenario of another size and seed, so that
     # nothing of the measured workload is computed in advance (the engine keeps no state between runs).
-    warm = parse_scenario(sampled_arms_race(2, seed=99, rounds=3, name="warm-up"))
+    # Same schedule and response, so that their compiled kernels are loaded too.
+    (warm,) = scenarios(2, 1, 3, schedule, response, temperature, first_seed=99)
     warm_start = time.perf_counter()
     if engine == "mesa":
         from sim.model import run_mesa
@@ -69,12 +97,14 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
         run_batch([warm], record="tail").outcomes()
     warmup_seconds = time.perf_counter() - warm_start
     start = time.perf_counter()
-    if engine in ("batch", "batch-computed"):
+    if engine in ("batch", "batch-computed", "batch-numpy"):
         from sim import engine as batch_engine
         from sim.engine import run_batch
 
         # "batch-computed" switches off the replay of exact recurrences: every round's responses are computed.
         batch_engine.REPLAY_RECURRENCES = engine == "batch"
+        # "batch-numpy": also the sequential schedules and the logit response on the numpy path.
+        batch_engine.COMPILED_SCHEDULES = engine != "batch-numpy"
 
         # max_rounds = rounds: the fixed workload of scenarios x rounds, no playing on past it.
         result = run_batch(items, record="tail", max_rounds=rounds)
@@ -87,6 +117,8 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "engine": engine,
+        "schedule": schedule,
+        "response": response,
         "n": n,
         "scenarios": count,
         "rounds": rounds,
@@ -98,9 +130,10 @@ def measure(engine: str, n: int, count: int, rounds: int) -> dict:
     }
 
 
-def run_child(engine: str, n: int, count: int, rounds: int) -> dict:
-    """Each measurement in a fresh process, so peak memory is its own."""
-    cmd = [sys.executable, __file__, "--child", engine, str(n), str(count), str(rounds)]
+def run_child(engine: str, n: int, count: int, rounds: int, *dynamics) -> dict:
+    """Each measurement in a fresh process, so peak memory is its own (``dynamics``: schedule, response,
+    temperature)."""
+    cmd = [sys.executable, __file__, "--child", engine, str(n), str(count), str(rounds), *map(str, dynamics)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -108,24 +141,66 @@ def run_child(engine: str, n: int, count: int, rounds: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 scenarios x 200 rounds (batch), 2 x 50 (Mesa)")
-    parser.add_argument("--tiny", action="store_true",
-                        help="n = 3 only, 2 scenarios x 5 rounds (batch), 1 x 5 (Mesa): a smoke test, no measurement")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="n = 3 only, 2 scenarios x 5 rounds (batch), 1 x 5 (Mesa): a smoke test, no measurement",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=["simultaneous", "sequential", "random_order", "asynchronous"],
+        help="play this schedule; compare the compiled kernels with the numpy path",
+    )
+    parser.add_argument(
+        "--response",
+        choices=["best", "logit"],
+        help="play this response; compare the compiled kernels with the numpy path",
+    )
+    parser.add_argument("--temperature", type=float, default=0.05, help="of the logit response (default 0.05)")
+    parser.add_argument(
+        "--n", type=int, nargs="+", help="numbers of developers (default 3 10 30; 10 with --schedule or --response)"
+    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        engine, n, count, rounds = args.child
-        print(json.dumps(measure(engine, int(n), int(count), int(rounds))))
+        engine, n, count, rounds, *dynamics = args.child
+        if dynamics:
+            dynamics[2] = float(dynamics[2])
+        print(json.dumps(measure(engine, int(n), int(count), int(rounds), *dynamics)))
         return 0
     batch_size, batch_rounds = (2, 5) if args.tiny else (100, 200) if args.quick else (1000, 1000)
+    if args.schedule or args.response:
+        return compare(args, batch_size, batch_rounds)
     mesa_size, mesa_rounds = (1, 5) if args.tiny else (2, 50) if args.quick else (5, 200)
     print(f"batch engine: {batch_size} scenarios x {batch_rounds} rounds; Mesa model: {mesa_size} x {mesa_rounds}")
     print(f"{'n':>4} {'engine':>14} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'batch/Mesa':>11}")
-    for n in (3,) if args.tiny else (3, 10, 30):
+    for n in args.n or ((3,) if args.tiny else (3, 10, 30)):
         batch = run_child("batch", n, batch_size, batch_rounds)
         computed = run_child("batch-computed", n, batch_size, batch_rounds)
         mesa = run_child("mesa", n, mesa_size, mesa_rounds)
         ratio = batch["updates_per_second"] / mesa["updates_per_second"]
         for row, extra in ((batch, ""), (computed, ""), (mesa, f"{ratio:11.0f}")):
+            print(
+                f"{row['n']:>4} {row['engine']:>14} {row['updates_per_second']:>12,.0f} {row['seconds']:>9.1f} "
+                f"{row['peak_mb']:>8.0f} {row['cycles']:>7} {extra}"
+            )
+        sys.stdout.flush()
+    return 0
+
+
+def compare(args, size: int, rounds: int) -> int:
+    """The compiled kernels against the numpy path, computed updates only (replay off), same workload."""
+    dynamics = (args.schedule or "simultaneous", args.response or "best", args.temperature)
+    print(
+        f"{size} scenarios x {rounds} rounds, schedule {dynamics[0]}, response {dynamics[1]}"
+        + (f" (temperature {dynamics[2]:g})" if dynamics[1] == "logit" else "")
+    )
+    print(f"{'n':>4} {'engine':>14} {'updates/s':>12} {'seconds':>9} {'peak MB':>8} {'cycles':>7} {'speed-up':>9}")
+    for n in args.n or ((3,) if args.tiny else (10,)):
+        compiled = run_child("batch-computed", n, size, rounds, *dynamics)
+        numpy_path = run_child("batch-numpy", n, size, rounds, *dynamics)
+        ratio = compiled["updates_per_second"] / numpy_path["updates_per_second"]
+        for row, extra in ((compiled, f"{ratio:9.0f}"), (numpy_path, "")):
             print(
                 f"{row['n']:>4} {row['engine']:>14} {row['updates_per_second']:>12,.0f} {row['seconds']:>9.1f} "
                 f"{row['peak_mb']:>8.0f} {row['cycles']:>7} {extra}"

@@ -42,7 +42,8 @@ their rounds.
 
 Speed.  For the built-in score and cost families the per-candidate work runs
 in the compiled kernel :mod:`sim.kernel` (same bits as the numpy path, which
-remains for custom families and the logit response), and a
+remains for custom families), whole rounds of the sequential schedules and the
+logit response in :mod:`sim.kernel_schedules`, and a
 :class:`CandidateCache` remembers least efforts across rounds, so that a
 target met before (the same grid level, cycle after cycle) is not searched
 for again.
@@ -53,6 +54,8 @@ Modules, one concept each:
 * :mod:`sim.engine.batch_game`: the batch game arrays and the exact best
   response (:class:`BatchGame`, :class:`Response`, :func:`hold_current`);
 * :mod:`sim.engine.cache`: the candidate cache (:class:`CandidateCache`);
+* :mod:`sim.engine.compiled`: whole sequential rounds and logit responses in
+  the compiled kernel (:data:`COMPILED_SCHEDULES`);
 * :mod:`sim.engine.responses`: the response rules, where a new one plugs in
   (:data:`RESPONSES`);
 * :mod:`sim.engine.settings`: batching, run settings, determinism and the
@@ -80,6 +83,7 @@ import types
 from sim.engine import (
     batch_game,
     cache,
+    compiled,
     horizon,
     loop,
     randomness,
@@ -92,9 +96,10 @@ from sim.engine import (
 )
 from sim.engine.batch_game import RANK_BLOCK, BatchGame, Response, hold_current
 from sim.engine.cache import LEVEL_TABLE_ENTRIES, CandidateCache
+from sim.engine.compiled import COMPILED_SCHEDULES, _logit_compiled, _sequential_compiled
 from sim.engine.horizon import PROBE_KEYS, _extend
 from sim.engine.loop import _play_replaying, _run_fixed, play
-from sim.engine.randomness import DRAW_BLOCK, DYNAMICS_STREAMS, DynamicsRandom, dynamics_streams
+from sim.engine.randomness import DRAW_BLOCK, DRAW_ROWS, DYNAMICS_STREAMS, DynamicsRandom, dynamics_streams
 from sim.engine.recording import MEMORY_SHARE, _check_memory, _Recorder
 from sim.engine.recurrence import RECURRENCE_HISTORY_ENTRIES, REPLAY_RECURRENCES, Recurrence, _replays
 from sim.engine.responses import RESPONSES, BestResponse, LogitResponse, ResponseRule, _respond_rows, response_rule
@@ -110,7 +115,9 @@ from sim.engine.settings import (
 )
 
 __all__ = [
+    "COMPILED_SCHEDULES",
     "DRAW_BLOCK",
+    "DRAW_ROWS",
     "DYNAMICS_STREAMS",
     "LEVEL_TABLE_ENTRIES",
     "MEMORY_SHARE",
@@ -144,10 +151,13 @@ __all__ = [
 ]
 
 #: The package's modules, in which a name set on the package is set as well.
-_MODULES = (batch_game, cache, horizon, loop, randomness, recording, recurrence, responses, results, runs, settings)
+_MODULES = (
+    batch_game, cache, compiled, horizon, loop, randomness, recording, recurrence, responses, results, runs, settings,
+)
 
 # Kept for code that reaches them as sim.engine.<name> (tests and benchmarks); not part of __all__.
-_INTERNALS = (_extend, _play_replaying, _run_fixed, _check_memory, _Recorder, _replays, _respond_rows)
+_INTERNALS = (_extend, _play_replaying, _run_fixed, _check_memory, _Recorder, _replays, _respond_rows, _logit_compiled,
+              _sequential_compiled)
 
 
 class _Engine(types.ModuleType):

@@ -9,7 +9,8 @@ import numpy as np
 from sim import analysis
 from sim.engine.batch_game import BatchGame
 from sim.engine.cache import CandidateCache
-from sim.engine.randomness import DynamicsRandom
+from sim.engine.compiled import _sequential_compiled, compiled
+from sim.engine.randomness import DynamicsRandom, _BatchDraws
 from sim.engine.recording import _check_memory, _Recorder
 from sim.engine.recurrence import Recurrence, _replays
 from sim.engine.responses import _respond_rows
@@ -29,31 +30,36 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
     if _replays(game, settings):
         _play_replaying(game, settings, x, recorder, cache, progress)
         return
+    draws = {name: _BatchDraws(randoms, name, name == "noise") for name in ("noise", "choice", "revision", "order")}
     for t in range(settings.rounds + 1):
-        shock = game.noise[:, None] * np.stack([r.noise() for r in randoms]) if noisy else None
+        shock = game.noise[:, None] * draws["noise"].next() if noisy else None
         true_score, evaluated, published, rank = game.publish(x, shock)
         recorder.add(t, x, true_score, published, rank)
         if t == settings.rounds:
             break
         if settings.schedule in ("simultaneous", "asynchronous"):
-            uniform = np.stack([r.choice() for r in randoms]) if logit else None
+            uniform = draws["choice"].next() if logit else None
             revise = None
             if settings.schedule == "asynchronous":
-                draws = np.stack([r.revision() for r in randoms])
-                revise = draws < settings.revision_probability[:, None]
+                revise = draws["revision"].next() < settings.revision_probability[:, None]
             new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
             x = new if revise is None else np.where(revise, new, x)
         else:
             order = (
-                np.stack([r.order() for r in randoms])
+                np.argsort(draws["order"].next(), axis=1, kind="stable")  # as DynamicsRandom.order, row by row
                 if settings.schedule == "random_order"
                 else np.broadcast_to(np.arange(n), (S, n))
             )
-            uniform = np.stack([r.choice() for r in randoms]) if logit else None
+            uniform = draws["choice"].next() if logit else None
             evaluated = evaluated.copy()
             x = x.copy()
             s_all = np.arange(S)
-            for p in range(n):
+            whole_round = compiled(game)
+            if whole_round:  # the whole round in the compiled kernel (same bits); else position by position
+                _sequential_compiled(
+                    game, evaluated, x, true_score, order, logit, settings.temperature, uniform, shock, cache
+                )
+            for p in range(0 if whole_round else n):
                 rows = order[:, p : p + 1]
                 u = None if uniform is None else np.take_along_axis(uniform, rows, axis=1)
                 new = _respond_rows(

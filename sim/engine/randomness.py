@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 #: Named random streams of the dynamics, split from the scenario's
@@ -11,6 +13,9 @@ DYNAMICS_STREAMS = ("initial", "order", "revision", "choice", "noise")
 
 #: Rounds of random draws a :class:`DynamicsRandom` buffers per stream.
 DRAW_BLOCK = 256
+
+#: Most draws (scenarios x developers x rounds) a batch reads from its streams at once (:class:`_BatchDraws`).
+DRAW_ROWS = 1 << 18
 
 
 def dynamics_streams(seed: int) -> dict[str, np.random.SeedSequence]:
@@ -71,3 +76,47 @@ class DynamicsRandom:
     def noise(self) -> np.ndarray:
         """Standard normal evaluation noise, one per developer."""
         return self._next("noise", normal=True)
+
+    def take(self, name: str, rounds: int, normal: bool = False) -> np.ndarray:
+        """The next ``k`` rounds of stream ``name`` at once, ``(k, n)`` with ``1 <= k <= rounds``: row ``r`` is
+        what the ``r``-th next call of its method (``order`` gives ``argsort(row, kind="stable")``) would
+        return; as many as the buffered block still holds (a new block drawn when it is used up)."""
+        block, used = self._buffer.get(name, (None, DRAW_BLOCK))
+        if used == DRAW_BLOCK:
+            self._next(name, normal)  # draws a new block and uses its first row
+            block, used = self._buffer[name]
+            used -= 1
+        k = max(1, min(rounds, DRAW_BLOCK - used))
+        self._buffer[name] = (block, used + k)
+        return block[used : used + k]
+
+
+class _BatchDraws:
+    """One stream's draws for every scenario of a batch, round by round: :meth:`next` returns
+    ``np.stack([getattr(r, name)() for r in randoms])`` (with ``order``: the uniforms it sorts), taken from
+    the generators several rounds at a time (:meth:`DynamicsRandom.take`), not one Python call per scenario
+    and round.  The generators may end up ahead of the rounds played: only the values used matter."""
+
+    def __init__(self, randoms: Sequence[DynamicsRandom], name: str, normal: bool = False):
+        self.randoms, self.name, self.normal = randoms, name, normal
+        self.n = randoms[0].n if randoms else 0
+        self.rows = np.empty((0, len(randoms), self.n))
+        self.k = 0
+
+    def next(self) -> np.ndarray:
+        if self.k == self.rows.shape[0]:
+            S = len(self.randoms)
+            want = max(1, DRAW_ROWS // max(1, S * self.n))
+            parts = [r.take(self.name, want, self.normal) for r in self.randoms]
+            k = min(part.shape[0] for part in parts)
+            if any(part.shape[0] != k for part in parts):  # a batch's streams start together and stay in step
+                raise RuntimeError("the scenarios' random streams are not in step")
+            self.rows = np.stack(parts, axis=1)  # (k, S, n)
+            self.k = 0
+        row = self.rows[self.k]
+        self.k += 1
+        return row
+
+
+# ---------------------------------------------------------------------------
+# The batch game

@@ -72,6 +72,10 @@ class LogitResponse:
     name: str = "logit"
 
     def choose(self, game, evaluated, rows, *, cache=None, current=None, temperature=None, uniform=None):
+        from sim.engine import compiled
+
+        if compiled.compiled(game):  # the same bits in the compiled kernel (sim.engine.compiled)
+            return compiled._logit_compiled(game, evaluated, rows, temperature, uniform, cache)
         response = game.respond(evaluated, rows, candidates=True, cache=cache)
         return game.logit_choice(response, temperature, uniform)
 

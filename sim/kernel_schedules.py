@@ -1,0 +1,356 @@
+"""Compiled rounds for the other update schedules and the logit response (numba).
+
+:mod:`sim.kernel` computes simultaneous best responses.  This module adds,
+for the same built-in score and cost families and with the same
+floating-point operations in the same order (so the same bits as the numpy
+path in :mod:`sim.engine`):
+
+* :func:`respond_logit`: the logit (smoothed) response.  Candidate efforts
+  are zero (the developer's own column) and, for every rival ``j`` whose
+  target (its published level, or the next one when ``j`` wins ties) lies
+  above the developer's zero-effort score, the least effort reaching it.  A
+  candidate is usable when that effort is finite, within the budget and its
+  utility finite, and no earlier column has the same effort.  With utilities
+  ``u_k`` and temperature ``T``, weights ``w_k = exp((u_k - max_k u_k) / T)``
+  (``0`` where unusable), cumulative sums ``C_k = C_{k-1} + w_k`` in column
+  order, and the first column with ``C_k > U * C_{n-1}`` is chosen for the
+  round's uniform draw ``U`` (column 0 if none): as
+  :meth:`sim.engine.BatchGame.logit_choice`.
+* :func:`sequential_round`: one round of a sequential schedule.  For each
+  position ``p`` of ``order`` (fixed or a random permutation drawn up front),
+  developer ``i = order[s, p]`` of every scenario responds to the current
+  evaluated scores (best response held at its current effort when that is
+  already a best response, or the logit response), then its effort becomes
+  the response ``x_i`` and its evaluated score ``f(theta_i, tau + x_i)``
+  (plus this round's noise ``shock[s, i]``) before position ``p + 1``.
+  Scenarios are independent, so each one plays all its positions before
+  the next scenario starts: its board (levels and tie targets) stays in the
+  processor's cache and is updated for the one developer that moved, not
+  rebuilt.
+
+Both respond row by row with :func:`_best_row` and :func:`_logit_row`, the
+per-row candidate machinery of :func:`sim.kernel.respond_active` (same
+candidates, same cache, same operations).
+
+Random draws are not made here: the caller passes this round's uniforms,
+order and noise, drawn exactly as the numpy path draws them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.kernel import _cost, _least_score_cached, _level, _prefetch_rival, _rank, _score, least_effort
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio):
+    """Scenario ``s``'s board as :func:`sim.kernel.respond_active` reads it: published levels, the least scores
+    drawing level with (``draw``) and overtaking (``beat``) each developer, and the tie priorities."""
+    delta = resolution[s]
+    for j in range(evaluated.shape[1]):
+        prio[j] = priority[s, j]
+        _board_entry(s, j, evaluated[s, j], delta, least, least_width, least_row, least_origin, level, draw, beat)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _board_entry(s, j, value, delta, least, least_width, least_row, least_origin, level, draw, beat):
+    """Developer ``j``'s entry of the board at evaluated score ``value``."""
+    level[j] = _level(value, delta)
+    if delta > 0.0:
+        lrow, lorigin = least_row[s], least_origin[s]
+        draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
+        beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
+    else:
+        draw[j] = value
+        beat[j] = np.nextafter(value, np.inf)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+               c_target, c_effort, c_score, table_width, origin, table):  # fmt: skip
+    """Least effort (and the score it reaches) for developer ``i`` to reach rival ``j``'s target: from the
+    level table, else the last target per rival, else searched for and remembered (as respond_active)."""
+    slot = -1
+    if table_width > 0 and delta > 0.0:
+        off = target_level - origin[s]
+        if off >= 0.0 and off < table_width:
+            slot = int(off)
+    if slot >= 0:
+        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
+        if x == 0.0:  # not computed yet
+            x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+            table[s, slot, i, 0] = x
+            table[s, slot, i, 1] = sc
+    elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
+        x, sc = c_effort[s, i, j], c_score[s, i, j]
+    else:
+        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+        c_target[s, i, j] = target
+        c_effort[s, i, j] = x
+        c_score[s, i, j] = sc
+    return x, sc
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, cur_score):
+    """Developer ``i``'s best response on scenario ``s``'s board, held at ``cur`` (true score ``cur_score``)
+    when that is already a best response: ``(effort, score, next effort)``, the operations of
+    :func:`sim.kernel.respond_active` for one row with ``hold`` and ``scored``.
+
+    ``spec``, ``costs``, ``game`` and ``cache`` are tuples of :func:`sequential_round`'s arguments (at most
+    30 arguments: a call with more is compiled as a call with ``*args``, which numba cannot inline).
+    """
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
+    n = level.size
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    tol = tolerance[s]
+    best_rank = _rank(level, prio, i, _level(base, delta))
+    best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+    best_x, best_s = 0.0, base
+    count = 0
+    top = best_u
+    p = prio[i]
+    hi = reach[s, i]
+    viable = 0
+    for j in range(n):
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        rival[viable] = j
+        viable += (j != i) & (target > base) & (not (target > hi))
+    for v in range(viable):
+        j = rival[v]
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        target_level = level[j] + (0.0 if below else 1.0)
+        x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                           c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+        if not np.isfinite(x) or x > budget[s, i]:
+            continue
+        k = _rank(level, prio, i, _level(sc, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        xs[count], ss[count], us[count], ks[count] = x, sc, u, k
+        count += 1
+        if u > top:
+            top = u
+    if not (best_u >= top - tol):
+        best_x = np.inf
+    for c in range(count):
+        if us[c] >= top - tol and xs[c] < best_x:
+            best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+    nxt = best_x
+    if cur != best_x:  # (when equal, holding and moving are the same)
+        k = _rank(level, prio, i, _level(cur_score, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
+        if u >= best_u - tol:
+            nxt = cur
+    return best_x, best_s, nxt
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):
+    """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
+    ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
+    :func:`_best_row`."""
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, _, _ = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
+    n = level.size
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    p = prio[i]
+    top = -np.inf
+    for j in range(n):
+        if j == i:  # zero effort
+            x, sc = 0.0, np.nan
+            k = _rank(level, prio, i, _level(base, delta))
+        else:
+            below = p > prio[j]
+            target = draw[j] if below else beat[j]
+            if not (target > base):  # zero effort reaches it: no candidate of its own
+                usable[j] = False
+                xs[j] = np.inf
+                continue
+            target_level = level[j] + (0.0 if below else 1.0)
+            x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                               c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+            if not (np.isfinite(x) and x <= budget[s, i]):
+                usable[j] = False
+                xs[j] = np.inf
+                continue
+            k = _rank(level, prio, i, _level(sc, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        ok = np.isfinite(u)
+        if ok:
+            for c in range(j):  # a duplicate effort counts once, at its first column
+                if usable[c] and xs[c] == x:
+                    ok = False
+                    break
+        usable[j] = ok
+        xs[j] = x if ok else np.inf
+        ss[j] = sc
+        us[j] = u
+        if ok and u > top:
+            top = u
+    # Inverse CDF over the usable candidates, in column order.
+    total = 0.0
+    for j in range(n):
+        w = np.exp((us[j] - top) / temperature) if usable[j] else 0.0
+        total += w
+        us[j] = total  # the cumulative weights, in place
+    threshold = uniform * total
+    chosen = 0
+    for j in range(n):
+        if us[j] > threshold:
+            chosen = j
+            break
+    if usable[chosen]:
+        return xs[chosen], ss[chosen]
+    return 0.0, np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def respond_logit(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline,
+    evaluated, rows, temperature, uniform,
+    c_target, c_effort, c_score,
+    table_width, origin, table, least, least_width, least_row, least_origin,
+    out,
+):  # fmt: skip
+    """Logit responses of developers ``rows[s, r]`` to ``evaluated`` ``(S, n)`` into ``out[s, r]``.
+
+    ``temperature`` ``(S,)``, ``uniform`` ``(S, m)`` in ``[0, 1)``; the cache
+    arguments as :func:`sim.kernel.respond_active` (least efforts remembered
+    per level and per last target; a remembered value is the one computed
+    afresh, bit for bit).  Unlike the best response, candidates above the
+    developer's reach are computed too: every usable candidate has a weight.
+    """
+    S, n = evaluated.shape
+    m = rows.shape[1]
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, baseline, baseline)  # (no reach or tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
+    usable = np.empty(n, dtype=np.bool_)
+    prio = np.empty(n, dtype=priority.dtype)
+    for s in range(S):
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
+        for r in range(m):
+            if s + 1 < S:  # the next scenario's cache rows, rival by rival, while this one is worked on
+                for j in range(r * n // m, (r + 1) * n // m):
+                    _prefetch_rival(s + 1, j, n, evaluated, resolution, c_target, c_effort, c_score,
+                                    table_width, origin, table)  # fmt: skip
+            out[s, r], _ = _logit_row(
+                spec,
+                costs,
+                game,
+                cache,
+                s,
+                rows[s, r],
+                level,
+                draw,
+                beat,
+                prio,
+                xs,
+                ss,
+                us,
+                usable,
+                temperature[s],
+                uniform[s, r],
+            )
+
+
+@njit(cache=True, error_model="numpy")
+def sequential_round(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, x, true, order, logit, temperature, uniform, shock, noisy,
+    c_target, c_effort, c_score,
+    table_width, origin, table, least, least_width, least_row, least_origin,
+):  # fmt: skip
+    """One round of a sequential schedule, updating ``x``, ``true`` and ``evaluated`` ``(S, n)`` in place.
+
+    ``true`` are the true scores of ``x`` (as :func:`sim.kernel.publish` computes them).  For
+    ``p = 0, ..., n - 1``: developer ``i = order[s, p]`` responds to the
+    current ``evaluated[s]`` (the exact best response, kept at ``x[s, i]``
+    when that is already a best response, or with ``logit`` the logit
+    response to uniform ``uniform[s, i]``), then ``x[s, i]`` becomes the
+    response, ``true[s, i] = f(theta_i, tau + x[s, i])`` and
+    ``evaluated[s, i] = true[s, i]`` (``+ shock[s, i]`` when ``noisy``).
+    The new true score is evaluated only when not already known: an effort
+    kept has its score, and a candidate effort the score the search reached
+    with it (the same function of the same effort).
+    """
+    S, n = x.shape
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
+    ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    usable = np.empty(n, dtype=np.bool_)
+    for s in range(S):
+        delta = resolution[s]
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
+        for p in range(n):
+            if s + 1 < S:  # the next scenario's cache rows at rival p's level, while this one is worked on
+                _prefetch_rival(s + 1, p, n, evaluated, resolution, c_target, c_effort, c_score,
+                                table_width, origin, table)  # fmt: skip
+            i = order[s, p]
+            cur = x[s, i]
+            if logit:
+                new, sc = _logit_row(
+                    spec,
+                    costs,
+                    game,
+                    cache,
+                    s,
+                    i,
+                    level,
+                    draw,
+                    beat,
+                    prio,
+                    xs,
+                    ss,
+                    us,
+                    usable,
+                    temperature[s],
+                    uniform[s, i],
+                )
+                known = new != 0.0
+            else:
+                effort, sc, new = _best_row(
+                    spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, true[s, i]
+                )
+                known = new == effort and new != 0.0 and np.isfinite(new)
+            if new == cur:
+                moved = true[s, i]
+            elif known:
+                moved = sc
+            else:
+                moved = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + new)
+            x[s, i] = new
+            true[s, i] = moved
+            value = moved + shock[s, i] if noisy else moved
+            evaluated[s, i] = value
+            _board_entry(s, i, value, delta, least, least_width, least_row, least_origin, level, draw, beat)
