@@ -165,6 +165,9 @@ INITIAL_PROFILES = ("zero", "random")
 RESPONSES = ("best", "logit")
 #: Chance that a developer revises in a round under ``schedule = "asynchronous"`` when none is given.
 DEFAULT_REVISION_PROBABILITY = 0.5
+#: Most rounds (``dynamics.rounds``, ``dynamics.max_rounds``) a scenario may ask for: far beyond any run's time and
+#: memory, and within the 64-bit integers the engine counts rounds in.
+ROUNDS_LIMIT = 10**15
 #: Default cap on the rounds deterministic dynamics play while looking for a recurrence (``dynamics.max_rounds``).
 DEFAULT_MAX_ROUNDS = 100_000
 #: Most developers a scenario may have (a sample larger than this is a typo, not a game).
@@ -453,10 +456,14 @@ class DynamicsSpec:
             raise ScenarioError("dynamics.schedule", self.schedule, f"unknown schedule; {_choose(SCHEDULES)}")
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
             raise ScenarioError("dynamics.rounds", self.rounds, "must be a positive integer")
+        if self.rounds > ROUNDS_LIMIT:
+            raise ScenarioError("dynamics.rounds", self.rounds, f"must be at most {ROUNDS_LIMIT:,} (no run gets near)")
         object.__setattr__(self, "rounds", int(self.rounds))
         cap = self.max_rounds
         if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
             raise ScenarioError("dynamics.max_rounds", self.max_rounds, "must be a positive integer")
+        if cap > ROUNDS_LIMIT:
+            raise ScenarioError("dynamics.max_rounds", cap, f"must be at most {ROUNDS_LIMIT:,} (no run gets near)")
         object.__setattr__(self, "max_rounds", int(self.max_rounds))
         if isinstance(self.initial, str):
             if self.initial not in INITIAL_PROFILES:
