@@ -43,6 +43,9 @@ DEFAULT_TAU_MAX = 1e12
 #: Levels of the published grid that :func:`stabilising_threshold` enumerates
 #: exactly when ``delta > 0``; above this it falls back to a sampled search.
 MAX_GRID_LEVELS = 2_000_000
+#: Most grid levels enumerated over all pairs together (about 10 microseconds each); beyond, the sampled
+#: search is used and its answer is not vouched for (bounded time on any leaderboard).
+MAX_TOTAL_GRID_LEVELS = 2_000_000
 
 
 def _pairs(game: LeaderboardGame) -> tuple[np.ndarray, np.ndarray]:
@@ -439,6 +442,8 @@ def _threshold_grid_levels(game: LeaderboardGame, batch: int | None = None) -> S
         if not np.all(np.isfinite(start) & np.isfinite(top)) or np.any(top - start > MAX_GRID_LEVELS):
             return None
         counts = np.maximum(top - start, 0.0).astype(np.int64)
+        if int(counts.sum()) > MAX_TOTAL_GRID_LEVELS:
+            return None
         for run in _level_batches(counts, LEVELS_PER_BATCH if batch is None else batch):
             k = pairs[run]
             per_pair[k] = _grid_level_thresholds(

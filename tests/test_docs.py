@@ -97,6 +97,7 @@ def test_internal_links_of_the_model_exist():
         ("4 ulps of `max(|t|, |U_i|)` (`ROUND_OFF_ULPS`)", theory.ROUND_OFF_ULPS == 4),
         ("within 1000 ulps of its limit", theory.SATURATION_ULPS == 1000),
         ("more than 2,000,000 levels", theory.MAX_GRID_LEVELS == 2_000_000),
+        ("or for all pairs together", theory.MAX_TOTAL_GRID_LEVELS == 2_000_000),
         ("(default `1e12`", theory.DEFAULT_TAU_MAX == 1e12),
         ("cell = 1e-12 + 1e-9 * max(1, effort scale)", (analysis.RECURRENCE_ATOL, analysis.RECURRENCE_RTOL)
          == (1e-12, 1e-9)),

@@ -315,6 +315,17 @@ def test_tau_star_on_grid_too_many_levels_falls_back_like_the_reference(monkeypa
     assert theory.stabilising_threshold(game).method == "bisection"
 
 
+def test_tau_star_on_grid_too_many_levels_over_all_pairs_falls_back_unvouched(monkeypatch):
+    """Each pair within MAX_GRID_LEVELS but all together beyond MAX_TOTAL_GRID_LEVELS: the sampled search,
+    not vouched for (bounded time on thousands of developers)."""
+    game = two_power_law([0.0, -0.3], [0.6, 0.5], gap=200.0, resolution=1e-3)
+    assert theory._threshold_grid_levels(game) is not None
+    monkeypatch.setattr(theory, "MAX_TOTAL_GRID_LEVELS", 5)
+    assert theory._threshold_grid_levels(game) is None
+    threshold = theory.stabilising_threshold(game)
+    assert threshold.method == "bisection" and not threshold.vouched
+
+
 def test_tau_star_on_grid_bit_identical_for_a_custom_score():
     from sim.scores import CustomScore
 
