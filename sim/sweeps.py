@@ -59,6 +59,7 @@ call (``record="tail"``) and one Parquet file.  See :func:`sweep`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -1291,6 +1292,106 @@ def _check_cluster(client, scheduler: str | None) -> None:
         )  # fmt: skip
 
 
+def _warm_worker() -> None:
+    """Run once in each new loky worker, before its first chunk: import what chunks need and load the kernels.
+
+    A 2-developer, 2-round batch run loads numba's compiled kernels from its on-disk cache (``cache=True``)
+    and sets up numba's typing context, the once-per-process cost (about a second) that the first chunk
+    would otherwise pay.  Nothing of it reaches any result.
+    """
+    import pandas  # noqa: F401 -- the summaries are data frames
+
+    from sim import theory  # noqa: F401 -- the theory columns
+    from sim.engine import run_batch
+    from sim.examples import sampled_arms_race
+    from sim.scenario import parse_scenario
+
+    try:
+        with np.errstate(all="ignore"):
+            run_batch([parse_scenario(sampled_arms_race(2, seed=0, rounds=2, name="warm-up"))], record="tail")
+    except Exception:  # noqa: BLE001 -- a warm-up only: the chunks report any real failure
+        pass
+
+
+#: Pieces of a chunk run by several workers have at least this many scenarios (the last piece may have fewer).
+MIN_PIECE = 8
+
+
+def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int, int, int]]:
+    """The order in which the chunks ``todo`` are dispatched, as pieces ``(chunk, start, stop)``.
+
+    One job: whole chunks in index order.  Several: the chunks by expected
+    cost, largest first (cost = scenarios x developers x rounds; ties in
+    index order), cut by guided self-scheduling so that both workers stay
+    busy to the end: a piece takes at most ``remaining / (2 n_jobs)`` of the
+    cost not yet dispatched, and at least :data:`MIN_PIECE` scenarios.  A
+    piece is ``plan.chunks[chunk][start:stop]``; the pieces of a chunk are
+    joined into the chunk's table before it is written (:func:`_whole_chunks`),
+    and a scenario's row does not depend on the batch it runs in, so the
+    result is the same for every ``n_jobs``.
+    """
+    if n_jobs <= 1:
+        return [(c, 0, len(plan.chunks[c])) for c in todo]
+    point = {c: int(plan.chunks[c][0]) // plan.spec.replications for c in todo if len(plan.chunks[c])}
+    unit = {c: max(int(plan.point_n[p]) * int(plan.point_rounds[p]), 1) for c, p in point.items()}
+    order = sorted(point, key=lambda c: -unit[c] * len(plan.chunks[c]))
+    remaining = sum(unit[c] * len(plan.chunks[c]) for c in order)
+    pieces = []
+    for c in order:
+        size, start = len(plan.chunks[c]), 0
+        while start < size:
+            take = min(max(MIN_PIECE, int(remaining / (2 * n_jobs) // unit[c])), size - start)
+            pieces.append((c, start, start + take))
+            start += take
+            remaining -= take * unit[c]
+    return pieces
+
+
+def _piece_task(task: ChunkTask, start: int, stop: int) -> ChunkTask:
+    """The scenarios ``start:stop`` of a chunk's task (the task itself when that is all of them)."""
+    if start == 0 and stop == len(task.indices):
+        return task
+    cut = slice(start, stop)
+    return dataclasses.replace(
+        task,
+        indices=task.indices[cut],
+        values=task.values[cut],
+        seeds=task.seeds[cut],
+        point_replications=task.point_replications[cut],
+    )
+
+
+def _whole_chunks(results, plan: SweepPlan, pieces: list[tuple[int, int, int]]) -> Iterator[ChunkResult]:
+    """Chunk results as each chunk's last piece arrives: its pieces' rows in chunk order, one table.
+
+    ``failed`` and ``seconds`` are the pieces' sums.
+    """
+    import pandas as pd
+
+    count: dict[int, int] = {}
+    position = {}
+    for c, start, _ in pieces:
+        count[c] = count.get(c, 0) + 1
+        position[(c, int(plan.chunks[c][start]))] = start
+    waiting: dict[int, dict] = {}
+    for result in results:
+        if count[result.chunk] == 1:
+            yield result
+            continue
+        first = int(result.summary["scenario_index"].iloc[0])
+        got = waiting.setdefault(result.chunk, {})
+        got[position[(result.chunk, first)]] = result
+        if len(got) < count[result.chunk]:
+            continue
+        parts = [got[k] for k in sorted(got)]
+        del waiting[result.chunk]
+        summary = typed_summary(pd.concat([r.summary for r in parts], ignore_index=True), plan.axis_types)
+        traj = None
+        if parts[0].trajectories is not None:
+            traj = pd.concat([r.trajectories for r in parts], ignore_index=True).astype(TRAJECTORY_COLUMNS)
+        yield ChunkResult(result.chunk, summary, traj, sum(r.failed for r in parts), sum(r.seconds for r in parts))
+
+
 @contextlib.contextmanager
 def _executor(n_jobs: int, backend: str, scheduler: str | None):
     """A function ``tasks -> iterator of chunk results as they finish``, on loky or a Dask cluster.
@@ -1304,7 +1405,13 @@ def _executor(n_jobs: int, backend: str, scheduler: str | None):
         if n_jobs == 1:
             yield lambda tasks: (run_chunk(t) for t in tasks)
             return
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+        from joblib._parallel_backends import LokyBackend
+
+        # loky's reusable executor: the same initializer (hence the same executor arguments) every time, so a
+        # later sweep in this process reuses the warm workers (idle for up to 5 minutes) instead of starting new.
+        backend_ = LokyBackend(initializer=_warm_worker)
+        parallel = Parallel(n_jobs=n_jobs, backend=backend_, return_as="generator_unordered", batch_size=1,
+                            pre_dispatch="2*n_jobs")
         yield lambda tasks: parallel(delayed(run_chunk)(t) for t in tasks)
         return
     try:
@@ -1364,7 +1471,8 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
         _write_atomic_json(manifest, out / MANIFEST)
         write = dict(fingerprint=fingerprint, axis_types=plan.axis_types)
     todo = [c for c in range(len(plan.chunks)) if c not in done]
-    tasks = (plan.task(c, **options) for c in todo)
+    pieces = _pieces(plan, todo, n_jobs)
+    tasks = (_piece_task(plan.task(c, **options), start, stop) for c, start, stop in pieces)
     frames = []
     failed = 0
     bar = None
@@ -1374,7 +1482,7 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
         bar = tqdm(total=len(plan.chunks), initial=len(done), unit="chunk", desc=plan.spec.name, dynamic_ncols=True)
     status = "interrupted"
     try:
-        for result in run_all(tasks):
+        for result in _whole_chunks(run_all(tasks), plan, pieces):
             if out is not None:
                 write_chunk(out, result, **write)
             else:
