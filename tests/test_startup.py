@@ -50,3 +50,20 @@ def test_run_with_out_still_writes_the_frames(tmp_path):
     result = imported(["run", "scenarios/arms_race.toml", "--out", str(tmp_path / "out"), "--quiet"])
     assert result["code"] == 0 and "pandas" in result["loaded"]
     assert (tmp_path / "out" / "trajectory.csv").read_text().startswith("round,developer")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.toml")), ids=lambda p: p.stem)
+def test_run_report_from_the_arrays_equals_the_one_from_the_frames(path):
+    """``lbsim run`` without ``--out`` reads the last round from the arrays (no pandas): the same report."""
+    from sim.cli import final_round, run_report
+    from sim.engine import run
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(path)
+    result = run(scenario, progress=False)
+    tau = float(result.game.tau[0])
+    args = (scenario, result.outcome(0), result.trajectory(0), result.leaderboard(0), "batch", tau)
+    from_frames = run_report(*args)
+    from_arrays = run_report(*args[:2], None, None, *args[4:], final_round(result))
+    assert json.dumps(from_arrays, sort_keys=True) == json.dumps(from_frames, sort_keys=True)
+    assert len(from_arrays["final_rank"]) == len(from_arrays["final_score"]) == scenario.n
