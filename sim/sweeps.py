@@ -1313,7 +1313,7 @@ def _warm_worker() -> None:
         pass
 
 
-#: Pieces of a chunk run by several workers have at least this many scenarios (the last piece may have fewer).
+#: Pieces of a chunk run by several workers have at least this many scenarios (unless the chunk has fewer).
 MIN_PIECE = 8
 
 
@@ -1322,10 +1322,16 @@ def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int
 
     One job: whole chunks in index order.  Several: the chunks by expected
     cost, largest first (cost = scenarios x developers x rounds; ties in
-    index order), cut by guided self-scheduling so that both workers stay
-    busy to the end: a piece takes at most ``remaining / (2 n_jobs)`` of the
-    cost not yet dispatched, and at least :data:`MIN_PIECE` scenarios.  A
-    piece is ``plan.chunks[chunk][start:stop]``; the pieces of a chunk are
+    index order), so that the cheapest come last and the workers finish
+    together.  With fewer than ``2 n_jobs`` chunks there are too few tasks to
+    keep every worker busy, so each chunk is cut into about
+    ``2 n_jobs x its share of the cost`` contiguous pieces of near-equal size
+    (at least :data:`MIN_PIECE` scenarios).  Chunks are not cut otherwise:
+    every piece pays the batch engine's per-round cost over all its rounds
+    (a few tenths of a second at 2,000 rounds), so more pieces than needed
+    cost more than they balance.
+
+    A piece is ``plan.chunks[chunk][start:stop]``; the pieces of a chunk are
     joined into the chunk's table before it is written (:func:`_whole_chunks`),
     and a scenario's row does not depend on the batch it runs in, so the
     result is the same for every ``n_jobs``.
@@ -1333,17 +1339,17 @@ def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int
     if n_jobs <= 1:
         return [(c, 0, len(plan.chunks[c])) for c in todo]
     point = {c: int(plan.chunks[c][0]) // plan.spec.replications for c in todo if len(plan.chunks[c])}
-    unit = {c: max(int(plan.point_n[p]) * int(plan.point_rounds[p]), 1) for c, p in point.items()}
-    order = sorted(point, key=lambda c: -unit[c] * len(plan.chunks[c]))
-    remaining = sum(unit[c] * len(plan.chunks[c]) for c in order)
+    cost = {c: max(int(plan.point_n[p]) * int(plan.point_rounds[p]), 1) * len(plan.chunks[c]) for c, p in point.items()}
+    order = sorted(point, key=lambda c: -cost[c])
+    if len(order) >= 2 * n_jobs:
+        return [(c, 0, len(plan.chunks[c])) for c in order]
+    total = sum(cost.values())
     pieces = []
     for c in order:
-        size, start = len(plan.chunks[c]), 0
-        while start < size:
-            take = min(max(MIN_PIECE, int(remaining / (2 * n_jobs) // unit[c])), size - start)
-            pieces.append((c, start, start + take))
-            start += take
-            remaining -= take * unit[c]
+        size = len(plan.chunks[c])
+        k = max(1, min(math.ceil(2 * n_jobs * cost[c] / total), size // MIN_PIECE))
+        cuts = [size * i // k for i in range(k + 1)]
+        pieces.extend((c, a, b) for a, b in zip(cuts, cuts[1:], strict=False))
     return pieces
 
 
