@@ -1315,6 +1315,9 @@ def _warm_worker() -> None:
 
 #: Pieces of a chunk run by several workers have at least this many scenarios (unless the chunk has fewer).
 MIN_PIECE = 8
+#: ... and at least this many agent-updates (developers x rounds, summed over its scenarios): about a second on
+#: one core (``benchmarks/bench_engine.py``), what a new worker spends starting up (``benchmarks/README.md``).
+PIECE_UPDATES = 2_000_000
 
 
 def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int, int, int]]:
@@ -1326,7 +1329,9 @@ def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int
     together.  With fewer than ``2 n_jobs`` chunks there are too few tasks to
     keep every worker busy, so each chunk is cut into about
     ``2 n_jobs x its share of the cost`` contiguous pieces of near-equal size
-    (at least :data:`MIN_PIECE` scenarios).  Chunks are not cut otherwise:
+    (at least :data:`MIN_PIECE` scenarios and :data:`PIECE_UPDATES`
+    agent-updates, so that a piece is worth a worker's start-up; a small
+    sweep stays one task and runs in the driver, see :func:`_workers`).  Chunks are not cut otherwise:
     every piece pays the batch engine's per-round cost over all its rounds
     (a few tenths of a second at 2,000 rounds), so more pieces than needed
     cost more than they balance.
@@ -1347,10 +1352,21 @@ def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int
     pieces = []
     for c in order:
         size = len(plan.chunks[c])
-        k = max(1, min(math.ceil(2 * n_jobs * cost[c] / total), size // MIN_PIECE))
+        k = max(1, min(math.ceil(2 * n_jobs * cost[c] / total), size // MIN_PIECE, cost[c] // PIECE_UPDATES))
         cuts = [size * i // k for i in range(k + 1)]
         pieces.extend((c, a, b) for a, b in zip(cuts, cuts[1:], strict=False))
     return pieces
+
+
+def _workers(plan: SweepPlan, n_jobs: int, backend: str) -> int:
+    """Local workers to start: no more than the sweep has tasks (:func:`_pieces`); 1 runs in the driver.
+
+    A worker costs a second or two of start-up (imports, kernel loads), so a
+    sweep of one task runs where it was planned, as with ``n_jobs = 1``.
+    """
+    if backend != "loky" or n_jobs <= 1:
+        return n_jobs
+    return max(1, min(n_jobs, len(_pieces(plan, range(len(plan.chunks)), n_jobs))))
 
 
 def _piece_task(task: ChunkTask, start: int, stop: int) -> ChunkTask:
@@ -1583,7 +1599,7 @@ def sweep(
     started = time.perf_counter()
     rerun: list[int] = []
     with contextlib.ExitStack() as stack:
-        run_all = stack.enter_context(_executor(n_jobs, backend, scheduler))
+        run_all = stack.enter_context(_executor(_workers(plan, n_jobs, backend), backend, scheduler))
         lock = None if out is None else stack.enter_context(sweep_store.WriterLock(out))
         done, frames, status, rerun = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress, options,
                                                 lock, log)

@@ -109,18 +109,30 @@ def test_pieces_cover_each_chunk_to_run_once_in_order(case, n_jobs):
     if len(todo) >= 2 * n_jobs:
         assert len(pieces) == len(todo)  # enough tasks: no chunk is cut
     elif len(todo) == 1:
-        assert len(pieces) == max(1, min(2 * n_jobs, len(plan.chunks[todo[0]]) // sweeps.MIN_PIECE))
+        size, cost = len(plan.chunks[todo[0]]), _cost(plan, todo[0])
+        assert len(pieces) == max(1, min(2 * n_jobs, size // sweeps.MIN_PIECE, cost // sweeps.PIECE_UPDATES))
 
 
-def test_pieces_cut_the_tail_so_two_workers_share_one_chunk(tmp_path):
+def test_a_small_sweep_is_one_task_run_in_the_driver(tmp_path):
     plan = sweeps.plan_sweep(_spec(tmp_path), chunk_size=100)
     assert len(plan.chunks) == 1 and plan.scenarios == 16
+    assert plan.agent_updates < sweeps.PIECE_UPDATES  # not worth a worker's start-up
+    assert sweeps._pieces(plan, [0], 2) == [(0, 0, 16)]
+    assert sweeps._workers(plan, 2, "loky") == 1
+    assert sweeps._workers(sweeps.plan_sweep(plan.spec, chunk_size=4), 2, "loky") == 2
+
+
+def test_pieces_cut_one_chunk_for_two_workers(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweeps, "PIECE_UPDATES", 1)
+    plan = sweeps.plan_sweep(_spec(tmp_path), chunk_size=100)
     pieces = sweeps._pieces(plan, [0], 2)
     assert [stop - start for _, start, stop in pieces] == [8, 8]  # not 4 pieces of 4 < MIN_PIECE: two of 8
+    assert sweeps._workers(plan, 2, "loky") == 2
 
 
-def test_pieces_joined_give_the_serial_table_and_files(tmp_path):
+def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch):
     """One chunk run as pieces on two workers: the same table, Parquet chunk and trajectories as one job."""
+    monkeypatch.setattr(sweeps, "PIECE_UPDATES", 1)  # in the driver, where the pieces are cut
     spec = _spec(tmp_path)
     plan = sweeps.plan_sweep(spec, chunk_size=100)
     assert len(sweeps._pieces(plan, [0], 2)) > 1  # the chunk is really cut
