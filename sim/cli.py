@@ -284,11 +284,18 @@ def _cmd_check(args) -> int:
     return 1 if (args.strict and not report.holds) else 0
 
 
-def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: float) -> dict:
-    """Everything ``lbsim run --json`` prints: the outcome and a per-developer summary, as plain values."""
+def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: float, final=None) -> dict:
+    """Everything ``lbsim run --json`` prints: the outcome and a per-developer summary, as plain values.
+
+    The last round's ranks, scores and Kendall tau come from the ``trajectory`` and ``leaderboard`` frames,
+    or from ``final`` (:func:`final_round`) when the frames were not built (they need pandas).
+    """
     out = outcome.to_dict()
-    final_round = int(trajectory["round"].max())
-    final = trajectory[trajectory["round"] == final_round].sort_values("developer")
+    if final is None:
+        last_round = int(trajectory["round"].max())
+        last = trajectory[trajectory["round"] == last_round].sort_values("developer")
+        final = (last["rank"], last["score"], leaderboard["kendall_tau"].iloc[-1])
+    ranks, scores, kendall = final
     report = {
         "scenario": scenario.name,
         "engine": engine,
@@ -296,11 +303,24 @@ def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: flo
         "tau": float(tau),
         "schedule": scenario.dynamics.schedule,
         **out,
-        "final_rank": [int(r) for r in final["rank"]],
-        "final_score": _floats(final["score"]),
-        "kendall_tau_final": float(leaderboard["kendall_tau"].iloc[-1]),
+        "final_rank": [int(r) for r in ranks],
+        "final_score": _floats(scores),
+        "kendall_tau_final": float(kendall),
     }
     return report
+
+
+def final_round(result, k: int = 0) -> tuple:
+    """``(ranks, scores, Kendall tau)`` of the last stored round of scenario ``k`` of a batch run, by developer.
+
+    The same values as the last round of ``result.trajectory(k)`` and ``result.leaderboard(k)``
+    (:func:`sim.analysis.kendall_tau` over the stored ranks), read from the arrays without pandas.
+    """
+    from sim import analysis
+
+    run, j = result.part(k)
+    rank = run.rank[j]
+    return rank[-1].astype(np.int64), run.score[j][-1], analysis.kendall_tau(rank, result.game.theta[k])[-1]
 
 
 def round_off_warning(game) -> str | None:
@@ -539,14 +559,17 @@ def _cmd_run(args) -> int:
 
         model = run_mesa(scenario, rounds=args.rounds, tau=args.tau, max_rounds=args.max_rounds)
         trajectory, leaderboard, outcome = model.trajectory(), model.leaderboard(), model.outcome()
+        final = None
         tau = float(model.game.tau[0])
     else:
         from sim.engine import run
 
         result = run(scenario, rounds=args.rounds, tau=args.tau, progress=progress, max_rounds=args.max_rounds)
-        trajectory, leaderboard, outcome = result.trajectory(0), result.leaderboard(0), result.outcome(0)
+        outcome, final = result.outcome(0), final_round(result)
+        # The frames (pandas) only when files are written.
+        trajectory, leaderboard = (None, None) if out_dir is None else (result.trajectory(0), result.leaderboard(0))
         tau = float(result.game.tau[0])
-    report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau)
+    report = run_report(scenario, outcome, trajectory, leaderboard, args.engine, tau, final)
     report["round_off_warning"] = round_off_warning(scenario.game(tau))
     if out_dir is not None:
         try:

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
-from scipy.special import expit
 
 from sim.errors import ScenarioError, callable_path, describe_exception
 
@@ -157,6 +156,8 @@ class PowerLaw(_Bound):
             raise ScenarioError("effort_unit", self.effort_unit, "must be a finite number > 0")
 
     def score(self, e) -> np.ndarray:
+        from scipy.special import expit  # here, not at import: SciPy costs CLI commands that never need it
+
         e = np.asarray(e, dtype=float)
         z = self.alpha + self.beta * np.log1p(e / self.effort_unit)
         return self.lower + (self.upper - self.lower) * expit(z)

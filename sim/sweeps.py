@@ -59,6 +59,7 @@ call (``record="tail"``) and one Parquet file.  See :func:`sweep`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -1413,6 +1414,128 @@ def _check_cluster(client, scheduler: str | None) -> None:
         )  # fmt: skip
 
 
+def _warm_worker() -> None:
+    """Run once in each new loky worker, before its first chunk: import what chunks need and load the kernels.
+
+    A 2-developer, 2-round batch run loads numba's compiled kernels from its on-disk cache (``cache=True``)
+    and sets up numba's typing context, the once-per-process cost (about a second) that the first chunk
+    would otherwise pay.  Nothing of it reaches any result.
+    """
+    import pandas  # noqa: F401 -- the summaries are data frames
+
+    from sim import theory  # noqa: F401 -- the theory columns
+    from sim.engine import run_batch
+    from sim.examples import sampled_arms_race
+    from sim.scenario import parse_scenario
+
+    try:
+        with np.errstate(all="ignore"):
+            run_batch([parse_scenario(sampled_arms_race(2, seed=0, rounds=2, name="warm-up"))], record="tail")
+    except Exception:  # noqa: BLE001 -- a warm-up only: the chunks report any real failure
+        pass
+
+
+#: Pieces of a chunk run by several workers have at least this many scenarios (unless the chunk has fewer).
+MIN_PIECE = 8
+#: ... and at least this many agent-updates (developers x rounds, summed over its scenarios): about a second on
+#: one core (``benchmarks/bench_engine.py``), what a new worker spends starting up (``benchmarks/README.md``).
+PIECE_UPDATES = 2_000_000
+
+
+def _pieces(plan: SweepPlan, todo: Sequence[int], n_jobs: int) -> list[tuple[int, int, int]]:
+    """The order in which the chunks ``todo`` are dispatched, as pieces ``(chunk, start, stop)``.
+
+    One job: whole chunks in index order.  Several: the chunks by expected
+    cost, largest first (cost = scenarios x developers x rounds; ties in
+    index order), so that the cheapest come last and the workers finish
+    together.  With fewer than ``2 n_jobs`` chunks there are too few tasks to
+    keep every worker busy, so each chunk is cut into about
+    ``2 n_jobs x its share of the cost`` contiguous pieces of near-equal size
+    (at least :data:`MIN_PIECE` scenarios and :data:`PIECE_UPDATES`
+    agent-updates, so that a piece is worth a worker's start-up; a small
+    sweep stays one task and runs in the driver, see :func:`_workers`).  Chunks are not cut otherwise:
+    every piece pays the batch engine's per-round cost over all its rounds
+    (a few tenths of a second at 2,000 rounds), so more pieces than needed
+    cost more than they balance.
+
+    A piece is ``plan.chunks[chunk][start:stop]``; the pieces of a chunk are
+    joined into the chunk's table before it is written (:func:`_whole_chunks`),
+    and a scenario's row does not depend on the batch it runs in, so the
+    result is the same for every ``n_jobs``.
+    """
+    if n_jobs <= 1:
+        return [(c, 0, len(plan.chunks[c])) for c in todo]
+    point = {c: int(plan.chunks[c][0]) // plan.spec.replications for c in todo if len(plan.chunks[c])}
+    cost = {c: max(int(plan.point_n[p]) * int(plan.point_rounds[p]), 1) * len(plan.chunks[c]) for c, p in point.items()}
+    order = sorted(point, key=lambda c: -cost[c])
+    if len(order) >= 2 * n_jobs:
+        return [(c, 0, len(plan.chunks[c])) for c in order]
+    total = sum(cost.values())
+    pieces = []
+    for c in order:
+        size = len(plan.chunks[c])
+        k = max(1, min(math.ceil(2 * n_jobs * cost[c] / total), size // MIN_PIECE, cost[c] // PIECE_UPDATES))
+        cuts = [size * i // k for i in range(k + 1)]
+        pieces.extend((c, a, b) for a, b in zip(cuts, cuts[1:], strict=False))
+    return pieces
+
+
+def _workers(plan: SweepPlan, n_jobs: int, backend: str) -> int:
+    """Local workers to start: no more than the sweep has tasks (:func:`_pieces`); 1 runs in the driver.
+
+    A worker costs a second or two of start-up (imports, kernel loads), so a
+    sweep of one task runs where it was planned, as with ``n_jobs = 1``.
+    """
+    if backend != "loky" or n_jobs <= 1:
+        return n_jobs
+    return max(1, min(n_jobs, len(_pieces(plan, range(len(plan.chunks)), n_jobs))))
+
+
+def _piece_task(task: ChunkTask, start: int, stop: int) -> ChunkTask:
+    """The scenarios ``start:stop`` of a chunk's task (the task itself when that is all of them)."""
+    if start == 0 and stop == len(task.indices):
+        return task
+    cut = slice(start, stop)
+    return dataclasses.replace(
+        task,
+        indices=task.indices[cut],
+        values=task.values[cut],
+        seeds=task.seeds[cut],
+        point_replications=task.point_replications[cut],
+    )
+
+
+def _whole_chunks(results, plan: SweepPlan, pieces: list[tuple[int, int, int]]) -> Iterator[ChunkResult]:
+    """Chunk results as each chunk's last piece arrives: its pieces' rows in chunk order, one table.
+
+    ``failed`` and ``seconds`` are the pieces' sums.
+    """
+    import pandas as pd
+
+    count: dict[int, int] = {}
+    position = {}
+    for c, start, _ in pieces:
+        count[c] = count.get(c, 0) + 1
+        position[(c, int(plan.chunks[c][start]))] = start
+    waiting: dict[int, dict] = {}
+    for result in results:
+        if count[result.chunk] == 1:
+            yield result
+            continue
+        first = int(result.summary["scenario_index"].iloc[0])
+        got = waiting.setdefault(result.chunk, {})
+        got[position[(result.chunk, first)]] = result
+        if len(got) < count[result.chunk]:
+            continue
+        parts = [got[k] for k in sorted(got)]
+        del waiting[result.chunk]
+        summary = typed_summary(pd.concat([r.summary for r in parts], ignore_index=True), plan.axis_types)
+        traj = None
+        if parts[0].trajectories is not None:
+            traj = pd.concat([r.trajectories for r in parts], ignore_index=True).astype(TRAJECTORY_COLUMNS)
+        yield ChunkResult(result.chunk, summary, traj, sum(r.failed for r in parts), sum(r.seconds for r in parts))
+
+
 @contextlib.contextmanager
 def _executor(n_jobs: int, backend: str, scheduler: str | None):
     """A function ``tasks -> iterator of chunk results as they finish``, on loky or a Dask cluster.
@@ -1426,7 +1549,13 @@ def _executor(n_jobs: int, backend: str, scheduler: str | None):
         if n_jobs == 1:
             yield lambda tasks: (run_chunk(t) for t in tasks)
             return
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+        from joblib._parallel_backends import LokyBackend
+
+        # loky's reusable executor: the same initializer (hence the same executor arguments) every time, so a
+        # later sweep in this process reuses the warm workers (idle for up to 5 minutes) instead of starting new.
+        backend_ = LokyBackend(initializer=_warm_worker)
+        parallel = Parallel(n_jobs=n_jobs, backend=backend_, return_as="generator_unordered", batch_size=1,
+                            pre_dispatch="2*n_jobs")
         yield lambda tasks: parallel(delayed(run_chunk)(t) for t in tasks)
         return
     try:
@@ -1486,7 +1615,8 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
         _write_atomic_json(manifest, out / MANIFEST)
         write = dict(fingerprint=fingerprint, axis_types=plan.axis_types)
     todo = [c for c in range(len(plan.chunks)) if c not in done]
-    tasks = (plan.task(c, **options) for c in todo)
+    pieces = _pieces(plan, todo, n_jobs)
+    tasks = (_piece_task(plan.task(c, **options), start, stop) for c, start, stop in pieces)
     frames = []
     failed = 0
     bar = None
@@ -1496,7 +1626,7 @@ def _run_plan(plan: SweepPlan, run_all, out, resume: bool, n_jobs: int, backend:
         bar = tqdm(total=len(plan.chunks), initial=len(done), unit="chunk", desc=plan.spec.name, dynamic_ncols=True)
     status = "interrupted"
     try:
-        for result in run_all(tasks):
+        for result in _whole_chunks(run_all(tasks), plan, pieces):
             if out is not None:
                 write_chunk(out, result, **write)
             else:
@@ -1592,7 +1722,7 @@ def sweep(
     started = time.perf_counter()
     rerun: list[int] = []
     with contextlib.ExitStack() as stack:
-        run_all = stack.enter_context(_executor(n_jobs, backend, scheduler))
+        run_all = stack.enter_context(_executor(_workers(plan, n_jobs, backend), backend, scheduler))
         lock = None if out is None else stack.enter_context(sweep_store.WriterLock(out))
         done, frames, status, rerun = _run_plan(plan, run_all, out, resume, n_jobs, backend, progress, options,
                                                 lock, log)
