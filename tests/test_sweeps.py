@@ -466,7 +466,7 @@ def test_a_failing_scenario_is_recorded_and_the_rest_finish(tmp_path, monkeypatc
         "[developers]\ncapability = [1.0, 0.5]\n"
         '[score]\nfamily = "custom"\nfunction = "flaky_score:score"\nlimit = "flaky_score:limit"\n'
         '[cost]\nfamily = "linear"\nscale = 1.0\n[reward]\nscheme = "winner_take_all"\n'
-        "[leaderboard]\nresolution = 0.001\n[dynamics]\nrounds = 20\n"
+        "[leaderboard]\nresolution = 0.001\n[dynamics]\nrounds = 20\nmax_rounds = 20\n"  # not about the horizon
     )
     # tau in (2, 50) evaluates the score there: those scenarios fail; the others never look there.
     path = write_sweep(tmp_path, '[axes]\n"designer.tau" = [0.0, 10.0, 60.0, 20.0, 100.0]\n')
