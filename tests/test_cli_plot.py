@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
+from inprocess import lbsim  # noqa: E402
 
 from sim import sweeps
 from sim.cli import main  # noqa: E402
@@ -84,8 +83,7 @@ def test_plot_chosen_measure_and_stem(sweep_dir, tmp_path, capsys):
 )
 def test_plot_bad_names_give_one_line_listing_the_choices(sweep_dir, args, expected):
     before = _files(sweep_dir)
-    done = subprocess.run([sys.executable, "-m", "sim", "plot", str(sweep_dir), *args], capture_output=True,
-                          text=True, cwd=ROOT)
+    done = lbsim("plot", str(sweep_dir), *args)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
@@ -124,8 +122,7 @@ def test_run_plot_window(tmp_path, capsys):
 )
 def test_run_bad_window_gives_one_line_and_writes_nothing(tmp_path, args, expected):
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "sim", "run", str(ARMS_RACE), "--rounds", "80", "--out", str(out),
-                           "--quiet", *args], capture_output=True, text=True, cwd=ROOT)
+    done = lbsim("run", str(ARMS_RACE), "--rounds", "80", "--out", str(out), "--quiet", *args)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr

@@ -227,8 +227,9 @@ def test_table_header_nested_thousands_deep(tmp_path):
 
 
 def test_thousands_of_characters_name_with_plot(two):
+    # --max-rounds = --rounds: the point is the name, not the horizon (a deterministic run would play on).
     (two / "long.toml").write_text(TWO.replace('name = "two"', f'name = "{"x" * 5000}"'))
-    done = lbsim("run", "long.toml", "--plot", "--rounds", "5", "--quiet", cwd=two)
+    done = lbsim("run", "long.toml", "--plot", "--rounds", "5", "--max-rounds", "5", "--quiet", cwd=two)
     assert done.returncode == 0, done.stderr[-2000:]
     (written,) = (two / "results").iterdir()
     assert len(written.name) <= 100 and (written / "outcome.json").exists()

@@ -28,7 +28,9 @@ CSV_JSON = {"trajectory.csv", "leaderboard.csv", "outcome.json"}
 
 
 def run_cli(capsys, *args) -> tuple[int, str]:
-    code = main(["run", *map(str, args), "--rounds", "4", "--quiet"])
+    # --max-rounds = --rounds: these tests are about the output directory, not the horizon (a deterministic
+    # scenario would otherwise play on to its recurrence; that is tested in test_engine.py and test_cli.py).
+    code = main(["run", *map(str, args), "--rounds", "4", "--max-rounds", "4", "--quiet"])
     return code, capsys.readouterr().err
 
 

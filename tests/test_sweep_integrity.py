@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from inprocess import Done, lbsim
 from pandas.testing import assert_frame_equal
 
 from sim import sweep_store, sweeps
@@ -112,7 +113,13 @@ def sweep_dir(tmp_path, pristine):
     return path, out
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str) -> Done:
+    """``lbsim *args`` in this process (the exit code and one-line messages do not need a process of their own)."""
+    return lbsim(*args)
+
+
+def cli_process(*args: str) -> subprocess.CompletedProcess:
+    """``lbsim *args`` in a process of its own: for the lock held by another process."""
     return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
@@ -417,7 +424,7 @@ def test_read_results_without_a_manifest_refuses_chunks_of_two_sweeps(sweep_dir,
 def test_a_held_lock_refuses_a_second_writer_naming_its_pid(sweep_dir):
     path, out = sweep_dir
     with sweep_store.WriterLock(out):
-        done = cli("sweep", str(path), "--out", str(out), "--quiet", *CHUNK, "--resume")
+        done = cli_process("sweep", str(path), "--out", str(out), "--quiet", *CHUNK, "--resume")
         with pytest.raises(ScenarioError, match=f"pid {os.getpid()}"):
             sweeps.sweep(path, out=out, resume=True, chunk_size=3)
     assert done.returncode == 2

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from inprocess import lbsim
 from pandas.testing import assert_frame_equal
 
 from sim import sweeps, theory
@@ -432,7 +433,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path, base_file):
     assert 0 < len(done) < 48, "the kill should land part-way"
     partial = sweeps.read_results(out)
     assert 0 < len(partial) < 96
-    resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True)
+    resumed = lbsim(*cmd[3:], "--resume")  # the resume need not be a process of its own: in this one
     assert resumed.returncode == 0, resumed.stderr
     assert_frame_equal(sweeps.read_results(out), sweeps.sweep(sweeps.load_sweep(path)))
     assert not list(out.rglob(".*.tmp"))
@@ -465,7 +466,7 @@ def test_a_failing_scenario_is_recorded_and_the_rest_finish(tmp_path, monkeypatc
         "[developers]\ncapability = [1.0, 0.5]\n"
         '[score]\nfamily = "custom"\nfunction = "flaky_score:score"\nlimit = "flaky_score:limit"\n'
         '[cost]\nfamily = "linear"\nscale = 1.0\n[reward]\nscheme = "winner_take_all"\n'
-        "[leaderboard]\nresolution = 0.001\n[dynamics]\nrounds = 20\n"
+        "[leaderboard]\nresolution = 0.001\n[dynamics]\nrounds = 20\nmax_rounds = 20\n"  # not about the horizon
     )
     # tau in (2, 50) evaluates the score there: those scenarios fail; the others never look there.
     path = write_sweep(tmp_path, '[axes]\n"designer.tau" = [0.0, 10.0, 60.0, 20.0, 100.0]\n')
