@@ -5,6 +5,7 @@ the same kernels at the same time on the same cores.  Every bundled scenario is 
 both engines and as a sweep row (tail record), which are the argument types the suite uses.  Prints the time.
 """
 
+import dataclasses
 import sys
 import tempfile
 import time
@@ -19,9 +20,19 @@ from sim.scenario import load_scenario
 
 start = time.perf_counter()
 scenarios = [load_scenario(p) for p in sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))]
+
+def variant(scenario, **dynamics):
+    """``scenario`` with other dynamics (a 3-round horizon: only the compiled argument types matter here)."""
+    return dataclasses.replace(scenario, dynamics=dataclasses.replace(scenario.dynamics, max_rounds=3, **dynamics))
+
+
 for scenario in scenarios:
     run(scenario, rounds=3)
     run(scenario, rounds=3, record="tail")
+    # the compiled sequential rounds and logit responses (sim.kernel_schedules)
+    for schedule in ("sequential", "random_order"):
+        run(variant(scenario, schedule=schedule), rounds=3)
+    run(variant(scenario, response="logit", temperature=0.1), rounds=3)
     run_mesa(scenario, rounds=2, max_rounds=2)  # the kernels are the batch engine's; no Mesa play-on needed
     game = scenario.game()
     game.best_responses(np.zeros(game.n))
