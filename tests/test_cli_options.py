@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scenario_texts import small_race
 
 from sim import __version__, sweeps
 from sim.cli import main
@@ -25,29 +26,8 @@ from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = """
-name = "small-race"
-seed = 3
-[developers]
-capability = [1.0, 0.7, 0.4]
-[score]
-family = "power_law"
-lower = 0.25
-upper = 0.95
-alpha = {intercept = -2.0, slope = 2.0}
-beta = {intercept = 0.3, slope = 0.2}
-[cost]
-family = "linear"
-scale = 0.01
-[reward]
-scheme = "geometric"
-q = 0.6
-[leaderboard]
-resolution = %s
-[dynamics]
-rounds = 40
-max_rounds = 40  # a fixed horizon (no playing on), so that the race at tau = 0 stays unsettled
-"""
+# a fixed horizon (no playing on), so that the race at tau = 0 stays unsettled
+BASE = small_race(rounds=40, resolution="%s", dynamics="max_rounds = 40\n")
 
 SWEEP = """
 base = "base.toml"

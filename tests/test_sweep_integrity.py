@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from inprocess import Done, lbsim
 from pandas.testing import assert_frame_equal
+from scenario_texts import small_race
 
 from sim import sweep_store, sweeps
 from sim.cli import main
@@ -30,35 +31,8 @@ from sim.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = """
-name = "small-race"
-seed = 3
-
-[developers]
-capability = [1.0, 0.7, 0.4]
-
-[score]
-family = "power_law"
-lower = 0.25
-upper = 0.95
-alpha = {intercept = -2.0, slope = 2.0}
-beta = {intercept = 0.3, slope = 0.2}
-
-[cost]
-family = "linear"
-scale = 0.01
-
-[reward]
-scheme = "geometric"
-q = 0.6
-
-[leaderboard]
-resolution = 0.001
-
-[dynamics]
-rounds = 60
-initial = "random"  # randomness in the scenario, so that both replications of a point run
-"""
+# randomness in the scenario, so that both replications of a point run
+BASE = small_race(rounds=60, dynamics='initial = "random"\n')
 
 SWEEP = """
 base = "base.toml"

@@ -9,37 +9,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
+from scenario_texts import small_race
 
 from sim import sweeps
 
-BASE = """
-name = "small-race"
-seed = 3
-
-[developers]
-capability = [1.0, 0.7, 0.4]
-
-[score]
-family = "power_law"
-lower = 0.25
-upper = 0.95
-alpha = {intercept = -2.0, slope = 2.0}
-beta = {intercept = 0.3, slope = 0.2}
-
-[cost]
-family = "linear"
-scale = 0.01
-
-[reward]
-scheme = "geometric"
-q = 0.6
-
-[leaderboard]
-resolution = 0.001
-
-[dynamics]
-rounds = 60
-"""
+BASE = small_race(rounds=60)
 
 # 4 tau values x 2 initial profiles x 3 replications; the zero-start points have no randomness and run once:
 # 4 x 3 + 4 = 16 scenarios, one batch group.

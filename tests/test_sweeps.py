@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from inprocess import lbsim
 from pandas.testing import assert_frame_equal
+from scenario_texts import small_race
 
 from sim import sweeps, theory
 from sim.cli import main
@@ -27,34 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BAD = sorted((ROOT / "tests" / "bad_sweeps").glob("*.toml"))
 BUNDLED = sorted((ROOT / "scenarios" / "sweeps").glob("*.toml"))
 
-BASE = """
-name = "small-race"
-seed = 3
-
-[developers]
-capability = [1.0, 0.7, 0.4]
-
-[score]
-family = "power_law"
-lower = 0.25
-upper = 0.95
-alpha = {intercept = -2.0, slope = 2.0}
-beta = {intercept = 0.3, slope = 0.2}
-
-[cost]
-family = "linear"
-scale = 0.01
-
-[reward]
-scheme = "geometric"
-q = 0.6
-
-[leaderboard]
-resolution = 0.001
-
-[dynamics]
-rounds = 120
-"""
+BASE = small_race(rounds=120)
 
 
 @pytest.fixture
