@@ -636,6 +636,26 @@ class SweepPlan:
         )
 
 
+def _point_facts(spec: SweepSpec, base: dict, names: Sequence[str], p: int, values, seed, memo: dict) -> tuple:
+    """Point ``p`` of ``spec`` (axis ``values``, run ``seed``) checked: its batch key, ``n``, rounds and whether
+    its scenario uses randomness.  ``memo`` maps a point's scenario text to these, so equal points parse once;
+    a bad point is a :class:`ScenarioError` naming the point and its axis values."""
+    from sim.engine import batch_key, uses_randomness
+    from sim.scenario import parse_scenario
+
+    data = apply_point(base, names, values)
+    data["seed"] = int(seed)
+    text = json.dumps(data, sort_keys=True, default=str)
+    if text not in memo:
+        try:
+            scenario = parse_scenario(data, name_hint=spec.name, allow_custom=spec.allow_custom)
+        except ScenarioError as err:
+            at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
+            raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
+        memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds, uses_randomness(scenario))
+    return memo[text]
+
+
 def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = False) -> SweepPlan:
     """Expand ``spec`` into a :class:`SweepPlan`; every point is validated here, before anything runs.
 
@@ -645,8 +665,6 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
     the field, the value and the point, so that a bad sweep fails at once
     and writes nothing.
     """
-    from sim.engine import batch_key, uses_randomness
-    from sim.scenario import parse_scenario
 
     chunk_size = _integer(chunk_size, "chunk_size", 1)
     points = sweep_points(spec)
@@ -667,17 +685,7 @@ def plan_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: 
     for p, values in enumerate(points):
         if bar is not None:
             bar.update(1)
-        data = apply_point(base, names, values)
-        data["seed"] = int(seeds[p * spec.replications])
-        text = json.dumps(data, sort_keys=True, default=str)
-        if text not in memo:
-            try:
-                scenario = parse_scenario(data, name_hint=spec.name, allow_custom=spec.allow_custom)
-            except ScenarioError as err:
-                at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
-                raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
-            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds, uses_randomness(scenario))
-        key, n, rounds, random = memo[text]
+        key, n, rounds, random = _point_facts(spec, base, names, p, values, seeds[p * spec.replications], memo)
         group[p] = keys.setdefault((key, rounds), len(keys))
         point_n[p], point_rounds[p] = n, rounds
         point_reps[p] = spec.replications if random else 1
@@ -1863,8 +1871,6 @@ def estimate_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Swe
     are (a bad value of any axis is found; a bad combination may be found
     only by the full check that every run does first).
     """
-    from sim.engine import batch_key, uses_randomness
-    from sim.scenario import parse_scenario
 
     chunk_size = _integer(chunk_size, "chunk_size", 1)
     if spec.points <= DRY_RUN_EXACT_POINTS:
@@ -1881,17 +1887,7 @@ def estimate_sweep(spec: SweepSpec, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Swe
     randomness: list[bool] = []
     memo: dict[str, tuple] = {}
     for p, values, seed in zip(indices, points_at(spec, indices), seeds, strict=True):
-        data = apply_point(base, names, values)
-        data["seed"] = int(seed)
-        text = json.dumps(data, sort_keys=True, default=str)
-        if text not in memo:
-            try:
-                scenario = parse_scenario(data, name_hint=spec.name, allow_custom=spec.allow_custom)
-            except ScenarioError as err:
-                at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values, strict=True))
-                raise ScenarioError(err.field, err.value, f"{err.message} (sweep point {p}: {at})") from None
-            memo[text] = (batch_key(scenario), scenario.n, scenario.dynamics.rounds, uses_randomness(scenario))
-        key, n, rounds, random = memo[text]
+        key, n, rounds, random = _point_facts(spec, base, names, p, values, seed, memo)
         keys.add((key, rounds))
         sizes.append((n, rounds))
         randomness.append(random)
