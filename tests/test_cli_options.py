@@ -159,7 +159,7 @@ def test_ctrl_c_during_a_sweep_keeps_finished_chunks_and_resume_finishes(capsys,
             raise KeyboardInterrupt
         return real(task)
 
-    monkeypatch.setattr(sweeps, "run_chunk", interrupted)
+    monkeypatch.setattr(sweeps.workers, "run_chunk", interrupted)
     out = tmp_path / "out"
     code = main(["sweep", str(sweep_file), "--out", str(out), "--quiet", "--chunk-size", "1"])
     captured = capsys.readouterr()
@@ -169,7 +169,7 @@ def test_ctrl_c_during_a_sweep_keeps_finished_chunks_and_resume_finishes(capsys,
     assert "interrupted" in lines[0] and "2 of 4 chunks" in lines[0] and str(out) in lines[0]
     assert "--resume" in lines[0]
     assert sorted(sweeps.finished_chunks(out)) == [0, 1]
-    monkeypatch.setattr(sweeps, "run_chunk", real)
+    monkeypatch.setattr(sweeps.workers, "run_chunk", real)
     report = run_json(capsys, "sweep", sweep_file, "--out", out, "--quiet", "--chunk-size", "1", "--resume", "--json")
     assert report["chunks_run"] == 2 and report["chunks_skipped"] == 2
     pd.testing.assert_frame_equal(sweeps.read_results(out), whole)

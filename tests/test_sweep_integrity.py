@@ -482,7 +482,7 @@ def test_sweep_refused_before_writing_leaves_no_directory(tmp_path, monkeypatch)
     def refuse(*args, **kwargs):
         raise ScenarioError("--out", str(out), "refused for the test")
 
-    monkeypatch.setattr(sweeps, "prepare_out", refuse)
+    monkeypatch.setattr(sweeps.running, "prepare_out", refuse)
     with pytest.raises(ScenarioError, match="refused for the test"):
         sweeps.sweep(path, out=out, chunk_size=3)
     assert not (tmp_path / "new").exists()

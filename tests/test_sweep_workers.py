@@ -97,7 +97,7 @@ def test_a_small_sweep_is_one_task_run_in_the_driver(tmp_path):
 
 
 def test_pieces_cut_one_chunk_for_two_workers(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweeps, "PIECE_UPDATES", 1)
+    monkeypatch.setattr(sweeps.running, "PIECE_UPDATES", 1)
     plan = sweeps.plan_sweep(_spec(tmp_path), chunk_size=100)
     pieces = sweeps._pieces(plan, [0], 2)
     assert [stop - start for _, start, stop in pieces] == [8, 8]  # not 4 pieces of 4 < MIN_PIECE: two of 8
@@ -106,7 +106,7 @@ def test_pieces_cut_one_chunk_for_two_workers(tmp_path, monkeypatch):
 
 def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch):
     """One chunk run as pieces on two workers: the same table, Parquet chunk and trajectories as one job."""
-    monkeypatch.setattr(sweeps, "PIECE_UPDATES", 1)  # in the driver, where the pieces are cut
+    monkeypatch.setattr(sweeps.running, "PIECE_UPDATES", 1)  # in the driver, where the pieces are cut
     spec = _spec(tmp_path)
     plan = sweeps.plan_sweep(spec, chunk_size=100)
     assert len(sweeps._pieces(plan, [0], 2)) > 1  # the chunk is really cut
