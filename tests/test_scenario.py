@@ -933,7 +933,7 @@ def test_scenario_constructed_directly():
 
 
 def test_parse_builds_the_game_once_at_load_time(monkeypatch):
-    import sim.scenario as scenario_module
+    import sim.scenario.spec as scenario_module
 
     calls = []
 
