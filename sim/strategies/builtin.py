@@ -103,7 +103,7 @@ class RankDefender(Strategy):
 
 @register
 class PartialAdjustment(Strategy):
-    """``partial_adjustment`` (``lambda`` in ``(0, 1]``): ``x <- (1 - lambda) x + lambda BR(x)``, moving a
+    """``partial_adjustment`` (``lambda`` in ``(0, 1]``): ``x <- x + lambda (BR(x) - x)``, moving a
     fraction ``lambda`` of the way to the best response (partial-adjustment dynamics, e.g. Fudenberg and
     Levine 1998, ch. 1); ``lambda = 1`` is ``best``.  A fixed point of the best response (a pure Nash
     equilibrium) is a fixed point here, and from zero above ``tau*`` (Proposition 4.5) play stays at zero."""
@@ -115,7 +115,9 @@ class PartialAdjustment(Strategy):
 
     def choose(self, d):
         lam = d.params["lambda"]
-        return (1.0 - lam) * d.current + lam * _best(d), {}
+        best = _best(d)
+        # x + lambda (BR - x): exactly x where x is a best response (held); exactly BR where lambda = 1.
+        return np.where(lam == 1.0, best, d.current + lam * (best - d.current)), {}
 
 
 @register
