@@ -33,7 +33,7 @@ from sim.strategies import (
     parse_strategies,
     register,
 )
-from sim.sweeps import apply_point
+from sim.sweeps import apply_point, axis_label
 from tests.inprocess import lbsim
 from tests.scenario_texts import small_race
 from tests.strategies import assumption_games, scenario_from_game
@@ -368,6 +368,7 @@ def test_a_sweep_axis_sets_developers_strategy_to_a_list(race):
     for value in values:
         s = parse_scenario(apply_point(race, ["developers.strategy"], [value]))
         assert s.developers.strategy == parse_strategies(value, 3)
+    assert axis_label({"name": "hedge", "eta": 0.2}) == "hedge(eta=0.2)"  # the summary's label column
 
 
 def test_run_json_reports_each_developers_strategy(tmp_path):
