@@ -234,12 +234,17 @@ class FictitiousPlay(Strategy):
 
 
 #: Gauss-Hermite nodes and weights (probabilists', weights summing to 1) over the developer's own noise.
-QUADRATURE_NODES = 32
+QUADRATURE_NODES = 16
+
+_HERMITE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    return z, w / math.sqrt(2.0 * math.pi)
+    """``nodes``-point Gauss-Hermite rule for a standard normal (ascending nodes; weights summing to 1)."""
+    if nodes not in _HERMITE:
+        z, w = np.polynomial.hermite_e.hermegauss(nodes)
+        _HERMITE[nodes] = (z, w / math.sqrt(2.0 * math.pi))
+    return _HERMITE[nodes]
 
 
 @register
@@ -263,10 +268,13 @@ class ExpectedUtility(Strategy):
 
     def choose(self, d):
         g = d.game
-        best = _best(d)
         sigma = g.noise
-        if not np.any(sigma > 0):
-            return best, {}
+        if not np.all(sigma > 0):  # the best response where there is no noise
+            best = _best(d)
+            if not np.any(sigma > 0):
+                return best, {}
+        else:
+            best = np.zeros(d.rows.shape)
         from sim import kernel_strategies
 
         S, m = d.rows.shape
@@ -278,14 +286,16 @@ class ExpectedUtility(Strategy):
         own = np.ascontiguousarray(np.concatenate([score, current_score[:, :, None]], axis=2))
         finite = np.isfinite(eff)
         safe = np.where(finite, eff, 0.0)
-        own = np.where(finite, own, 0.0)
-        expected = np.empty(own.shape)
-        z, w = _hermite(QUADRATURE_NODES)
-        kernel_strategies.expected_reward(own, np.ascontiguousarray(d.evaluated, dtype=float),
-                                          np.ascontiguousarray(d.rows), sigma, g.rewards, z, w, expected)
         gamma = np.take_along_axis(g.gamma, d.rows, axis=1)[:, :, None]
         budget = np.take_along_axis(g.budget, d.rows, axis=1)[:, :, None]
-        utility = np.where(finite & (safe <= budget), expected - gamma * g.cost(safe), -np.inf)
+        cost = gamma * g.cost(safe)
+        eff = np.ascontiguousarray(np.where(finite & (safe <= budget), eff, np.inf))
+        expected = np.empty(own.shape)
+        z, w = _hermite(QUADRATURE_NODES)
+        kernel_strategies.expected_reward(own, eff, np.ascontiguousarray(cost), np.ascontiguousarray(d.evaluated,
+                                          dtype=float), np.ascontiguousarray(d.rows), sigma, g.rewards, g.tolerance,
+                                          z, w, expected)
+        utility = np.where(np.isfinite(eff) & np.isfinite(expected), expected - cost, -np.inf)
         top = utility.max(axis=2, keepdims=True)
         good = utility >= top - g.tolerance[:, None, None]
         least = np.min(np.where(good[:, :, :n], safe[:, :, :n], np.inf), axis=2)
