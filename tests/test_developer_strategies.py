@@ -453,3 +453,15 @@ def test_bench_strategies_runs_at_a_tiny_size(monkeypatch, capsys):
     out = bench("bench_strategies", ["--tiny", "--only", "hedge"], monkeypatch, capsys)
     rows = [line for line in out.splitlines() if line.startswith(("best (dynamics.response)", "hedge"))]
     assert len(rows) == 2 and all(float(r.split()[-3].replace(",", "")) > 0 for r in rows)
+
+
+def test_the_cli_writes_the_same_trajectory_csv_from_both_engines(tmp_path):
+    path = tmp_path / "mixed.toml"
+    path.write_text(small_race(4, dynamics='schedule = "random_order"').replace(
+        'capability = [1.0, 0.7, 0.4]',
+        'capability = [1.0, 0.7, 0.4]\nstrategy = [{name = "hedge", eta = 2.0}, "expected_utility", '
+        '{name = "fictitious_play", decay = 0.3}]').replace("[leaderboard]", "[leaderboard]\nnoise = 0.01"))
+    for engine in ("batch", "mesa"):
+        done = lbsim("run", path, "--engine", engine, "--out", tmp_path / engine, "--quiet")
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "batch" / "trajectory.csv").read_bytes() == (tmp_path / "mesa" / "trajectory.csv").read_bytes()
