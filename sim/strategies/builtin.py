@@ -178,7 +178,8 @@ class FictitiousPlay(Strategy):
     parameters = MappingProxyType({
         "decay": Parameter(0.0, 1.0, None, "weight of the newest board (exponentially weighted history)",
                            open_low=True),
-        "window": Parameter(1.0, 1e6, None, "number of past boards averaged (empirical history)", integer=True),
+        "window": Parameter(1.0, 100.0, None, "number of past boards averaged (empirical history; kept per developer)",
+                            integer=True),
     })  # fmt: skip
 
     @classmethod
@@ -201,22 +202,31 @@ class FictitiousPlay(Strategy):
         S, m = d.rows.shape
         n = d.evaluated.shape[1]
         decay, window = d.params["decay"], d.params["window"]
+        by_decay, by_window = np.isfinite(decay), np.isfinite(window)
         count = d.state["count"] + 1.0
         seen = np.broadcast_to(d.evaluated[:, None, :], (S, m, n))
-        first = (count == 1.0)[:, :, None]
-        weighted = np.where(first, seen, (1.0 - np.nan_to_num(decay)[:, :, None]) * d.state["belief"]
-                            + np.nan_to_num(decay)[:, :, None] * seen)
-        total = d.state["total"] + seen
-        mean = total / count[:, :, None]
-        history = d.state["history"].copy()
-        W = history.shape[2]
-        slot = ((count - 1.0) % W).astype(np.int64)
-        np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
-        age = (slot[:, :, None] - np.arange(W)) % W
-        span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
-        recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
-        belief = np.where(np.isfinite(decay)[:, :, None], weighted,
-                          np.where(np.isfinite(window)[:, :, None], recent, mean))
+        state = {"count": count}
+        belief = np.zeros((S, m, n))
+        if by_decay.any():  # exponentially weighted (the first board as it is)
+            w = np.nan_to_num(decay)[:, :, None]
+            weighted = np.where((count == 1.0)[:, :, None], seen, (1.0 - w) * d.state["belief"] + w * seen)
+            belief = np.where(by_decay[:, :, None], weighted, belief)
+            state["belief"] = weighted
+        if by_window.any():  # the last W boards
+            history = d.state["history"].copy()
+            W = history.shape[2]
+            slot = ((count - 1.0) % W).astype(np.int64)
+            np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
+            age = (slot[:, :, None] - np.arange(W)) % W
+            span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
+            recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
+            belief = np.where(by_window[:, :, None], recent, belief)
+            state["history"] = history
+        every = ~(by_decay | by_window)
+        if every.any():  # all boards seen
+            total = d.state["total"] + seen
+            belief = np.where(every[:, :, None], total / count[:, :, None], belief)
+            state["total"] = total
         effort = np.empty((S, m))
         g = d.game
         if _compiled(g):
@@ -229,7 +239,6 @@ class FictitiousPlay(Strategy):
         else:
             for r in range(m):
                 effort[:, r] = _best(d, belief[:, r, :], d.rows[:, r : r + 1], d.current[:, r : r + 1])[:, 0]
-        state = {"count": count, "belief": belief, "total": total, "history": history}
         return effort, state
 
 
