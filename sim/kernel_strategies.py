@@ -133,8 +133,9 @@ def expected_reward(own, effort, cost, evaluated, rows, sigma, rewards, toleranc
     uncertain rival the integral is closed: ``P(above) = 0.5 erfc((x - e_j) / (sigma sqrt 6))``); ``nodes``
     ascending.
 
-    Candidates are taken by increasing effort; one whose best case ``r_1 - cost`` is below the best expected
-    utility so far minus ``tolerance[s]`` can be neither the best nor within the tolerance of it, and gets
+    Candidates are taken by increasing effort; one whose best case (``r_1 - cost``, then ``r_{a+1} - cost`` with
+    ``a`` the rivals certainly above) is below the best expected utility so far minus ``tolerance[s]`` can be
+    neither the best nor within the tolerance of it, and gets
     ``-inf`` (as does a candidate without effort); a repeated effort copies the first's value."""
     S, m, c = own.shape
     n = evaluated.shape[1]
@@ -181,6 +182,8 @@ def expected_reward(own, effort, cost, evaluated, rows, sigma, rewards, toleranc
                         continue
                     uncertain[nu] = j
                     nu += 1
+                if rewards[s, above] - cost[s, r, k] < best - tol:
+                    continue  # even the best rank it can get (every uncertain rival below) does not pay
                 if nu == 0:
                     total = rewards[s, above]
                 elif nu == 1:  # closed form: the difference of the two evaluations is N(x - e_j, 3 sigma^2)

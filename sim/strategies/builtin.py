@@ -213,7 +213,7 @@ class FictitiousPlay(Strategy):
             belief = np.where(by_decay[:, :, None], weighted, belief)
             state["belief"] = weighted
         if by_window.any():  # the last W boards
-            history = d.state["history"].copy()
+            history = d.state["history"]  # the rows' copy (Decision.state), updated in place
             W = history.shape[2]
             slot = ((count - 1.0) % W).astype(np.int64)
             np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
@@ -338,7 +338,7 @@ class Hedge(Strategy):
         from sim import kernel_strategies
 
         ce, cu, cr, _ = _candidates(d)
-        payoff = np.array(d.state["payoff"], dtype=float, order="C")
+        payoff = np.ascontiguousarray(d.state["payoff"], dtype=float)  # the rows' copy, updated in place
         effort = np.empty(d.rows.shape)
         kernel_strategies.hedge_choose(np.ascontiguousarray(ce), np.ascontiguousarray(cu), np.ascontiguousarray(cr),
                                        payoff, np.ascontiguousarray(d.params["eta"]),
