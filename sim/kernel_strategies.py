@@ -8,6 +8,7 @@
   (``(S, m, n)``: fictitious play's beliefs), the operations of :func:`sim.kernel.respond_active` row by row.
 * :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``), any family.
 * :func:`hedge_choose`: Hedge's arms, payoff update and draw (``hedge``), any family.
+* :func:`window_belief`: fictitious play's mean of the last ``W`` boards, any family.
 
 Both engines call these for the same scenario, so their trajectories stay identical.
 """
@@ -257,3 +258,24 @@ def hedge_choose(ce, cu, cr, payoff, eta, uniform, out):
                     if arm_ok[k]:
                         chosen = k
             out[s, r] = arm_effort[chosen]
+
+
+@njit(cache=True, error_model="numpy")
+def window_belief(history, count, seen, window, out):
+    """Fictitious play's window: board ``seen[s]`` stored in ``history[s, r]`` (a ring of ``W`` boards, slot
+    ``(count - 1) mod W``; ``count[s, r]`` boards seen, this one included), and ``out[s, r]`` the mean of the last
+    ``min(count, window[s, r])`` boards, summed newest first."""
+    S, m, W, n = history.shape
+    for s in range(S):
+        for r in range(m):
+            c = count[s, r]
+            slot = int((c - 1.0) % W)
+            for j in range(n):
+                history[s, r, slot, j] = seen[s, j]
+            span = min(c, window[s, r]) if window[s, r] == window[s, r] else 1.0
+            k = int(span)
+            for j in range(n):
+                total = 0.0
+                for a in range(k):
+                    total += history[s, r, (slot - a) % W, j]
+                out[s, r, j] = total / span
