@@ -222,15 +222,25 @@ def hedge_choose(ce, cu, cr, payoff, eta, uniform, out):
     arm_effort = np.empty(n)
     arm_utility = np.empty(n)
     arm_ok = np.empty(n, dtype=np.bool_)
+    by_rank = np.empty(n, dtype=np.int64)
     for s in range(S):
         for r in range(m):
-            worst = np.inf
+            # The least effort (first column on ties) at each rank, then arm k: the least at ranks 1..k+1.
             for k in range(n):
-                col = -1
-                for j in range(n):
-                    if np.isfinite(ce[s, r, j]) and cr[s, r, j] <= k + 1:
-                        if col < 0 or ce[s, r, j] < ce[s, r, col]:
-                            col = j
+                by_rank[k] = -1
+            for j in range(n):
+                if np.isfinite(ce[s, r, j]):
+                    q = cr[s, r, j] - 1
+                    if by_rank[q] < 0 or ce[s, r, j] < ce[s, r, by_rank[q]] or (
+                        ce[s, r, j] == ce[s, r, by_rank[q]] and j < by_rank[q]
+                    ):
+                        by_rank[q] = j
+            worst = np.inf
+            col = -1
+            for k in range(n):
+                c = by_rank[k]
+                if c >= 0 and (col < 0 or ce[s, r, c] < ce[s, r, col] or (ce[s, r, c] == ce[s, r, col] and c < col)):
+                    col = c
                 arm_ok[k] = col >= 0
                 if col >= 0:
                     arm_effort[k] = ce[s, r, col]
