@@ -111,6 +111,7 @@ from sim.engine.settings import (
     effort_ceiling,
     initial_profiles,
     is_deterministic,
+    scenario_deterministic,
     uses_randomness,
 )
 
@@ -147,6 +148,7 @@ __all__ = [
     "response_rule",
     "run",
     "run_batch",
+    "scenario_deterministic",
     "uses_randomness",
 ]
 

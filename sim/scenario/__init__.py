@@ -43,6 +43,9 @@ Keys by section (anything else is an error that names the key):
   global random state.  Optional ``budget``: the most additional effort a
   developer may spend per round, a number (the same for everyone) or a list
   (one per developer), each finite and ``>= 0``; omit it for no limit.
+  Optional ``strategy``: how developers choose (:mod:`sim.strategies`), one
+  for everyone (``"hedge"`` or ``{name = "hedge", eta = 0.1}``) or a list with
+  one per developer; without it, ``dynamics.response`` decides.
 * ``[score]``: ``family``; ``power_law``: ``lower``, ``upper``, ``alpha``,
   ``beta``, optional ``effort_unit`` (1); ``exp_saturation``: ``lower``,
   ``upper``, optional ``rate`` (1); ``custom``: ``function`` and optional

@@ -115,6 +115,7 @@ class Developers:
     capability: np.ndarray
     sample: SampleSpec | None = None
     budget: np.ndarray | None = None
+    strategy: tuple | None = None  # one frozen sim.strategies.Strategy per developer; None: dynamics.response
 
     def __post_init__(self):
         raw = self.capability
@@ -135,11 +136,15 @@ class Developers:
         object.__setattr__(self, "capability", _read_only(theta))
         if self.budget is not None:
             object.__setattr__(self, "budget", _read_only(_check_budget(self.budget, theta.size)))
+        if self.strategy is not None:
+            from sim.strategies import parse_strategies
+
+            object.__setattr__(self, "strategy", parse_strategies(self.strategy, theta.size))
 
     @classmethod
-    def sampled(cls, sample: SampleSpec, seed: int, budget=None) -> Developers:
+    def sampled(cls, sample: SampleSpec, seed: int, budget=None, strategy=None) -> Developers:
         """Developers with capabilities drawn by ``sample`` from ``seed`` (and an optional ``budget``)."""
-        return cls(capability=sample.draw(seed), sample=sample, budget=budget)
+        return cls(capability=sample.draw(seed), sample=sample, budget=budget, strategy=strategy)
 
     @property
     def n(self) -> int:
@@ -151,7 +156,8 @@ class Developers:
         same_budget = (self.budget is None and other.budget is None) or (
             self.budget is not None and other.budget is not None and np.array_equal(self.budget, other.budget)
         )
-        return np.array_equal(self.capability, other.capability) and self.sample == other.sample and same_budget
+        return (np.array_equal(self.capability, other.capability) and self.sample == other.sample and same_budget
+                and self.strategy == other.strategy)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = (
@@ -159,6 +165,10 @@ class Developers:
         )
         if self.budget is not None:
             out["budget"] = self.budget.tolist()
+        if self.strategy is not None:
+            from sim.strategies import strategies_to_spec
+
+            out["strategy"] = strategies_to_spec(self.strategy)
         return out
 
 

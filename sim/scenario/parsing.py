@@ -66,7 +66,7 @@ def parse_scenario(
     name = _expect_string(data["name"], "name") if "name" in data else (hint or "unnamed")
     seed = _integer(data.get("seed", 0), "seed", minimum=0)
 
-    developers = _parse_developers(_section(data, "developers"), seed)
+    developers = _parse_developers(_section(data, "developers"), seed, allow_custom)
     n = developers.n
     score = _parse_score(_section(data, "score"), n, allow_custom)
     cost, gamma = _parse_cost(_section(data, "cost"), n, allow_custom)
@@ -74,6 +74,9 @@ def parse_scenario(
     leaderboard = _parse_leaderboard(_section(data, "leaderboard"))
     designer = _parse_designer(_section(data, "designer"))
     dynamics = _parse_dynamics(_section(data, "dynamics"), n)
+    if developers.strategy is not None and dynamics.response != "best":
+        raise ScenarioError("dynamics.response", dynamics.response, "developers.strategy is given: name the "
+                            'response there, e.g. strategy = {name = "logit", temperature = T}')
     return Scenario(
         name=name,
         seed=seed,
@@ -89,9 +92,19 @@ def parse_scenario(
     )
 
 
-def _parse_developers(table: dict, seed: int) -> Developers:
-    _check_keys(table, "developers", ("capability", "sample", "budget"))
+def _parse_developers(table: dict, seed: int, allow_custom: bool = False) -> Developers:
+    _check_keys(table, "developers", ("capability", "sample", "budget", "strategy"))
     budget = _parse_budget(table["budget"]) if "budget" in table else None
+    strategy = None
+    if "strategy" in table:  # one frozen spec per developer (sim.strategies.parse_strategies), checked below
+        from sim.strategies import parse_strategies
+
+        raw = table["strategy"]
+        n_given = table["sample"].get("n") if isinstance(table.get("sample"), dict) else None
+        if n_given is None:
+            n_given = len(table["capability"]) if isinstance(table.get("capability"), list) else None
+        if isinstance(n_given, int) and not isinstance(n_given, bool) and n_given >= 2:
+            strategy = parse_strategies(raw, n_given, allow_custom=allow_custom)
     if "capability" in table and "sample" in table:
         raise ScenarioError("developers", sorted(table), "give either capability = [...] or sample = {...}, not both")
     if "sample" in table:
@@ -108,12 +121,13 @@ def _parse_developers(table: dict, seed: int) -> Developers:
             for name in DISTRIBUTIONS[distribution]
             if name in sample
         }
-        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed, budget=budget)
+        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed, budget=budget,
+                                  strategy=strategy)
     capability = _required(table, "developers", "capability", hint="give capability = [...] or sample = {...}")
     values = _number_list(capability, "developers.capability")
     if len(values) < 2:
         raise ScenarioError("developers.capability", list(values), "needs at least 2 developers")
-    return Developers(capability=values, budget=budget)
+    return Developers(capability=values, budget=budget, strategy=strategy)
 
 
 def _parse_budget(value: object) -> float | tuple[float, ...]:
