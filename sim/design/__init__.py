@@ -11,7 +11,7 @@
 The mathematics: ``docs/model.md#the-designers-problem``.
 """
 
-from sim.design.report import design_scenario, frontier_data
+from sim.design.report import design_scenario
 from sim.design.search import DesignSettings
 
-__all__ = ["DesignSettings", "design_scenario", "frontier_data"]
+__all__ = ["DesignSettings", "design_scenario"]

@@ -309,7 +309,7 @@ def design_from_data(obs: Observations, game: DataGame, settings, *, bootstrap: 
     the search is the point fit, problems ``1..B`` the usable bootstrap draws, all searched together.
     """
     from sim.design.report import _finite, agrees, disagreement_reasons, scan_range, theory_threshold
-    from sim.design.search import Evaluator, objective, scan_levels, search
+    from sim.design.search import QUALITIES, Evaluator, objective, scan_levels, search
 
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 1:
         raise ScenarioError("--bootstrap", bootstrap, "must be an integer >= 1")
@@ -391,6 +391,8 @@ def design_from_data(obs: Observations, game: DataGame, settings, *, bootstrap: 
         "interval_kind": "bootstrap 90% (5% and 95% quantiles)",
         "recommended_by": by,
         "tbt_cost": settings.tbt_cost,
+        "quality": settings.quality,
+        "quality_measure": QUALITIES[settings.quality],
         "hardest_pair": hardest,
         "fit": fit_rows,
         "warning": underdetermined_warning(obs.rows),

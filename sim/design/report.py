@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.design.search import (
+    QUALITIES,
     TAU_MAX,
     TAU_MIN,
     DesignSettings,
@@ -99,7 +100,9 @@ def disagreement_reasons(scenario, settings: DesignSettings, result: SearchResul
                        "(Lemma 5.2) need them")
     if not theory.vouched:
         reasons.append("the theory's tau* is not vouched for: " + "; ".join(theory.notes))
-    if result.cap_reached_runs:
+    settled_from_zero = (settings.criterion == "zero" and isinstance(dyn.initial, str) and dyn.initial == "zero"
+                         and is_deterministic(dyn.schedule, dyn.response, float(scenario.leaderboard.noise)))
+    if result.cap_reached_runs and not settled_from_zero:  # from zero, leaving zero already decides it
         reasons.append(f"{result.cap_reached_runs} run(s) had not settled within their rounds (raise --rounds)")
     if result.non_monotone:
         shown = ", ".join(f"holds at {a:.6g}, fails again at {b:.6g}" for a, b in result.non_monotone)
@@ -153,7 +156,8 @@ def design_scenario(scenario, settings: DesignSettings, *, allow_custom: bool = 
         "non_monotone": [list(pair) for pair in result.non_monotone],
         "agrees_with_theory": agrees(result.tau_simulated, theory.tau_theory, settings.rtol),
         "tbt_cost": settings.tbt_cost,
-        "quality_measure": "ranking_correct_share (mean over draws of the share of tail rounds ranked by capability)",
+        "quality": settings.quality,
+        "quality_measure": QUALITIES[settings.quality],
         "notes": [note for note in (draw_note, *result.notes) if note],
         "levels": [
             {"tau": row[0], "stage": row[1], "share": row[2], "ok": bool(row[3]), "quality": row[4],
@@ -176,21 +180,6 @@ def design_scenario(scenario, settings: DesignSettings, *, allow_custom: bool = 
     ok = report["agrees_with_theory"]
     report["reasons"] = [] if ok else disagreement_reasons(scenario, settings, result, theory)
     return report
-
-
-def frontier_data(report: dict):
-    """The frontier's data: one row per evaluated level, ``tau, quality, designer_cost, J, ok`` (sorted by tau).
-
-    ``designer_cost = tbt_cost * n * tau`` (zero cost when no ``tbt_cost``).
-    """
-    import pandas as pd
-
-    k = report.get("tbt_cost") or 0.0
-    rows = [{"tau": lv["tau"], "quality": lv["quality"], "designer_cost": k * report["n"] * lv["tau"],
-             "share": lv["share"], "ok": lv["ok"]} for lv in report["levels"]]
-    frame = pd.DataFrame(rows).sort_values("tau", kind="stable").reset_index(drop=True)
-    frame["J"] = frame["quality"] - frame["designer_cost"]
-    return frame
 
 
 def _finite(value) -> float | None:

@@ -51,6 +51,12 @@ from sim.engine import batch_key, run_batch, uses_randomness
 from sim.errors import ScenarioError
 
 CRITERIA = ("zero", "ranking")
+#: Ranking-quality measures ``Q`` of the tail: share of rounds ranked exactly by capability (Definition 3.4's
+#: indicator, averaged), or the mean Kendall tau between the published and the capability ranking.
+QUALITIES = {
+    "ranking_share": "share of tail rounds ranked by capability (mean over draws)",
+    "kendall_tau": "mean tail Kendall tau between published and capability ranking (mean over draws)",
+}
 #: Default share of tail rounds ranked by capability for ``criterion = "ranking"``.
 DEFAULT_TARGET = 0.95
 DEFAULT_CONFIDENCE = 0.95
@@ -90,10 +96,13 @@ class DesignSettings:
     rtol: float = DEFAULT_RTOL
     tbt_cost: float | None = None
     n_jobs: int = 1
+    quality: str = "ranking_share"
 
     def __post_init__(self):
         if self.criterion not in CRITERIA:
             raise ScenarioError("--criterion", self.criterion, f"must be one of {', '.join(CRITERIA)}")
+        if self.quality not in QUALITIES:
+            raise ScenarioError("--quality", self.quality, f"must be one of {', '.join(QUALITIES)}")
         if self.target is not None:
             if self.criterion != "ranking":
                 raise ScenarioError("--target", self.target, "applies only with --criterion ranking")
@@ -288,8 +297,9 @@ class Evaluator:
         return int(holds.sum()) >= self.settings.required_holds(holds.size)
 
     def quality(self, p: int, tau: float) -> float:
-        """``Q(tau)``: mean over draws of the share of tail rounds ranked by capability."""
-        return float(np.mean([row[4] for row in self.rows[(p, float(tau))]]))
+        """``Q(tau)``: the mean over draws of the tail measure ``settings.quality`` (:data:`QUALITIES`)."""
+        column = 4 if self.settings.quality == "ranking_share" else 5
+        return float(np.mean([row[column] for row in self.rows[(p, float(tau))]]))
 
 
 # --------------------------------------------------------------------------- the search
