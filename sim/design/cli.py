@@ -80,6 +80,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-jobs", type=_positive, default=1, help="parallel workers (default 1; same results)")
     p.add_argument("--out", default=None, help="output directory (default results/design-<name>)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-figures", action="store_true", help="write design.json and levels.csv only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-custom", action="store_true",
                    help="import and run custom functions the scenario names (also: LBSIM_ALLOW_CUSTOM=1)")
@@ -162,7 +163,7 @@ def cmd_design(args) -> int:
         from sim.design.report import design_scenario
 
         report = design_scenario(scenario, settings, allow_custom=args.allow_custom, progress=progress)
-    written = write_outputs(report, out)
+    written = write_outputs(report, out, figures=not args.no_figures)
     report["written"] = [str(p) for p in written]
     if args.json:
         from sim.cli import json_ready
@@ -173,7 +174,7 @@ def cmd_design(args) -> int:
     return 0
 
 
-def write_outputs(report: dict, out: Path) -> list:
+def write_outputs(report: dict, out: Path, figures: bool = True) -> list:
     """``design.json``, ``levels.csv`` and the figures under ``out`` (each file written atomically)."""
     import pandas as pd
 
@@ -181,7 +182,7 @@ def write_outputs(report: dict, out: Path) -> list:
     from sim.design.plots import write_figures
 
     out.mkdir(parents=True, exist_ok=True)
-    written = write_figures(report, out)
+    written = write_figures(report, out) if figures else []
     for path, text in ((out / LEVELS, pd.DataFrame(report["levels"]).to_csv(index=False)),
                        (out / REPORT, json.dumps(json_ready(report), indent=2) + "\n")):
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

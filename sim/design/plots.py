@@ -23,6 +23,14 @@ BLUE, ORANGE, GREEN, RED, PURPLE = "#0173b2", "#de8f05", "#029e73", "#d55e00", "
 EXTRAPOLATE = 30.0
 
 
+def _plain_log_axis(axis) -> None:
+    """Plain tick labels (``0.001``, ``1e+06``) and no minor labels: mathtext labels cost seconds a figure."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos=None: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _new_axes(ax, figsize=(6.4, 4.0)):
     import matplotlib.pyplot as plt
 
@@ -138,6 +146,7 @@ def plot_frontier(data: FrontierData, ax=None):
     positive = f.loc[f["tau"] > 0, "tau"]
     linthresh = float(positive.min()) if len(positive) else 1.0
     ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+    _plain_log_axis(ax.xaxis)
     ax.plot(f["tau"], f["quality"], marker="o", markersize=3, color=BLUE, label=_wrap(data.quality, 60))
     handles = []
     if data.tbt_cost:
@@ -194,6 +203,7 @@ def plot_calibration(data: CalibrationData, ax=None):
                     capsize=2)
     ax.plot([], [], color="grey", linestyle=":", label="extrapolation (not measured)")
     ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+    _plain_log_axis(ax.xaxis)
     ax.set_xlabel("total effort (effort units; symlog)")
     ax.set_ylabel("score")
     ax.axhline(data.lower, color="grey", linewidth=0.6)
@@ -224,6 +234,7 @@ def plot_bootstrap(data: BootstrapData, ax=None):
             ax.hist(v, bins=bins, color=colour, alpha=0.5,
                     label=label + (f" ({never} draw(s) never within the scan)" if never else ""))
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
     _mark(ax, data.recommended, "black", f"recommended tau = {data.recommended:.4g}" if data.recommended else None,
           "-")
     lo, hi = data.interval
@@ -249,6 +260,6 @@ def write_figures(report: dict, out) -> list:
         figures.append(("calibration", plot_calibration(calibration_data(report))))
         figures.append(("bootstrap", plot_bootstrap(bootstrap_data(report))))
     for stem, fig in figures:
-        written += save_figure(fig, f"{out}/{stem}")
+        written += save_figure(fig, f"{out}/{stem}", tight=False)
         plt.close(fig)
     return written

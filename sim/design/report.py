@@ -21,7 +21,7 @@ from sim.design.search import (
     scenario_draws,
     search,
 )
-from sim.theory import stabilising_threshold
+from sim.theory import DEFAULT_TAU_MAX, stabilising_threshold
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def theory_threshold(draws: list, required: int) -> TheoryThreshold:
 
 def scan_range(scenario, settings: DesignSettings, tau_theory: float | None) -> tuple[float, float]:
     """``(tau_min, tau_max)`` of the scan: the settings', else :data:`TAU_MIN`/:data:`TAU_MAX` effort units
-    (``tau_max`` raised to ten times a finite ``tau_theory`` when that is larger)."""
+    (``tau_max`` raised to ten times a finite ``tau_theory`` when that is larger, at most the theory's own
+    search bound :data:`sim.theory.DEFAULT_TAU_MAX`)."""
     unit = float(getattr(scenario.bound_score(), "effort_unit", 1.0) or 1.0)
     tau_min = settings.tau_min if settings.tau_min is not None else TAU_MIN * unit
     if settings.tau_max is not None:
@@ -64,7 +65,7 @@ def scan_range(scenario, settings: DesignSettings, tau_theory: float | None) -> 
     else:
         tau_max = TAU_MAX * unit
         if tau_theory is not None and math.isfinite(tau_theory):
-            tau_max = max(tau_max, 10.0 * tau_theory)
+            tau_max = max(tau_max, min(10.0 * tau_theory, DEFAULT_TAU_MAX))
     if not tau_min < tau_max:
         from sim.errors import ScenarioError
 
@@ -88,6 +89,10 @@ def disagreement_reasons(scenario, settings: DesignSettings, result: SearchResul
     if not is_deterministic(dyn.schedule, dyn.response, float(scenario.leaderboard.noise)):
         reasons.append(f"the dynamics are stochastic (schedule {dyn.schedule}, response {dyn.response}, noise "
                        f"{scenario.leaderboard.noise:g}): a stray move can leave zero even where it is an equilibrium")
+    if scenario.leaderboard.resolution > 0:
+        reasons.append(f"published grid (resolution {scenario.leaderboard.resolution:g}): Delta_i(tau) is a sawtooth "
+                       "in tau, so the condition can hold and fail again between two levels; the bisection finds a "
+                       "change, the theory enumerates every grid level and returns the last")
     if scenario.leaderboard.tie_break == "random":
         reasons.append("ties are broken at random: Proposition 4.5 assumes ties go to the higher capability")
     try:
