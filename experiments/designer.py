@@ -214,9 +214,17 @@ def check_rows(quick: bool) -> pd.DataFrame:
             agree = sim is not None and abs(sim - star.tau_star) <= settings.rtol * max(sim, star.tau_star)
             real_change = bool(zero_is_equilibrium_exact(game, hi)) and (hi == 0 or not zero_is_equilibrium_exact(
                 game, lo))
+            if agree:
+                reason = ""
+            elif resolution > 0 and real_change and hi <= star.tau_star:
+                reason = "published grid: the bisection found an earlier change of the sawtooth condition"
+            elif not star.vouched:
+                reason = "the theory's tau* is not vouched for: " + star.note
+            else:
+                reason = "unexplained"
             rows.append({"resolution": resolution, "n": game.n, "scheme": scheme, "tau_theory": star.tau_star,
                          "vouched": star.vouched, "tau_simulated": sim, "low": lo, "high": hi, "agrees": agree,
-                         "real_change": real_change, "drawn": drawn})
+                         "real_change": real_change, "reason": reason, "drawn": drawn})
     return pd.DataFrame(rows)
 
 
@@ -303,6 +311,8 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
         "check_grid_agree": int(grid["agrees"].sum()),
         "check_grid_earlier_real_change": int((~grid["agrees"] & grid["real_change"]).sum()),
         "check_rtol": QUICK_RTOL if quick else RTOL,
+        "check_disagreements": {str(k): int(v)
+                                for k, v in check.loc[~check["agrees"], "reason"].value_counts().items()},
     }
 
 
