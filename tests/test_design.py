@@ -186,6 +186,10 @@ def test_common_random_numbers_and_worker_count_do_not_change_the_answer(tmp_pat
     a.pop("written"), b.pop("written")
     assert a == b
     assert a["draws"] == 4 and a["required_draws"] == 3
+    # The theory's counterpart: the least tau at or above the tau* of three of the four draws.
+    per_draw = a["tau_theory_per_draw"]
+    assert len(set(per_draw)) > 1, "sampled capabilities: the draws differ"
+    assert a["tau_theory"] == sorted(per_draw)[2]
     # Common random numbers: every level was played with the same four draws.
     assert all(lv["share"] * 4 == round(lv["share"] * 4) for lv in a["levels"])
 
