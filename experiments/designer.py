@@ -184,7 +184,7 @@ def scenario_of_game(game, rounds: int):
 
 def check_rows(quick: bool) -> pd.DataFrame:
     from sim.assumptions import check_assumptions
-    from sim.design.report import scan_range
+    from sim.design.report import agrees, scan_range
     from sim.design.search import Evaluator, scan_levels, search
     from sim.theory import stabilising_threshold, zero_is_equilibrium_exact
 
@@ -211,7 +211,7 @@ def check_rows(quick: bool) -> pd.DataFrame:
         for (game, scheme, star), result in zip(games, results, strict=True):
             lo, hi = result.interval if result.interval else (math.nan, math.nan)
             sim = result.tau_simulated
-            agree = sim is not None and abs(sim - star.tau_star) <= settings.rtol * max(sim, star.tau_star)
+            agree = bool(agrees(sim, star.tau_star, settings.rtol, result.atol))
             real_change = bool(zero_is_equilibrium_exact(game, hi)) and (hi == 0 or not zero_is_equilibrium_exact(
                 game, lo))
             if agree:

@@ -63,10 +63,10 @@ def test_simulated_least_tau_equals_tau_star_for_exact_scores(game, rtol):
     assume(star is not None and report["tau_theory_vouched"])
     sim = report["tau_simulated"]
     assert sim is not None
-    assert abs(sim - star) <= rtol * max(sim, star), report["levels"]
+    assert abs(sim - star) <= max(rtol * max(sim, star), report["atol"]), report["levels"]
     assert report["agrees_with_theory"] is True and report["reasons"] == []
     lo, hi = report["interval"]
-    assert hi - lo <= rtol * hi
+    assert hi - lo <= max(rtol * hi, report["atol"])
     by_tau = {lv["tau"]: lv["ok"] for lv in report["levels"]}
     if hi > 0:  # the criterion fails at the bracket's lower end and holds at its upper end
         assert by_tau[hi] and not by_tau[lo]
@@ -149,6 +149,13 @@ def test_non_monotone_pattern_is_reported_and_the_last_change_bracketed():
     result = search(PredicateEvaluator(lambda t: 1.0 <= t <= 2.0 or t >= 10.0, s), [scan_levels(1e-3, 1e3, 4)])[0]
     assert result.non_monotone and result.non_monotone[0][0] == pytest.approx(1.0)
     assert result.interval[0] < 10.0 <= result.interval[1]
+
+
+def test_a_threshold_at_zero_stops_at_the_absolute_tolerance():
+    s = DesignSettings(rtol=1e-3)
+    result = search(PredicateEvaluator(lambda t: t > 0, s), [scan_levels(1e-3, 1e2, 4)])[0]
+    lo, hi = result.interval
+    assert lo == 0 and 0 < hi <= result.atol == pytest.approx(1e-6)
 
 
 def test_never_within_the_scan_and_always():

@@ -380,7 +380,7 @@ def design_from_data(obs: Observations, game: DataGame, settings, *, bootstrap: 
         "theory_stabilises": None if tau_theory is None else bool(math.isfinite(tau_theory)),
         "tau_simulated": results[0].tau_simulated,
         "simulated_interval": list(results[0].interval) if results[0].interval is not None else None,
-        "agrees_with_theory": agrees(results[0].tau_simulated, tau_theory, settings.rtol),
+        "agrees_with_theory": agrees(results[0].tau_simulated, tau_theory, settings.rtol, results[0].atol),
         "bootstrap": bootstrap,
         "bootstrap_usable": len(scenarios),
         "bootstrap_unusable": unusable,

@@ -115,16 +115,16 @@ def disagreement_reasons(scenario, settings: DesignSettings, result: SearchResul
     return reasons
 
 
-def agrees(tau_sim: float | None, tau_theory: float | None, rtol: float) -> bool | None:
-    """``|tau_sim - tau_theory| <= rtol * max(tau_sim, tau_theory)`` (the bisection tolerance); ``None`` when
-    either is unknown, ``True`` when both say "never" within the scan."""
+def agrees(tau_sim: float | None, tau_theory: float | None, rtol: float, atol: float = 0.0) -> bool | None:
+    """``|tau_sim - tau_theory| <= max(rtol * max(tau_sim, tau_theory), atol)`` (the bisection tolerance);
+    ``None`` when either is unknown, ``True`` when both say "never" within the scan."""
     if tau_theory is None:
         return None
     if tau_sim is None:
         return not math.isfinite(tau_theory) or None
     if not math.isfinite(tau_theory):
         return False
-    return abs(tau_sim - tau_theory) <= rtol * max(tau_sim, tau_theory)
+    return abs(tau_sim - tau_theory) <= max(rtol * max(tau_sim, tau_theory), atol)
 
 
 def design_scenario(scenario, settings: DesignSettings, *, allow_custom: bool = False,
@@ -156,10 +156,11 @@ def design_scenario(scenario, settings: DesignSettings, *, allow_custom: bool = 
         "interval": list(result.interval) if result.interval is not None else None,
         "interval_kind": "bisection",
         "rtol": settings.rtol,
+        "atol": result.atol,
         "scan": {"tau_min": tau_min, "tau_max": tau_max, "per_decade": settings.per_decade,
                  "levels": int(levels.size)},
         "non_monotone": [list(pair) for pair in result.non_monotone],
-        "agrees_with_theory": agrees(result.tau_simulated, theory.tau_theory, settings.rtol),
+        "agrees_with_theory": agrees(result.tau_simulated, theory.tau_theory, settings.rtol, result.atol),
         "tbt_cost": settings.tbt_cost,
         "quality": settings.quality,
         "quality_measure": QUALITIES[settings.quality],

@@ -60,7 +60,8 @@ QUALITIES = {
 #: Default share of tail rounds ranked by capability for ``criterion = "ranking"``.
 DEFAULT_TARGET = 0.95
 DEFAULT_CONFIDENCE = 0.95
-#: Default relative tolerance of the bisection: it stops when ``hi - lo <= rtol * hi``.
+#: Default relative tolerance of the bisection: it stops when ``hi - lo <= max(rtol * hi, atol)`` with
+#: ``atol = rtol * tau_min`` (below the scan's least positive level, a relative tolerance would never stop).
 DEFAULT_RTOL = 1e-3
 #: Default scan, in effort units: ``{0}`` and ``per_decade`` levels a decade from ``TAU_MIN`` to ``TAU_MAX``.
 TAU_MIN = 1e-3
@@ -311,7 +312,7 @@ class SearchResult:
 
     ``tau_simulated`` is the upper end of the final bracket ``interval = (lo,
     hi)`` (the criterion fails at ``lo`` and holds at ``hi``; ``hi - lo <=
-    rtol * hi``), ``0`` when it holds at every scanned level, ``None`` when it
+    max(rtol * hi, atol)``, ``atol = rtol * tau_min``), ``0`` when it holds at every scanned level, ``None`` when it
     still fails at ``tau_max``.  ``levels`` rows: ``tau, stage (scan |
     bisection), share (of draws where it holds), ok, quality, kendall_tau``.
     ``non_monotone`` lists ``(tau_holds, tau_fails_again)`` seen in the scan.
@@ -326,6 +327,7 @@ class SearchResult:
     tau_max: float
     cap_reached_runs: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    atol: float = 0.0
 
     def level_frame(self):
         import pandas as pd
@@ -347,6 +349,7 @@ def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
     evaluator.evaluate([(p, t) for p in range(P) for t in scan[p]])
     lo = np.zeros(P)
     hi = np.zeros(P)
+    atol = np.array([s.rtol * float(levels[levels > 0].min()) if np.any(levels > 0) else 0.0 for levels in scan])
     found = np.zeros(P, dtype=bool)
     bracketed = np.zeros(P, dtype=bool)
     patterns: list[list] = [[] for _ in range(P)]
@@ -367,7 +370,7 @@ def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
         found[p] = bracketed[p] = True
     stage: dict[tuple[int, float], str] = {(p, float(t)): "scan" for p in range(P) for t in scan[p]}
     for _ in range(MAX_BISECTIONS):
-        active = bracketed & (hi - lo > s.rtol * hi)
+        active = bracketed & (hi - lo > np.maximum(s.rtol * hi, atol))
         if not active.any():
             break
         mid = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
@@ -403,7 +406,7 @@ def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
         tau_sim = None if not found[p] else (float(hi[p]) if bracketed[p] else 0.0)
         interval = None if not found[p] else ((float(lo[p]), float(hi[p])) if bracketed[p] else (0.0, 0.0))
         results.append(SearchResult(tau_sim, interval, draws, s.required_holds(draws), tuple(levels),
-                                    tuple(patterns[p]), float(scan[p][-1]), cap, tuple(notes)))
+                                    tuple(patterns[p]), float(scan[p][-1]), cap, tuple(notes), float(atol[p])))
     return results
 
 
