@@ -289,6 +289,12 @@ def test_calibration_figure_data_separates_measured_from_extrapolated():
     assert any("WARNING" in t.get_text() for t in fig.axes[0].texts)
 
 
+def test_underdetermined_warning_names_how_many_models():
+    two = pd.DataFrame({"model": list("aabbb"), "effort": [0, 1, 0, 1, 2]})
+    assert "1 of 2 models have only two distinct efforts" in underdetermined_warning(two)
+    assert underdetermined_warning(pd.DataFrame({"model": list("aaa"), "effort": [0, 1, 2]})) is None
+
+
 def test_quantiles_keep_never_as_infinite():
     assert quantiles([1.0, 2.0, None, None, None], (0.5,)) == [math.inf]
     assert quantiles([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]

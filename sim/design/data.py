@@ -225,8 +225,9 @@ def underdetermined_warning(rows: pd.DataFrame) -> str | None:
     if not two:
         return None
     who = "every model" if len(two) == len(distinct) else f"{len(two)} of {len(distinct)} models"
-    return (f"underdetermined fit: {who} ha{'s' if who != 'every model' else 's'} only two distinct efforts, so "
-            "each curve passes exactly through both points (zero residual); the data cannot test the power law, "
+    verb = "has" if who == "every model" else "have"
+    return (f"underdetermined fit: {who} {verb} only two distinct efforts, so each such "
+            "curve passes exactly through both points (zero residual); the data cannot test the power law, "
             "and every score beyond the largest observed effort is an extrapolation, not a measurement")
 
 
