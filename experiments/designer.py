@@ -23,9 +23,10 @@ Three parts (``docs/model.md#the-designers-problem``):
 3. **Check.**  :data:`CHECK_SCENARIOS` random scenarios satisfying the
    paper's assumptions (:func:`random_game`: power law with common ``L, U``,
    ``alpha`` and ``beta <= 1`` increasing in capability, linear or convex
-   power cost, any reward scheme; :func:`sim.assumptions.check_assumptions`
-   must pass), exact scores, simultaneous best responses from zero, three
-   rounds (from zero, zero is a fixed point exactly when it is an
+   power cost with a scale log-uniform on ``[1e-6, 1e-1]``, any reward scheme;
+   :func:`sim.assumptions.check_assumptions` must pass, and ``tau*`` must be
+   finite and positive: a scenario with ``tau* = 0`` checks nothing), exact
+   scores, simultaneous best responses from zero, three rounds (from zero, zero is a fixed point exactly when it is an
    equilibrium, so three rounds decide the criterion).  All are searched
    together (one scan, then bisections in lockstep; relative tolerance
    :data:`RTOL`), and each simulated least ``tau`` is compared with
@@ -136,7 +137,9 @@ def frontier_rows(quick: bool) -> pd.DataFrame:
 
 
 def random_game(rng: np.random.Generator, resolution: float):
-    """A random game meeting the paper's assumptions (the construction of ``tests/strategies.py``)."""
+    """A random game meeting the paper's assumptions (the construction of ``tests/strategies.py``), with a cost
+    scale log-uniform on ``[1e-6, 1e-1]`` so that the reward gaps are worth 10 to a million effort units and
+    ``tau*`` is mostly positive (with scales near 1 it is mostly 0, and the check would be empty)."""
     from sim.costs import LinearCost, PowerCost
     from sim.game import LeaderboardGame
     from sim.rewards import RewardScheme
@@ -152,8 +155,8 @@ def random_game(rng: np.random.Generator, resolution: float):
     t = (theta - theta.min()) / (theta.max() - theta.min())
     score = PowerLaw(np.full(n, lower), np.full(n, upper), a0 + a1 * theta, beta_lo + (beta_hi - beta_lo) * t,
                      float(rng.choice([1.0, 10.0])))
-    cost = LinearCost(rng.uniform(1e-3, 10.0)) if rng.random() < 0.5 else PowerCost(rng.uniform(1e-3, 10.0),
-                                                                                       rng.uniform(1.0, 3.0))
+    scale = float(10.0 ** rng.uniform(-6.0, -1.0))  # the reward gap worth 10 to 1e6 effort units: tau* > 0 mostly
+    cost = LinearCost(scale) if rng.random() < 0.5 else PowerCost(scale, rng.uniform(1.0, 3.0))
     scheme = str(rng.choice(["winner_take_all", "top_k", "linear", "geometric", "zipf"]))
     if scheme == "top_k":
         reward = RewardScheme("top_k", k=int(rng.integers(1, n + 1)))
@@ -199,7 +202,7 @@ def check_rows(quick: bool) -> pd.DataFrame:
             if not check_assumptions(game).holds:
                 continue
             star = stabilising_threshold(game)
-            if star.tau_star is None or not math.isfinite(star.tau_star):
+            if star.tau_star is None or not (math.isfinite(star.tau_star) and star.tau_star > 0):
                 continue
             games.append((game, scheme, star))
         settings = _settings(quick, rounds=3)
@@ -243,7 +246,13 @@ def designer_figure(benchmarks: pd.DataFrame, frontiers: pd.DataFrame, check: pd
         hi = benchmarks["interval_high"].astype(float).clip(upper=1e6)
         ax.errorbar(x, rec, yerr=[rec - lo, hi - rec], fmt="o", color="black", capsize=4,
                     label="recommended tau (bootstrap median, 90% interval)")
-        ax.plot(x, benchmarks["tau_theory"], "x", color="#d55e00", label="tau* of the point fit (theory)")
+        top = 10.0 ** math.ceil(math.log10(max(10.0, float(np.nanmax(hi)) * 3)))
+        star = benchmarks["tau_theory"].astype(float)
+        ax.plot(x, star.clip(upper=top), "x", color="#d55e00", label="tau* of the point fit (theory)")
+        for k in np.flatnonzero((star > top).to_numpy()):
+            ax.annotate(f"tau* = {star.iloc[k]:.2g}", (x[k], top), textcoords="offset points", xytext=(0, -12),
+                        ha="center", fontsize=6, color="#d55e00")
+        ax.set_ylim(-0.005, top * 1.5)
         ax.plot(x, benchmarks["tau_simulated"], "+", color="#cc78bc", markersize=10,
                 label="least stabilising tau of the point fit (simulated)")
         ax.set_yscale("symlog", linthresh=0.01)
@@ -296,24 +305,27 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     save_figure(designer_figure(benchmarks, frontiers, check), out, INFO.figure)
     exact = check[check["resolution"] == 0]
     grid = check[check["resolution"] > 0]
-    optima = frontiers.groupby("scenario", sort=False).first()
-    return {
-        "benchmarks": {r.benchmark: {"recommended_tau": r.recommended_tau, "interval": [r.interval_low,
-                                                                                          r.interval_high],
-                                     "tau_theory": r.tau_theory, "tau_simulated": r.tau_simulated,
-                                     "hardest_pair": r.hardest_pair}
-                       for r in benchmarks.itertuples()},
-        "frontier_optimum_over_tau_star": {name: float(row.optimum / row.tau_theory)
-                                           for name, row in optima.iterrows()},
-        "check_exact_scenarios": len(exact),
-        "check_exact_agree": int(exact["agrees"].sum()),
-        "check_grid_scenarios": len(grid),
-        "check_grid_agree": int(grid["agrees"].sum()),
-        "check_grid_earlier_real_change": int((~grid["agrees"] & grid["real_change"]).sum()),
-        "check_rtol": QUICK_RTOL if quick else RTOL,
-        "check_disagreements": {str(k): int(v)
-                                for k, v in check.loc[~check["agrees"], "reason"].value_counts().items()},
-    }
+    headline: dict = {}
+    for r in benchmarks.itertuples():
+        headline[f"{r.benchmark}: recommended tau [90% interval]"] = (
+            f"{r.recommended_tau:.3g} [{r.interval_low:.3g}, {r.interval_high:.3g}]")
+        headline[f"{r.benchmark}: tau* / tau simulated (point fit)"] = f"{r.tau_theory:.3g} / {r.tau_simulated:.3g}"
+        headline[f"{r.benchmark}: usable bootstrap draws"] = f"{r.bootstrap_usable} of {r.bootstrap}"
+        headline[f"{r.benchmark}: hardest pair (largest kappa**rho)"] = r.hardest_pair
+    for name, row in frontiers.groupby("scenario", sort=False).first().iterrows():
+        headline[f"frontier {name}: optimum tau / tau*"] = float(row.optimum / row.tau_theory)
+    headline.update({
+        "check exact scores: scenarios (tau* > 0)": len(exact),
+        "check exact scores: agree within rtol": int(exact["agrees"].sum()),
+        "check grid 1e-4: scenarios (tau* > 0)": len(grid),
+        "check grid 1e-4: agree within rtol": int(grid["agrees"].sum()),
+        "check grid 1e-4: an earlier real change of the sawtooth": int((~grid["agrees"] & grid["real_change"]).sum()),
+        "check rtol": QUICK_RTOL if quick else RTOL,
+        "check tau* range": f"{check['tau_theory'].min():.3g} to {check['tau_theory'].max():.3g}",
+        "check disagreements by reason": {str(k): int(v) for k, v in
+                                          check.loc[~check["agrees"], "reason"].value_counts().items()},
+    })
+    return headline
 
 
 main = command(INFO, run)

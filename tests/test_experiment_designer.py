@@ -24,6 +24,7 @@ def test_random_games_are_seeded_and_mostly_meet_the_assumptions(resolution):
     games = [designer.random_game(rng, resolution)[0] for _ in range(20)]
     assert all(g.resolution == resolution and g.tau == 0.0 for g in games)
     assert sum(check_assumptions(g).holds for g in games) >= 10
+    assert all(1e-6 <= g.cost.scale <= 1e-1 for g in games)
 
 
 def test_scenario_of_game_plays_the_same_game():
@@ -51,5 +52,6 @@ def test_quick_run_tables(quick_results):
     for _, group in frontiers.groupby("scenario"):
         j = group["quality"] - group["tbt_cost"] * group["n"] * group["tau"]
         assert group["optimum"].iloc[0] == group.loc[j.idxmax(), "tau"]
+    assert (check["tau_theory"] > 0).all()
     summary = json.loads((out / "summary.json").read_text())["results"]
-    assert summary["check_exact_agree"] == summary["check_exact_scenarios"]
+    assert summary["check exact scores: agree within rtol"] == summary["check exact scores: scenarios (tau* > 0)"]
