@@ -150,6 +150,8 @@ def test_bisection_brackets_a_monotone_threshold(threshold, rtol):
     lo, hi = result.interval
     assert lo < threshold <= hi and hi - lo <= rtol * hi
     assert result.tau_simulated == hi and result.non_monotone == ()
+    # Monotone: the probes above the bracket all held, so no level between it and the next scan level failed.
+    assert all(lv[3] for lv in result.levels if lv[1] == "verify")
 
 
 def test_non_monotone_pattern_is_reported_and_the_last_change_bracketed():
@@ -157,6 +159,18 @@ def test_non_monotone_pattern_is_reported_and_the_last_change_bracketed():
     result = search(PredicateEvaluator(lambda t: 1.0 <= t <= 2.0 or t >= 10.0, s), [scan_levels(1e-3, 1e3, 4)])[0]
     assert result.non_monotone and result.non_monotone[0][0] == pytest.approx(1.0)
     assert result.interval[0] < 10.0 <= result.interval[1]
+
+
+def test_a_failure_hidden_between_scan_levels_is_found_by_the_verification():
+    # Holds from 1 on except on [5, 5.2): the scan (one level a decade) steps over the gap, the probes do not.
+    def holds(t):
+        return t >= 1.0 and not 5.0 <= t < 5.2
+
+    found = search(PredicateEvaluator(holds, DesignSettings(rtol=1e-4)), [scan_levels(1e-3, 1e3, 1)])[0]
+    assert found.interval[0] < 5.2 <= found.interval[1] <= 5.2 * (1 + 1e-4)
+    assert any(a == pytest.approx(1.0, rel=1e-3) and 5.0 <= b < 5.2 for a, b in found.non_monotone)
+    blind = search(PredicateEvaluator(holds, DesignSettings(rtol=1e-4, verify=0)), [scan_levels(1e-3, 1e3, 1)])[0]
+    assert blind.interval[1] == pytest.approx(1.0, rel=1e-4) and blind.non_monotone == ()
 
 
 def test_a_threshold_at_zero_stops_at_the_absolute_tolerance():

@@ -63,6 +63,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="highest level of the scan (default 1e6, or 10 tau* when larger)")
     p.add_argument("--per-decade", type=_positive, default=4, help="scan levels per decade (default 4)")
     p.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance of the bisection (default 1e-3)")
+    p.add_argument("--verify", type=int, default=16,
+                   help="levels probed above the bisected level (up to the second scan level above) for a failure "
+                   "the scan stepped over, bisecting again where one fails (default 16; 0: off)")
     p.add_argument("--tbt-cost", type=float, default=None,
                    help="cost per unit of tau per model evaluated: report J = Q - c n tau and its optimum")
     p.add_argument("--quality", choices=("ranking_share", "kendall_tau"), default="ranking_share",
@@ -104,6 +107,7 @@ def _settings(args):
         criterion=args.criterion, target=args.target, confidence=args.confidence, replications=args.replications,
         seed=args.seed, rounds=args.rounds, max_rounds=args.max_rounds, tau_min=args.tau_min, tau_max=args.tau_max,
         per_decade=args.per_decade, rtol=args.rtol, tbt_cost=args.tbt_cost, n_jobs=n_jobs, quality=args.quality,
+        verify=args.verify,
     )
 
 

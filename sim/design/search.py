@@ -10,7 +10,10 @@ replications with seeds split up front), the least stabilising level is
 
 found by a scan over ``{0} + log-spaced levels`` and a bisection of the last
 failing / first holding pair of levels to a relative tolerance ``rtol``
-(``docs/model.md#the-designers-problem``).  The same ``R`` seeds are used at
+(``docs/model.md#the-designers-problem``); then ``verify`` levels between the
+bisected level and the second scan level above the bracket are probed, and where one fails
+the last failure is bracketed and bisected again (the condition is a
+sawtooth on a published grid, so a failure can hide between two levels).  The same ``R`` seeds are used at
 every ``tau`` (common random numbers).  A level that holds below a level that
 fails is reported as a non-monotone pattern, never hidden; the bracket is the
 last change.
@@ -69,6 +72,11 @@ TAU_MAX = 1e6
 PER_DECADE = 4
 #: Most bisection steps (a relative tolerance of 1e-12 needs about 40 from a scan step).
 MAX_BISECTIONS = 200
+#: Levels probed between the bisected level and the second scan level above the bracket, to catch a failure
+#: the scan and the bisection stepped over (a sawtooth on a published grid); ``--verify`` sets it, 0 turns it off.
+VERIFY = 16
+#: Most rounds of probing and bisecting again.
+MAX_REFINEMENTS = 8
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class DesignSettings:
     tbt_cost: float | None = None
     n_jobs: int = 1
     quality: str = "ranking_share"
+    verify: int = VERIFY
 
     def __post_init__(self):
         if self.criterion not in CRITERIA:
@@ -113,6 +122,8 @@ class DesignSettings:
             object.__setattr__(self, "target", DEFAULT_TARGET)
         if not (math.isfinite(self.confidence) and 0 < self.confidence <= 1):
             raise ScenarioError("--confidence", self.confidence, "must be in (0, 1]")
+        if isinstance(self.verify, bool) or not isinstance(self.verify, (int, np.integer)) or self.verify < 0:
+            raise ScenarioError("--verify", self.verify, "must be an integer >= 0")
         for name in ("replications", "n_jobs", "per_decade"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -342,6 +353,31 @@ def scan_levels(tau_min: float, tau_max: float, per_decade: int) -> np.ndarray:
     return np.concatenate([[0.0], np.geomspace(tau_min, tau_max, count)])
 
 
+def _bisect(evaluator: Evaluator, lo: np.ndarray, hi: np.ndarray, bracketed: np.ndarray, atol: np.ndarray,
+            stage: dict, label: str) -> None:
+    """Bisect every bracketed problem at once, in place: fails at ``lo``, holds at ``hi`` (geometric midpoints,
+    arithmetic from 0) until ``hi - lo <= max(rtol * hi, atol)``."""
+    s = evaluator.settings
+    for _ in range(MAX_BISECTIONS):
+        active = bracketed & (hi - lo > np.maximum(s.rtol * hi, atol))
+        if not active.any():
+            break
+        mid = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
+        mid = np.where(active & (lo < mid) & (mid < hi), mid, np.nan)
+        active &= np.isfinite(mid)
+        if not active.any():
+            break
+        wanted = [(int(p), float(mid[p])) for p in np.flatnonzero(active)]
+        for key in wanted:
+            stage.setdefault(key, label)
+        evaluator.evaluate(wanted)
+        for p, t in wanted:
+            if evaluator.ok(p, t):
+                hi[p] = t
+            else:
+                lo[p] = t
+
+
 def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
     """Scan every problem's levels, then bisect every bracketed problem at once (see the module docstring)."""
     s = evaluator.settings
@@ -350,6 +386,8 @@ def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
     lo = np.zeros(P)
     hi = np.zeros(P)
     atol = np.array([s.rtol * float(levels[levels > 0].min()) if np.any(levels > 0) else 0.0 for levels in scan])
+    # The stretch verified above each bracket: (hi, upper), up to the second scan level above the bracket.
+    upper = np.zeros(P)
     found = np.zeros(P, dtype=bool)
     bracketed = np.zeros(P, dtype=bool)
     patterns: list[list] = [[] for _ in range(P)]
@@ -367,26 +405,34 @@ def search(evaluator: Evaluator, scan: list[np.ndarray]) -> list[SearchResult]:
                 again = k + 1 + int(np.flatnonzero(~ok[k + 1:])[0])
                 patterns[p].append((float(scan[p][k]), float(scan[p][again])))
         lo[p], hi[p] = scan[p][last], scan[p][last + 1]
+        upper[p] = scan[p][min(last + 2, ok.size - 1)]
         found[p] = bracketed[p] = True
     stage: dict[tuple[int, float], str] = {(p, float(t)): "scan" for p in range(P) for t in scan[p]}
-    for _ in range(MAX_BISECTIONS):
-        active = bracketed & (hi - lo > np.maximum(s.rtol * hi, atol))
-        if not active.any():
+    _bisect(evaluator, lo, hi, bracketed, atol, stage, "bisection")
+    for _ in range(MAX_REFINEMENTS if s.verify else 0):
+        probes = {int(p): np.geomspace(hi[p], upper[p], s.verify + 2)[1:-1] for p in np.flatnonzero(bracketed)
+                  if upper[p] > hi[p] * (1 + s.rtol) and hi[p] > 0}
+        if not probes:
             break
-        mid = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
-        mid = np.where(active & (lo < mid) & (mid < hi), mid, np.nan)
-        active &= np.isfinite(mid)
-        if not active.any():
-            break
-        wanted = [(int(p), float(mid[p])) for p in np.flatnonzero(active)]
+        wanted = [(p, float(t)) for p, ts in probes.items() for t in ts]
         for key in wanted:
-            stage.setdefault(key, "bisection")
+            stage.setdefault(key, "verify")
         evaluator.evaluate(wanted)
-        for p, t in wanted:
-            if evaluator.ok(p, t):
-                hi[p] = t
+        again = np.zeros(P, dtype=bool)
+        for p, ts in probes.items():
+            fails = [float(t) for t in ts if not evaluator.ok(p, t)]
+            if fails:  # held at hi, fails again above it: bracket the last failure and bisect again
+                t = max(fails)
+                above = [float(x) for x in ts if x > t]
+                patterns[p].append((float(hi[p]), t))
+                lo[p], hi[p] = t, (above[0] if above else float(upper[p]))
+                upper[p] = hi[p]
+                again[p] = True
             else:
-                lo[p] = t
+                upper[p] = hi[p]  # verified: nothing failed on the probes above hi
+        if not again.any():
+            break
+        _bisect(evaluator, lo, hi, again, atol, stage, "bisection")
     results = []
     for p in range(P):
         keys = sorted(k for k in evaluator.rows if k[0] == p)
