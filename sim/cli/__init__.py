@@ -63,6 +63,7 @@ COMMANDS = (
     "sim.cli.sweep",
     "sim.cli.plot",
     "sim.cli.reproduce",
+    "sim.design.cli",
 )
 
 
