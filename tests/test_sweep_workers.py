@@ -140,15 +140,3 @@ def test_a_second_sweep_reuses_the_warm_workers(tmp_path):
     assert all(reusable_executor._executor.submit(eval, probe).result() for _ in range(4))
     assert_frame_equal(first, sweeps.sweep(spec, n_jobs=2, chunk_size=4))
     assert _worker_pids() == pids
-
-
-def test_bench_schedule_replays_the_readme_sweep():
-    """``benchmarks/bench_schedule.py`` runs (a smoke test: its times are not checked)."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_schedule.py")], cwd=root,
-                          capture_output=True, text=True, check=True)
-    assert "78 scenarios, 1 chunk(s), 1 piece(s) on 2 workers" in done.stdout
-    assert "one job" in done.stdout and "pieces" in done.stdout
