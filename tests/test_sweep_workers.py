@@ -104,7 +104,7 @@ def test_pieces_cut_one_chunk_for_two_workers(tmp_path, monkeypatch):
     assert sweeps._workers(plan, 2, "loky") == 2
 
 
-def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch):
+def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch, loky_workers):
     """One chunk run as pieces on two workers: the same table, Parquet chunk and trajectories as one job."""
     monkeypatch.setattr(sweeps, "PIECE_UPDATES", 1)  # in the driver, where the pieces are cut
     spec = _spec(tmp_path)
@@ -127,7 +127,7 @@ def _worker_pids() -> set[int]:
     return set() if executor is None else set(executor._processes)
 
 
-def test_a_second_sweep_reuses_the_warm_workers(tmp_path):
+def test_a_second_sweep_reuses_the_warm_workers(tmp_path, loky_workers):
     from joblib.externals.loky import reusable_executor
 
     spec = _spec(tmp_path)
