@@ -18,20 +18,71 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-#: Session fixtures that are expensive to set up: under ``pytest -n 2 --dist loadgroup`` the tests using one of
-#: them form one xdist group and go to one worker, which sets it up once while the other gets on with the rest
-#: of the suite.  (pytest 9.2 with pytest-xdist 3.8 ignores the groups, pytest-xdist issue #1386; the quick run
-#: is shared anyway, below, and the worst case is that each worker starts its own cluster.)
-GROUPED_FIXTURES = ("quick_results", "dask_cluster")
+#: Session fixtures that are expensive to set up, and the xdist group of the tests that use them: under
+#: ``pytest -n 2 --dist loadgroup`` the tests of one group go to one worker as one unit (the largest units first),
+#: which sets the fixture up once while the other worker gets on with the rest of the suite.  A test using
+#: several of them joins the first group listed.  ``dask_cluster`` and ``loky_workers`` share a group: one test
+#: uses both, and the loky workers a sweep with ``n_jobs >= 2`` starts are then started by one worker only.
+GROUPED_FIXTURES = {"quick_results": "quick_results", "dask_cluster": "pools", "loky_workers": "pools"}
+
+#: pytest 9.2 with pytest-xdist 3.8 ignores ``xdist_group`` marks (pytest-xdist issue #1386: xdist appends the
+#: group to ``item._nodeid``, which ``item.nodeid`` no longer reads).  So each worker also writes the groups
+#: (``{nodeid: group}``) into this file in the directory the workers share, and the controller's scheduler
+#: (``pytest_xdist_make_scheduler`` below) reads them from there.
+GROUPS_FILE = "xdist_groups.json"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    groups = {}
     for item in items:
-        for name in GROUPED_FIXTURES:
+        for name, group in GROUPED_FIXTURES.items():
             if name in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(name))
+                item.add_marker(pytest.mark.xdist_group(group))
+                groups[item.nodeid] = group
                 break
+    shared = _shared_dir(config)
+    if shared is not None:  # every worker writes the same mapping; each write is whole (a rename)
+        import json
+        import tempfile
+
+        fd, temporary = tempfile.mkstemp(dir=shared, prefix=GROUPS_FILE)
+        with os.fdopen(fd, "w") as out:
+            json.dump(groups, out)
+        os.replace(temporary, shared / GROUPS_FILE)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups the workers wrote (see ``GROUPS_FILE``); otherwise xdist's own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    import json
+
+    from xdist.scheduler import LoadGroupScheduling
+
+    path = Path(config._tmp_path_factory.getbasetemp()) / GROUPS_FILE  # the workers' basetemp is under it
+
+    class FileGroupScheduling(LoadGroupScheduling):
+        groups: dict | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # first called once every worker has finished collecting
+                try:
+                    self.groups = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    self.groups = {}
+            group = self.groups.get(nodeid)
+            return f"group {group}" if group else super()._split_scope(nodeid)
+
+    return FileGroupScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def loky_workers():
+    """Asked for by the tests that run a sweep with ``n_jobs >= 2`` (loky's reusable worker processes), so that
+    they run on one xdist worker (``GROUPED_FIXTURES``), which starts those processes and reuses them."""
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -142,3 +142,11 @@ def test_bench_theory_runs_at_a_tiny_size(monkeypatch, capsys):
     rows = [line for line in out.splitlines()[1:] if line.strip()]
     assert len(rows) == 9
     assert all(line.split()[-1] == "True" for line in rows), out  # the reference loop gives identical results
+
+
+def test_bench_schedule_replays_the_readme_sweep(monkeypatch, capsys):
+    """``benchmarks/bench_schedule.py`` on the README's sweep (its default), in this process: a smoke test, its
+    times are not checked."""
+    out = bench("bench_schedule", [], monkeypatch, capsys)
+    assert "78 scenarios, 1 chunk(s), 1 piece(s) on 2 workers" in out
+    assert "one job" in out and "pieces" in out

@@ -1,8 +1,10 @@
 """Hostile input: scenario files never run code unless allowed; no traceback and no hang on any input.
 
-Every command runs in a subprocess with a ``timeout``: a hang fails the test
-(``subprocess.TimeoutExpired``) instead of stalling the suite.  No assertion
-is about how long something took.
+Every command runs with a ``timeout``: a hang fails the test instead of stalling the suite.  No assertion is
+about how long something took.  Commands run in this process (``tests/inprocess.py``: the working directory and
+environment set for the call, an exception escaping ``main`` fails the test as a traceback would), except where
+the point is the process itself: ``sys.path`` as ``python -m sim`` and ``PYTHONPATH`` set it up, and a real
+console run of a refused custom module (``process=True``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sim.errors import ScenarioError
 from sim.game import LeaderboardGame, equilibrium_check, zero_profile_is_equilibrium
 from sim.scenario import load_scenario, parse_scenario
 from sim.scores import ExpSaturation, PowerLaw
+from tests import inprocess
 from tests.strategies import reward_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,15 +73,28 @@ CUSTOM = TWO.replace(
 )
 
 
-def lbsim(*args, cwd, env=None, timeout=TIMEOUT) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LBSIM_ALLOW_CUSTOM")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*LBSIM, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout
-    )
+def lbsim(*args, cwd, env=None, timeout=TIMEOUT, process=False):
+    """``lbsim *args`` in ``cwd`` with ``PYTHONPATH`` and ``LBSIM_ALLOW_CUSTOM`` unset unless ``env`` sets them.
+
+    In a fresh ``python -m sim`` with ``process=True``; otherwise in this process, where a ``PYTHONPATH`` in
+    ``env`` is also put first on ``sys.path`` for the call (what the interpreter does with it at start-up).
+    """
+    if process:
+        full_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LBSIM_ALLOW_CUSTOM")}
+        full_env.update(env or {})
+        return subprocess.run(
+            [*LBSIM, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout
+        )
+    call_env = {"PYTHONPATH": None, "LBSIM_ALLOW_CUSTOM": None, **(env or {})}
+    saved_path = list(sys.path)
+    sys.path[:0] = [p for p in (call_env["PYTHONPATH"] or "").split(os.pathsep) if p]
+    try:
+        return inprocess.lbsim(*args, cwd=cwd, env=call_env, timeout=timeout)
+    finally:
+        sys.path[:] = saved_path
 
 
-def one_line_error(done: subprocess.CompletedProcess, *needles: str) -> str:
+def one_line_error(done, *needles: str) -> str:
     assert done.returncode == 2, (done.returncode, done.stdout[-500:], done.stderr[-2000:])
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -99,14 +115,17 @@ def side_effect(tmp_path) -> dict:
     (tmp_path / "sideeffect_mod.py").write_text(SIDE_EFFECT_MODULE)
     (tmp_path / "custom.toml").write_text(CUSTOM)
     marker = tmp_path / "marker"
-    return {"dir": tmp_path, "marker": marker, "env": {"LBSIM_TEST_MARKER": str(marker)}}
+    yield {"dir": tmp_path, "marker": marker, "env": {"LBSIM_TEST_MARKER": str(marker)}}
+    sys.modules.pop("sideeffect_mod", None)  # imported in this process by a test that allowed it: next one afresh
 
 
 @pytest.mark.parametrize("command", [["theory"], ["check"], ["run", "--rounds", "5", "--max-rounds", "5"]])
 def test_custom_module_is_not_imported_without_permission(side_effect, command):
-    # The module is in the working directory AND on PYTHONPATH: only the missing permission stops it.
+    # The module is in the working directory AND on PYTHONPATH: only the missing permission stops it.  One
+    # command in a real process as well (PYTHONPATH and the working directory as the interpreter sets them up).
     env = {**side_effect["env"], "PYTHONPATH": str(side_effect["dir"])}
-    done = lbsim(command[0], "custom.toml", *command[1:], cwd=side_effect["dir"], env=env)
+    done = lbsim(command[0], "custom.toml", *command[1:], cwd=side_effect["dir"], env=env,
+                 process=command[0] == "theory")
     one_line_error(done, "score.function", "sideeffect_mod:score", "--allow-custom")
     assert not side_effect["marker"].exists()
 
@@ -127,8 +146,10 @@ def test_environment_variable_allows_custom_code(side_effect):
 
 
 def test_working_directory_is_not_searched_for_custom_modules(side_effect):
-    # python -m sim puts the working directory on sys.path; a custom module must not be found there.
-    done = lbsim("theory", "custom.toml", "--allow-custom", cwd=side_effect["dir"], env=side_effect["env"])
+    # python -m sim puts the working directory on sys.path; a custom module must not be found there (so this
+    # is about the process: a real one).
+    done = lbsim("theory", "custom.toml", "--allow-custom", cwd=side_effect["dir"], env=side_effect["env"],
+                 process=True)
     one_line_error(done, "score.function", "cannot import module 'sideeffect_mod'")
     assert not side_effect["marker"].exists()
 

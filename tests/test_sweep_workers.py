@@ -104,7 +104,7 @@ def test_pieces_cut_one_chunk_for_two_workers(tmp_path, monkeypatch):
     assert sweeps._workers(plan, 2, "loky") == 2
 
 
-def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch):
+def test_pieces_joined_give_the_serial_table_and_files(tmp_path, monkeypatch, loky_workers):
     """One chunk run as pieces on two workers: the same table, Parquet chunk and trajectories as one job."""
     monkeypatch.setattr(sweeps.running, "PIECE_UPDATES", 1)  # in the driver, where the pieces are cut
     spec = _spec(tmp_path)
@@ -127,7 +127,7 @@ def _worker_pids() -> set[int]:
     return set() if executor is None else set(executor._processes)
 
 
-def test_a_second_sweep_reuses_the_warm_workers(tmp_path):
+def test_a_second_sweep_reuses_the_warm_workers(tmp_path, loky_workers):
     from joblib.externals.loky import reusable_executor
 
     spec = _spec(tmp_path)
@@ -140,15 +140,3 @@ def test_a_second_sweep_reuses_the_warm_workers(tmp_path):
     assert all(reusable_executor._executor.submit(eval, probe).result() for _ in range(4))
     assert_frame_equal(first, sweeps.sweep(spec, n_jobs=2, chunk_size=4))
     assert _worker_pids() == pids
-
-
-def test_bench_schedule_replays_the_readme_sweep():
-    """``benchmarks/bench_schedule.py`` runs (a smoke test: its times are not checked)."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_schedule.py")], cwd=root,
-                          capture_output=True, text=True, check=True)
-    assert "78 scenarios, 1 chunk(s), 1 piece(s) on 2 workers" in done.stdout
-    assert "one job" in done.stdout and "pieces" in done.stdout

@@ -239,7 +239,8 @@ def test_a_row_is_the_run_of_that_scenario_alone(tmp_path, base_file):
         assert row["ranking_correct_share"] == alone.ranking_correct_share
 
 
-def test_results_identical_for_any_n_jobs_chunk_size_and_dask(tmp_path, base_file, dask_cluster, monkeypatch):
+def test_results_identical_for_any_n_jobs_chunk_size_and_dask(tmp_path, base_file, dask_cluster, loky_workers,
+                                                            monkeypatch):
     """Axelrod's seeding equality: serial, two loky workers, other chunks and a Dask LocalCluster agree exactly.
 
     The sweep's own LocalCluster (``backend="dask"`` without a scheduler) is the shared session cluster here:
@@ -543,7 +544,7 @@ def test_a_cluster_that_cannot_import_sim_is_refused_with_one_line():
 # ---------------------------------------------------------------------------
 
 
-def test_points_without_randomness_run_once_and_say_so(tmp_path, base_file, capsys):
+def test_points_without_randomness_run_once_and_say_so(tmp_path, base_file, capsys, loky_workers):
     """A random axis is not randomness inside a scenario: each point is judged by its own scenario."""
     body = """
 replications = 4
