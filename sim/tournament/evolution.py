@@ -104,9 +104,10 @@ class PayoffTable:
         x = np.asarray(x, dtype=float)
         m = self.rivals
         with np.errstate(divide="ignore"):
-            logx = np.log(x)
+            logx = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
         logw = gammaln(m + 1) - gammaln(self.comps + 1).sum(axis=1)
-        terms = np.where(self.comps > 0, self.comps * logx, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore"):  # 0 * log 0 is a count of 0 from an absent strategy: weight 1
+            terms = np.where(self.comps > 0, self.comps * logx, 0.0).sum(axis=1)
         weights = np.exp(logw + terms)
         return self.payoff @ weights
 
