@@ -85,16 +85,16 @@ def plan_matches(spec: TournamentSpec) -> list[Match]:
     return out
 
 
-def scenario_dict(spec: TournamentSpec, theta, strategies: Sequence[StrategyEntry], tau: float, seed: int,
+def scenario_dict(spec: TournamentSpec, theta, strategies: Sequence[StrategyEntry] | None, tau: float, seed: int,
                   name: str | None = None) -> dict:
-    """The scenario (TOML-shaped dict) of one match: the game, these developers, this ``tau`` and seed."""
+    """The scenario (TOML-shaped dict) of one match: the game, these developers (``strategies`` one per developer;
+    ``None``: the game alone, no strategy key), this ``tau`` and seed."""
     data = json.loads(json.dumps(spec.game))
     data["name"] = name or spec.name
     data["seed"] = int(seed)
-    data["developers"] = {
-        "capability": [float(v) for v in theta],
-        "strategy": [s.to_scenario() for s in strategies],
-    }
+    data["developers"] = {"capability": [float(v) for v in theta]}
+    if strategies is not None:
+        data["developers"]["strategy"] = [s.to_scenario() for s in strategies]
     data["designer"] = {"tau": float(tau)}
     return data
 

@@ -322,29 +322,24 @@ def mix_count(S: int, n: int, mode: str) -> int:
 
 
 def _check_game(spec: TournamentSpec) -> None:
-    """Every strategy, played by every developer of the game, must make a valid scenario (one-line errors)."""
+    """The game must parse at every ``tau`` (errors named ``game.<field>`` / ``game.tau``), and every strategy,
+    played by every developer, must make a valid scenario (errors named ``strategies[k]``)."""
     import numpy as np
 
     from sim.scenario import parse_scenario
     from sim.tournament.matches import scenario_dict
 
     theta = spec.capabilities.draw(np.random.default_rng(0), spec.developers)
-    try:
-        parse_scenario(scenario_dict(spec, theta, [spec.strategies[0]] * spec.developers, spec.taus[0], 0),
-                       allow_custom=spec.allow_custom)
-    except ScenarioError as err:
-        if err.field.startswith("developers.strategy"):
-            raise ScenarioError("strategies[0]", spec.strategies[0].to_scenario(), err.message) from None
-        raise err.prefixed("game") from None
-    for k, strategy in enumerate(spec.strategies[1:], start=1):
+    for k, tau in enumerate(spec.taus):
+        try:
+            parse_scenario(scenario_dict(spec, theta, None, tau, 0), allow_custom=spec.allow_custom)
+        except ScenarioError as err:
+            if k and err.field.startswith("designer"):
+                raise ScenarioError("game.tau", tau, err.message) from None
+            raise err.prefixed("game") from None
+    for k, strategy in enumerate(spec.strategies):
         try:
             parse_scenario(scenario_dict(spec, theta, [strategy] * spec.developers, spec.taus[0], 0),
                            allow_custom=spec.allow_custom)
         except ScenarioError as err:
             raise ScenarioError(f"strategies[{k}]", strategy.to_scenario(), err.message) from None
-    for t in spec.taus[1:]:
-        try:
-            parse_scenario(scenario_dict(spec, theta, [spec.strategies[0]] * spec.developers, t, 0),
-                           allow_custom=spec.allow_custom)
-        except ScenarioError as err:
-            raise ScenarioError("game.tau", t, err.message) from None
