@@ -307,6 +307,9 @@ def run_report(scenario, outcome, trajectory, leaderboard, engine: str, tau: flo
         "final_score": _floats(scores),
         "kendall_tau_final": float(kendall),
     }
+    from sim.strategies.report import strategy_report
+
+    report["strategy"] = strategy_report(scenario)  # each developer's strategy (sim.strategies)
     return report
 
 

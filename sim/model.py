@@ -35,10 +35,10 @@ from sim.engine import (
     batch_key,
     effort_ceiling,
     initial_profiles,
-    is_deterministic,
     leaderboard_frame,
     response_rule,
 )
+from sim.engine.settings import scenario_deterministic
 from sim.errors import ScenarioError
 from sim.leaderboard import capability_order
 
@@ -71,8 +71,12 @@ class Developer(mesa.Agent):
         Override to try another behaviour.
         """
         model = self.model
-        rule = response_rule(model.response)
         uniform = None if model.choice_draws is None else np.array([[model.choice_draws[self.index]]])
+        if model.population is not None:  # developers.strategy: the same objects the batch engine steps
+            effort = model.population.choose(model.game, model.evaluated[None, :], np.array([[self.index]]),
+                                             np.array([[self.effort]]), uniform, model.cache)
+            return float(effort[0, 0])
+        rule = response_rule(model.response)
         effort = rule.choose(
             model.game, model.evaluated[None, :], np.array([[self.index]]), cache=model.cache,
             current=np.array([[self.effort]]), temperature=model.temperature, uniform=uniform,
@@ -142,6 +146,14 @@ class LeaderboardModel(mesa.Model):
         dyn = scenario.dynamics
         self.schedule = dyn.schedule
         self.response = getattr(dyn, "response", "best")
+        strategies = getattr(scenario.developers, "strategy", None)
+        #: The developers' strategies and their state (sim.strategies.Population), or None: dynamics.response.
+        self.population = None
+        if strategies is not None:
+            from sim.strategies import Population
+
+            self.population = Population([strategies])
+        self.stochastic_choice = self.response == "logit" or bool(self.population and self.population.stochastic)
         self.temperature = np.array([getattr(dyn, "temperature", None) or 1.0])
         self.revision_probability = getattr(dyn, "revision_probability", None) or 1.0
         budget = getattr(scenario, "budget", None)
@@ -159,7 +171,7 @@ class LeaderboardModel(mesa.Model):
         ]
         self.choice_draws = None
         self.cell = float(analysis.recurrence_cell(max(_effort_scale(self.game), float(x0.max()))))
-        self.deterministic = is_deterministic(self.schedule, self.response, noise)
+        self.deterministic = scenario_deterministic(scenario)
         self.keys: list[np.uint64] = []
         self.max_rounds: int | None = None  # the cap on the horizon, set by run()
         self.datacollector = mesa.DataCollector(
@@ -216,7 +228,7 @@ class LeaderboardModel(mesa.Model):
         self.designer.step()
         by_id = self.developers
         if self.schedule in ("simultaneous", "asynchronous"):
-            self.choice_draws = self.draws.choice() if self.response == "logit" else None
+            self.choice_draws = self.draws.choice() if self.stochastic_choice else None
             movers = self.agents.select(lambda a: isinstance(a, Developer))
             if self.schedule == "asynchronous":
                 revise = self.draws.revision() < self.revision_probability
@@ -225,7 +237,7 @@ class LeaderboardModel(mesa.Model):
             movers.do("advance")
         else:
             order = self.draws.order() if self.schedule == "random_order" else np.arange(self.n)
-            self.choice_draws = self.draws.choice() if self.response == "logit" else None
+            self.choice_draws = self.draws.choice() if self.stochastic_choice else None
             for i in order:
                 developer = by_id[int(i)]
                 developer.step()

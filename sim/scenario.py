@@ -43,6 +43,9 @@ Keys by section (anything else is an error that names the key):
   global random state.  Optional ``budget``: the most additional effort a
   developer may spend per round, a number (the same for everyone) or a list
   (one per developer), each finite and ``>= 0``; omit it for no limit.
+  Optional ``strategy``: how developers choose (:mod:`sim.strategies`), one
+  for everyone (``"hedge"`` or ``{name = "hedge", eta = 0.1}``) or a list with
+  one per developer; without it, ``dynamics.response`` decides.
 * ``[score]``: ``family``; ``power_law``: ``lower``, ``upper``, ``alpha``,
   ``beta``, optional ``effort_unit`` (1); ``exp_saturation``: ``lower``,
   ``upper``, optional ``rate`` (1); ``custom``: ``function`` and optional
@@ -312,6 +315,7 @@ class Developers:
     capability: np.ndarray
     sample: SampleSpec | None = None
     budget: np.ndarray | None = None
+    strategy: tuple | None = None  # one frozen sim.strategies.Strategy per developer; None: dynamics.response
 
     def __post_init__(self):
         raw = self.capability
@@ -332,11 +336,15 @@ class Developers:
         object.__setattr__(self, "capability", _read_only(theta))
         if self.budget is not None:
             object.__setattr__(self, "budget", _read_only(_check_budget(self.budget, theta.size)))
+        if self.strategy is not None:
+            from sim.strategies import parse_strategies
+
+            object.__setattr__(self, "strategy", parse_strategies(self.strategy, theta.size))
 
     @classmethod
-    def sampled(cls, sample: SampleSpec, seed: int, budget=None) -> Developers:
+    def sampled(cls, sample: SampleSpec, seed: int, budget=None, strategy=None) -> Developers:
         """Developers with capabilities drawn by ``sample`` from ``seed`` (and an optional ``budget``)."""
-        return cls(capability=sample.draw(seed), sample=sample, budget=budget)
+        return cls(capability=sample.draw(seed), sample=sample, budget=budget, strategy=strategy)
 
     @property
     def n(self) -> int:
@@ -348,7 +356,8 @@ class Developers:
         same_budget = (self.budget is None and other.budget is None) or (
             self.budget is not None and other.budget is not None and np.array_equal(self.budget, other.budget)
         )
-        return np.array_equal(self.capability, other.capability) and self.sample == other.sample and same_budget
+        return (np.array_equal(self.capability, other.capability) and self.sample == other.sample and same_budget
+                and self.strategy == other.strategy)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = (
@@ -356,6 +365,10 @@ class Developers:
         )
         if self.budget is not None:
             out["budget"] = self.budget.tolist()
+        if self.strategy is not None:
+            from sim.strategies import strategies_to_spec
+
+            out["strategy"] = strategies_to_spec(self.strategy)
         return out
 
 
@@ -937,7 +950,7 @@ def parse_scenario(
     name = _expect_string(data["name"], "name") if "name" in data else (hint or "unnamed")
     seed = _integer(data.get("seed", 0), "seed", minimum=0)
 
-    developers = _parse_developers(_section(data, "developers"), seed)
+    developers = _parse_developers(_section(data, "developers"), seed, allow_custom)
     n = developers.n
     score = _parse_score(_section(data, "score"), n, allow_custom)
     cost, gamma = _parse_cost(_section(data, "cost"), n, allow_custom)
@@ -945,6 +958,9 @@ def parse_scenario(
     leaderboard = _parse_leaderboard(_section(data, "leaderboard"))
     designer = _parse_designer(_section(data, "designer"))
     dynamics = _parse_dynamics(_section(data, "dynamics"), n)
+    if developers.strategy is not None and dynamics.response != "best":
+        raise ScenarioError("dynamics.response", dynamics.response, "developers.strategy is given: name the "
+                            'response there, e.g. strategy = {name = "logit", temperature = T}')
     return Scenario(
         name=name,
         seed=seed,
@@ -960,9 +976,19 @@ def parse_scenario(
     )
 
 
-def _parse_developers(table: dict, seed: int) -> Developers:
-    _check_keys(table, "developers", ("capability", "sample", "budget"))
+def _parse_developers(table: dict, seed: int, allow_custom: bool = False) -> Developers:
+    _check_keys(table, "developers", ("capability", "sample", "budget", "strategy"))
     budget = _parse_budget(table["budget"]) if "budget" in table else None
+    strategy = None
+    if "strategy" in table:  # one frozen spec per developer (sim.strategies.parse_strategies), checked below
+        from sim.strategies import parse_strategies
+
+        raw = table["strategy"]
+        n_given = table["sample"].get("n") if isinstance(table.get("sample"), dict) else None
+        if n_given is None:
+            n_given = len(table["capability"]) if isinstance(table.get("capability"), list) else None
+        if isinstance(n_given, int) and not isinstance(n_given, bool) and n_given >= 2:
+            strategy = parse_strategies(raw, n_given, allow_custom=allow_custom)
     if "capability" in table and "sample" in table:
         raise ScenarioError("developers", sorted(table), "give either capability = [...] or sample = {...}, not both")
     if "sample" in table:
@@ -979,12 +1005,13 @@ def _parse_developers(table: dict, seed: int) -> Developers:
             for name in DISTRIBUTIONS[distribution]
             if name in sample
         }
-        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed, budget=budget)
+        return Developers.sampled(SampleSpec(n=n, distribution=distribution, **params), seed, budget=budget,
+                                  strategy=strategy)
     capability = _required(table, "developers", "capability", hint="give capability = [...] or sample = {...}")
     values = _number_list(capability, "developers.capability")
     if len(values) < 2:
         raise ScenarioError("developers.capability", list(values), "needs at least 2 developers")
-    return Developers(capability=values, budget=budget)
+    return Developers(capability=values, budget=budget, strategy=strategy)
 
 
 def _parse_budget(value: object) -> float | tuple[float, ...]:

@@ -15,12 +15,17 @@ from sim.engine.recording import _check_memory, _Recorder
 from sim.engine.recurrence import Recurrence, _replays
 from sim.engine.responses import _respond_rows
 from sim.engine.results import BatchRun
-from sim.engine.settings import RunSettings, _budget, effort_ceiling, initial_profiles, is_deterministic
+from sim.engine.settings import RunSettings, _budget, effort_ceiling, initial_profiles, scenario_deterministic
 
 
 def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequence[DynamicsRandom],
          recorder: _Recorder, progress=None) -> None:
     """Play ``settings.rounds`` rounds from ``x0``, recording each round (rounds ``0..R``)."""
+    if settings.population is not None:  # developers.strategy given: sim.strategies plays the rounds
+        from sim.strategies.play import play_population
+
+        play_population(game, settings, x0, randoms, recorder, settings.population, progress)
+        return
     S, n = game.shape
     x = np.array(x0, dtype=float)
     noisy = bool(np.any(game.noise > 0))
@@ -132,6 +137,11 @@ def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_wind
     noise = np.array([float(getattr(s.leaderboard, "noise", 0.0)) for s in scenarios])
     game = BatchGame.from_games(games, budget=budget, noise=noise)
     response = getattr(scenarios[0].dynamics, "response", "best")
+    population = None
+    if getattr(scenarios[0].developers, "strategy", None) is not None:
+        from sim.strategies import Population
+
+        population, response = Population([s.developers.strategy for s in scenarios]), "strategy"
     settings = RunSettings(
         schedule=scenarios[0].dynamics.schedule,
         rounds=rounds,
@@ -140,6 +150,7 @@ def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_wind
             [getattr(s.dynamics, "revision_probability", None) or 1.0 for s in scenarios]
         ),
         temperature=np.array([getattr(s.dynamics, "temperature", None) or 1.0 for s in scenarios]),
+        population=population,
     )
     randoms = [DynamicsRandom(s.seed, s.n) for s in scenarios]
     x0 = initial_profiles(scenarios, game, randoms)
@@ -167,7 +178,7 @@ def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_wind
         if bar is not None:
             bar.close()
     first = recorder.finish()
-    deterministic = np.array([is_deterministic(settings.schedule, response, float(v)) for v in game.noise])
+    deterministic = np.array([scenario_deterministic(s) for s in scenarios])
     return BatchRun(
         scenarios=scenarios,
         game=game,

@@ -17,7 +17,13 @@ def batch_key(scenario) -> tuple:
     """Scenarios with equal keys can be stepped in one batch (same ``n``, score family, cost, schedule...)."""
     dyn = scenario.dynamics
     game_key = (scenario.n, _score_batch_key(scenario.bound_score()), scenario.cost)
-    return (*game_key, dyn.schedule, getattr(dyn, "response", "best"))
+    key = (*game_key, dyn.schedule, getattr(dyn, "response", "best"))
+    strategies = getattr(scenario.developers, "strategy", None)
+    if strategies is not None:  # developer i plays the same strategy class in every scenario of a batch
+        from sim.strategies import strategy_names
+
+        key = (*key, strategy_names(strategies))
+    return key
 
 
 def effort_ceiling(game: BatchGame) -> np.ndarray:
@@ -55,6 +61,21 @@ class RunSettings:
     response: str
     revision_probability: np.ndarray  # (S,)
     temperature: np.ndarray  # (S,)
+    population: object | None = None  # sim.strategies.Population when developers.strategy is given
+
+
+def scenario_deterministic(scenario, memory: bool = True) -> bool:
+    """:func:`is_deterministic` for a scenario, its strategies (:mod:`sim.strategies`) included: none
+    stochastic, and (``memory``) none remembering, as a recurring profile repeats forever only then."""
+    dyn = scenario.dynamics
+    noise = float(getattr(scenario.leaderboard, "noise", 0.0))
+    strategies = getattr(scenario.developers, "strategy", None)
+    if strategies is not None:
+        from sim.strategies import population_deterministic
+
+        plain = (all(not s.stochastic for s in strategies) if not memory else population_deterministic(strategies))
+        return dyn.schedule in ("simultaneous", "sequential") and noise == 0 and plain
+    return is_deterministic(dyn.schedule, getattr(dyn, "response", "best"), noise)
 
 
 def is_deterministic(schedule: str, response: str, noise: float) -> bool:
@@ -70,12 +91,11 @@ def uses_randomness(scenario) -> bool:
     """
     dyn = scenario.dynamics
     board = scenario.leaderboard
-    noise = float(getattr(board, "noise", 0.0))
     return (
         getattr(scenario.developers, "sample", None) is not None
         or getattr(board, "tie_break", "capability") == "random"
         or (isinstance(dyn.initial, str) and dyn.initial == "random")
-        or not is_deterministic(dyn.schedule, getattr(dyn, "response", "best"), noise)
+        or not scenario_deterministic(scenario, memory=False)
     )
 
 

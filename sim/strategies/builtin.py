@@ -1,0 +1,324 @@
+"""The built-in strategies (``docs/model.md#strategies``), each vectorised over scenarios and developers.
+
+Every one chooses against the board it sees (:class:`~sim.strategies.base.Decision`), with the exact best
+response of :meth:`BatchGame.respond <sim.engine.batch_game.BatchGame.respond>` (Definition 3.1: zero effort
+and the least effort that overtakes each rival are the candidates; the smallest effort within
+:func:`sim.game.utility_tolerance` of the best utility is taken) as its building block.
+"""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+
+import numpy as np
+
+from sim.errors import ScenarioError
+from sim.strategies.base import Decision, Parameter, Strategy, register
+
+
+def _row_ranks(d: Decision) -> np.ndarray:
+    """The rows' ranks on the board they see ``(S, m)`` (published levels, ties by priority)."""
+    return np.take_along_axis(d.game.ranks(d.evaluated), d.rows, axis=1)
+
+
+def _best(d: Decision, evaluated=None, rows=None, current=None) -> np.ndarray:
+    """The exact best response, kept at the current effort where that is already one (:func:`hold_current`)."""
+    rows = d.rows if rows is None else rows
+    response = d.game.respond(
+        d.evaluated if evaluated is None else evaluated, rows, cache=d.cache,
+        current=d.current if current is None else current,
+    )  # fmt: skip
+    return response.next_effort
+
+
+@register
+class BestResponse(Strategy):
+    """``best``: the exact best response to the published board, ``BR_i(x_-i) = argmax_x r(rank_i(x)) -
+    gamma_i c(x)`` over the candidates of Definition 3.1 (Proposition 3.2: the maximum is among them), the
+    smallest effort among near-ties; a developer whose current effort is already a best response keeps it.
+    Today's ``dynamics.response = "best"``, bit for bit."""
+
+    name = "best"
+    observes = frozenset({"published_board"})
+
+    def choose(self, d):
+        return _best(d), {}
+
+
+@register
+class Logit(Strategy):
+    """``logit`` (``temperature`` ``T``): candidate ``k`` with probability ``exp(u_k / T) / sum_j exp(u_j / T)``
+    over the distinct feasible candidate efforts of the best response (quantal response, McKelvey and
+    Palfrey 1995), by inverse CDF of one ``"choice"`` uniform.  Today's ``dynamics.response = "logit"``, bit for
+    bit."""
+
+    name = "logit"
+    stochastic = True
+    parameters = MappingProxyType({
+        "temperature": Parameter(0.0, math.inf, None, "logit temperature T > 0, in utility units", open_low=True),
+    })  # fmt: skip
+
+    @classmethod
+    def check(cls, values, where):
+        if "temperature" not in values:
+            raise ScenarioError(f"{where}.temperature", None, "required by logit (a temperature > 0 in utility units)")
+
+    def choose(self, d):
+        from sim.engine.responses import RESPONSES
+
+        rule = RESPONSES["logit"]
+        temperature = d.params["temperature"]
+        if np.all(temperature == temperature[:, :1]):  # one temperature per scenario: one call
+            effort = rule.choose(d.game, d.evaluated, d.rows, cache=d.cache, temperature=temperature[:, 0],
+                                 uniform=d.uniform)
+            return effort, {}
+        effort = np.empty(d.rows.shape)
+        for r in range(d.rows.shape[1]):
+            effort[:, r] = rule.choose(d.game, d.evaluated, d.rows[:, r : r + 1], cache=d.cache,
+                                       temperature=temperature[:, r], uniform=d.uniform[:, r : r + 1])[:, 0]
+        return effort, {}
+
+
+@register
+class RankDefender(Strategy):
+    """``rank_defender``: never climbs; spends only what it takes to keep its current rank.
+
+    With ``R`` its rank on the board it sees: the best response when that ranks it no better than ``R``;
+    otherwise the least candidate effort (Definition 3.1) that still ranks it ``R`` or better (the best
+    response if none is affordable).  Promoted from the Mesa example :class:`sim.model.RankDefender`.
+    """
+
+    name = "rank_defender"
+
+    def choose(self, d):
+        response = d.game.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
+        rank = _row_ranks(d)
+        holds = np.isfinite(response.candidate_effort) & (response.candidate_rank <= rank[:, :, None])
+        least = np.min(np.where(holds, response.candidate_effort, np.inf), axis=2)
+        climbs = response.rank < rank
+        effort = np.where(climbs & np.isfinite(least), least, response.effort)
+        return effort, {}
+
+
+@register
+class PartialAdjustment(Strategy):
+    """``partial_adjustment`` (``lambda`` in ``(0, 1]``): ``x <- (1 - lambda) x + lambda BR(x)``, moving a
+    fraction ``lambda`` of the way to the best response (partial-adjustment dynamics, e.g. Fudenberg and
+    Levine 1998, ch. 1); ``lambda = 1`` is ``best``.  A fixed point of the best response (a pure Nash
+    equilibrium) is a fixed point here, and from zero above ``tau*`` (Proposition 4.5) play stays at zero."""
+
+    name = "partial_adjustment"
+    parameters = MappingProxyType({
+        "lambda": Parameter(0.0, 1.0, 0.5, "fraction of the way to the best response", open_low=True),
+    })  # fmt: skip
+
+    def choose(self, d):
+        lam = d.params["lambda"]
+        return (1.0 - lam) * d.current + lam * _best(d), {}
+
+
+@register
+class FictitiousPlay(Strategy):
+    """``fictitious_play``: the best response to a belief board, the average of the boards seen so far
+    (Brown 1951): with ``decay`` in ``(0, 1]`` exponentially weighted, ``b <- (1 - decay) b + decay e`` (the
+    first board taken as it is); with ``window = W`` the mean of the last ``W`` boards; with neither, the mean
+    of all of them.  ``e`` are the evaluated scores behind the published board (rivals are ranked at the
+    published levels of the belief).  ``decay = 1`` or ``window = 1`` is ``best``."""
+
+    name = "fictitious_play"
+    memory_depth = math.inf
+    observes = frozenset({"published_board", "rival_history"})
+    parameters = MappingProxyType({
+        "decay": Parameter(0.0, 1.0, None, "weight of the newest board (exponentially weighted history)",
+                           open_low=True),
+        "window": Parameter(1.0, 1e6, None, "number of past boards averaged (empirical history)", integer=True),
+    })  # fmt: skip
+
+    @classmethod
+    def check(cls, values, where):
+        if "decay" in values and "window" in values:
+            raise ScenarioError(where, {"decay": values["decay"], "window": values["window"]},
+                                "give decay or window, not both")
+
+    def init_state(self, S, n, params):
+        window = params["window"]
+        W = int(np.nanmax(window)) if np.any(np.isfinite(window)) else 1
+        return {
+            "count": np.zeros((S, n)),
+            "belief": np.zeros((S, n, n)),
+            "total": np.zeros((S, n, n)),
+            "history": np.zeros((S, n, W, n)),
+        }
+
+    def choose(self, d):
+        S, m = d.rows.shape
+        n = d.evaluated.shape[1]
+        decay, window = d.params["decay"], d.params["window"]
+        count = d.state["count"] + 1.0
+        seen = np.broadcast_to(d.evaluated[:, None, :], (S, m, n))
+        first = (count == 1.0)[:, :, None]
+        weighted = np.where(first, seen, (1.0 - np.nan_to_num(decay)[:, :, None]) * d.state["belief"]
+                            + np.nan_to_num(decay)[:, :, None] * seen)
+        total = d.state["total"] + seen
+        mean = total / count[:, :, None]
+        history = d.state["history"].copy()
+        W = history.shape[2]
+        slot = ((count - 1.0) % W).astype(np.int64)
+        np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
+        age = (slot[:, :, None] - np.arange(W)) % W
+        span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
+        recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
+        belief = np.where(np.isfinite(decay)[:, :, None], weighted,
+                          np.where(np.isfinite(window)[:, :, None], recent, mean))
+        effort = np.empty((S, m))
+        for r in range(m):
+            effort[:, r] = _best(d, belief[:, r, :], d.rows[:, r : r + 1], d.current[:, r : r + 1])[:, 0]
+        state = {"count": count, "belief": belief, "total": total, "history": history}
+        return effort, state
+
+
+#: Gauss-Hermite nodes and weights (probabilists', weights summing to 1) over the developer's own noise.
+QUADRATURE_NODES = 32
+
+
+def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    return z, w / math.sqrt(2.0 * math.pi)
+
+
+@register
+class ExpectedUtility(Strategy):
+    """``expected_utility``: knows the evaluation noise ``sigma`` (``leaderboard.noise``) and maximises
+    ``E[r(rank_i(x))] - gamma_i c(x)`` over the candidate efforts of the best response and its current effort.
+
+    Belief: rivals keep their efforts; rival ``j``'s true score, given the evaluated ``e_j`` it was seen at
+    (flat prior), is ``N(e_j, sigma^2)`` and its next evaluation ``N(e_j, 2 sigma^2)``; the developer's own is
+    ``s_i(x) + sigma z``.  Given ``z`` the overtakes are independent, ``P(j above | z) = 1 - Phi((s_i(x) +
+    sigma z - e_j) / (sigma sqrt 2))``, and the rank ``1 + #above`` is Poisson-binomial, computed exactly by
+    the convolution recursion; ``z`` is integrated by :data:`QUADRATURE_NODES`-point Gauss-Hermite quadrature
+    (accurate, not exact).  Scores are compared unrounded (the published grid and tie-breaking are ignored
+    in the probabilities: exact for ``resolution = 0``, where ties have probability zero).  The optimum over
+    all efforts is approximated by the candidates.  The current effort is kept when it is within
+    :func:`sim.game.utility_tolerance` of the best, else the smallest effort within it is taken.  With
+    ``sigma = 0`` this is ``best`` exactly.  (The paper's open question of noisy evaluations, Section 7.)"""
+
+    name = "expected_utility"
+    observes = frozenset({"published_board", "own_true_score", "noise_level"})
+
+    def choose(self, d):
+        g = d.game
+        best = _best(d)
+        sigma = g.noise
+        if not np.any(sigma > 0):
+            return best, {}
+        S, m = d.rows.shape
+        n = d.evaluated.shape[1]
+        response = g.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
+        eff = np.concatenate([response.candidate_effort, d.current[:, :, None]], axis=2)  # (S, m, n + 1)
+        finite = np.isfinite(eff)
+        safe = np.where(finite, eff, 0.0)
+        s_idx = np.broadcast_to(np.arange(S)[:, None, None], eff.shape).ravel()
+        dev = np.broadcast_to(d.rows[:, :, None], eff.shape).ravel()
+        own = g.score[s_idx, dev].score(g.tau[s_idx] + safe.ravel()).reshape(eff.shape)
+        expected = _expected_reward(own, d.evaluated, d.rows, sigma, g.rewards)
+        gamma = np.take_along_axis(g.gamma, d.rows, axis=1)[:, :, None]
+        budget = np.take_along_axis(g.budget, d.rows, axis=1)[:, :, None]
+        utility = np.where(finite & (safe <= budget), expected - gamma * g.cost(safe), -np.inf)
+        top = utility.max(axis=2, keepdims=True)
+        good = utility >= top - g.tolerance[:, None, None]
+        least = np.min(np.where(good[:, :, :n], safe[:, :, :n], np.inf), axis=2)
+        chosen = np.where(good[:, :, n], d.current, least)
+        return np.where(sigma[:, None] > 0, chosen, best), {}
+
+
+def _expected_reward(own, evaluated, rows, sigma, rewards) -> np.ndarray:
+    """``E[r(rank)]`` for own scores ``own`` ``(S, m, c)`` against ``evaluated`` ``(S, n)`` (see
+    :class:`ExpectedUtility`), in blocks of scenarios to bound memory."""
+    from scipy.special import ndtr
+
+    S, m, c = own.shape
+    n = evaluated.shape[1]
+    z, w = _hermite(QUADRATURE_NODES)
+    out = np.empty(own.shape)
+    block = max(1, (1 << 22) // max(1, m * c * n * z.size))
+    safe_sigma = np.where(sigma > 0, sigma, 1.0)
+    for a in range(0, S, block):
+        sl = slice(a, a + block)
+        sg = safe_sigma[sl][:, None, None, None]
+        mine = own[sl][..., None] + sg * z  # (b, m, c, H)
+        diff = (mine[..., None] - evaluated[sl][:, None, None, None, :]) / (sg[..., None] * math.sqrt(2.0))
+        above = 1.0 - ndtr(diff)  # (b, m, c, H, n): P(rival j above)
+        is_self = rows[sl][:, :, None, None, None] == np.arange(n)
+        above = np.where(is_self, 0.0, above)
+        dist = np.zeros((*above.shape[:-1], n))
+        dist[..., 0] = 1.0
+        for j in range(n):  # Poisson-binomial: number of rivals above
+            q = above[..., j : j + 1]
+            shifted = np.concatenate([np.zeros_like(dist[..., :1]), dist[..., :-1]], axis=-1)
+            dist = dist * (1.0 - q) + shifted * q
+        by_node = (dist * rewards[sl][:, None, None, None, :]).sum(axis=-1)  # (b, m, c, H)
+        out[sl] = (by_node * w).sum(axis=-1)
+    return out
+
+
+@register
+class Hedge(Strategy):
+    """``hedge`` (``eta > 0``): multiplicative weights (Freund and Schapire 1997) over ``n`` arms, arm ``k``
+    being the least candidate effort that ranks the developer ``k`` or better on the board it sees.
+
+    Full information: each time it chooses, every arm's utility against that board, ``u_k = r(rank) - gamma_i
+    c(effort_k)``, is added to its cumulative payoff ``U_k`` (an arm out of reach, over budget or beyond any
+    effort, is credited the worst reachable arm's utility and cannot be played this time); the arm is drawn
+    with probability ``exp(eta U_k) / sum_j exp(eta U_j)`` over the reachable arms, by inverse CDF of one
+    ``"choice"`` uniform."""
+
+    name = "hedge"
+    stochastic = True
+    memory_depth = math.inf
+    observes = frozenset({"published_board", "rival_history"})
+    parameters = MappingProxyType({
+        "eta": Parameter(0.0, math.inf, 0.1, "learning rate, per utility unit", open_low=True),
+    })  # fmt: skip
+
+    def init_state(self, S, n, params):
+        return {"payoff": np.zeros((S, n, n))}
+
+    def choose(self, d):
+        response = d.game.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
+        ce, cu, cr = response.candidate_effort, response.candidate_utility, response.candidate_rank
+        n = ce.shape[2]
+        reachable = np.isfinite(ce)
+        arm_effort = np.empty(ce.shape)
+        arm_utility = np.empty(ce.shape)
+        arm_ok = np.empty(ce.shape, dtype=bool)
+        for k in range(n):
+            ok = reachable & (cr <= k + 1)
+            col = np.argmin(np.where(ok, ce, np.inf), axis=2)[:, :, None]
+            arm_ok[:, :, k] = ok.any(axis=2)
+            arm_effort[:, :, k] = np.take_along_axis(ce, col, axis=2)[:, :, 0]
+            arm_utility[:, :, k] = np.take_along_axis(cu, col, axis=2)[:, :, 0]
+        worst = np.min(np.where(arm_ok, arm_utility, np.inf), axis=2, keepdims=True)
+        payoff = d.state["payoff"] + np.where(arm_ok, arm_utility, worst)
+        eta = d.params["eta"][:, :, None]
+        top = np.max(np.where(arm_ok, payoff, -np.inf), axis=2, keepdims=True)
+        weight = np.where(arm_ok, np.exp(eta * (payoff - top)), 0.0)
+        cdf = np.cumsum(weight, axis=2)
+        k = np.minimum(np.argmax(cdf > d.uniform[:, :, None] * cdf[:, :, -1:], axis=2), n - 1)[:, :, None]
+        effort = np.take_along_axis(np.where(arm_ok, arm_effort, 0.0), k, axis=2)[:, :, 0]
+        return effort, {"payoff": payoff}
+
+
+@register
+class Satisficer(Strategy):
+    """``satisficer`` (``target_rank`` ``k``): keeps its effort while its rank on the board it sees is ``k`` or
+    better; otherwise plays the best response (Simon 1955's satisficing)."""
+
+    name = "satisficer"
+    parameters = MappingProxyType({
+        "target_rank": Parameter(1.0, 1e6, 1.0, "worst rank it is content with", integer=True),
+    })  # fmt: skip
+
+    def choose(self, d):
+        content = _row_ranks(d) <= d.params["target_rank"]
+        return np.where(content, d.current, _best(d)), {}
