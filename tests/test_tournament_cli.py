@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.tournament.matches import plan_matches
-from sim.tournament.report import TABLES, outputs
+from sim.tournament.report import outputs, run_tournament
 from sim.tournament.spec import load_tournament, mix_count
 from tests.inprocess import lbsim
 
@@ -67,31 +67,31 @@ def test_every_bundled_tournament_parses_and_plans():
 
 
 @pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
+def tiny_run(tmp_path_factory):
+    """The tiny tournament once through the CLI (--json, --force into a directory holding a stray file)."""
     root = tmp_path_factory.mktemp("tiny")
     path = root / "tiny.toml"
     path.write_text(TINY.replace("SCENARIO", str(ROOT / "scenarios" / "two_developers.toml")))
-    runs = {}
-    for jobs in (1, 2):
-        out = root / f"out{jobs}"
-        runs[jobs] = (lbsim("tournament", path, "--out", out, "--n-jobs", jobs, "--json"), out)
-    return path, runs
+    out = root / "out"
+    out.mkdir()
+    (out / "stray.txt").write_text("an earlier file")
+    return path, out, lbsim("tournament", path, "--out", out, "--n-jobs", 1, "--json", "--force")
 
 
-def test_same_tables_for_one_and_two_jobs(tiny_runs):
-    _, runs = tiny_runs
-    for jobs in (1, 2):
-        assert runs[jobs][0].returncode == 0, runs[jobs][0].stderr
-    for name in TABLES:
-        a = pd.read_parquet(runs[1][1] / f"{name}.parquet")
-        b = pd.read_parquet(runs[2][1] / f"{name}.parquet")
-        assert len(a) > 0
-        pd.testing.assert_frame_equal(a, b)
+def test_same_tables_for_one_and_two_jobs(tiny_run):
+    """Two worker processes (joblib, loky) give the tables the one-process CLI run wrote, to the bit."""
+    path, out, done = tiny_run
+    assert done.returncode == 0, done.stderr
+    result = run_tournament(load_tournament(path), n_jobs=2)
+    for name, frame in result.tables().items():
+        written = pd.read_parquet(out / f"{name}.parquet")
+        assert len(written) > 0
+        pd.testing.assert_frame_equal(written, frame.reset_index(drop=True), check_exact=True)
 
 
-def test_outputs_and_json(tiny_runs):
-    _, runs = tiny_runs
-    done, out = runs[1]
+def test_outputs_and_json(tiny_run):
+    _, out, done = tiny_run
+    assert done.returncode == 0, done.stderr
     for name in outputs():
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     report = json.loads(done.stdout)
@@ -108,13 +108,11 @@ def test_outputs_and_json(tiny_runs):
     assert (shares - 1.0).abs().max() < 1e-12
 
 
-def test_out_not_empty_needs_force(tiny_runs):
-    path, runs = tiny_runs
-    out = runs[1][1]
+def test_out_not_empty_needs_force(tiny_run, tmp_path):
+    path, _, _ = tiny_run
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
     done = lbsim("tournament", path, "--out", out)
-    assert done.returncode == 2 and "--force" in done.stderr
-    before = (out / "matches.parquet").stat().st_mtime_ns
-    done = lbsim("tournament", path, "--out", out, "--force")
-    assert done.returncode == 0, done.stderr
-    assert "best" in done.stdout and "Wrote" in done.stdout
-    assert (out / "matches.parquet").stat().st_mtime_ns >= before
+    assert done.returncode == 2 and "--force" in done.stderr and done.stderr.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
