@@ -37,6 +37,7 @@ EXPERIMENTS: tuple[str, ...] = (
     "dynamics_gallery",
     "real_leaderboard",
     "calibration",
+    "strategies",
 )
 
 
