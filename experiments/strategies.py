@@ -16,8 +16,9 @@ responses (``tau >= tau*``, Proposition 4.5 with Lemma 5.2).  Runs whose
 ``tau*`` is not a finite vouched-for number are left out and counted.
 
 (b) Tournament.  :mod:`sim.tournament` with the same eight strategies, three
-developers per match (capabilities 1.0, 0.7, 0.4 dealt in a seeded random
-order), every multiset of three strategies, on the two-developer power-law
+developers per match (capabilities 1.0, 0.7, 0.4; three repetitions of each
+mix, rotated so that each of its strategies plays each capability once),
+every multiset of three strategies, on the two-developer power-law
 game (``scenarios/two_developers.toml``) under winner-take-all and under
 linear rewards, each at ``tau = 0`` and at ``tau = 1.5 tau*`` (``tau*`` of
 that reward scheme's game).  Strategies are ranked by their mean utility per
@@ -169,7 +170,7 @@ def tournament_spec(scheme: str, quick: bool = False):
         "strategies": list(QUICK_STRATEGIES if quick else STRATEGIES),
         "capabilities": {"values": list(CAPABILITIES)},
         "game": {**game, "tau": 0.0, "rounds": size["rounds"]},
-        "evolution": {"selection": 10.0, "population": 20},
+        "evolution": {"selection": 2.0, "population": 20},
     }  # fmt: skip
     probe = parse_tournament(data)
     threshold = theory.stabilising_threshold(parse_scenario(scenario_dict(probe, CAPABILITIES, None, 0.0, 0)).game())

@@ -54,8 +54,22 @@ def test_plan_is_fixed_up_front_and_reproducible():
     other = plan_matches(_spec(seed=6))
     assert [m.seed for m in other] != [m.seed for m in a]
     fixed = plan_matches(_spec(caps=Capabilities(values=(1.0, 0.5, 0.2))))
-    assert all(sorted(m.capability) == [0.2, 0.5, 1.0] for m in fixed)
-    assert len({m.capability for m in fixed}) > 1  # dealt in a seeded random order
+    assert all(m.capability == (1.0, 0.5, 0.2) for m in fixed)
+
+
+@given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(["all", "focal"]), st.integers(1, 3))
+def test_dealing_is_balanced_over_n_repetitions(S, n, mode, rounds_of_n):
+    """Over repetitions a multiple of n, each strategy of a mix plays from each developer slot equally often."""
+    spec = _spec(S=S, n=n, mode=mode, reps=n * rounds_of_n, taus=(0.0,))
+    by_mix = {}
+    for m in plan_matches(spec):
+        by_mix.setdefault(m.mix, []).append(m.assignment)
+    for mix, deals in by_mix.items():
+        assert len(deals) == n * rounds_of_n
+        for d in range(n):
+            seen = [deal[d] for deal in deals]
+            for s in set(mix):
+                assert seen.count(s) == mix.count(s) * rounds_of_n
 
 
 @HYP

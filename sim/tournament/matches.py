@@ -6,12 +6,18 @@ Mixes.  ``mixes = "all"``: every multiset of ``n`` strategies from the list,
 strategy ``j`` the mix of one ``i`` and ``n - 1`` copies of ``j`` (duplicates
 removed; ``i = j`` is the homogeneous population).
 
+Dealing.  Repetition ``r`` of a mix ``(m_0, ..., m_{n-1})`` (sorted) gives
+developer ``d`` the strategy ``m_{(d - r) mod n}``: a rotation, so that over
+``n`` consecutive repetitions every strategy of the mix plays from every
+developer slot once.  With fixed capabilities (developer ``d`` has
+``values[d]``) a number of repetitions that is a multiple of ``n`` is
+balanced: no strategy is luckier than another in the capabilities it is dealt.
+
 Seeds.  Match ``k`` (in the order tau-major, then mix, then repetition) gets
 the ``k``-th child of ``SeedSequence(seed).spawn(matches)``, split before
-anything runs; from it come the order in which the mix's strategies are dealt
-to the developers, the capabilities (fixed values in a random order, or drawn)
-and the scenario's own seed.  A match's result depends only on its own seed,
-so the tables are identical for any number of jobs (:func:`play`).
+anything runs; from it come the capabilities (when drawn) and the scenario's
+own seed.  A match's result depends only on its own seed and dealing, so the
+tables are identical for any number of jobs (:func:`play`).
 
 Measures (per developer, over rounds ``1..R``; round 0 is the initial profile,
 which no strategy chose): mean utility ``r_rank - gamma c(x)``, mean published
@@ -77,9 +83,10 @@ def plan_matches(spec: TournamentSpec) -> list[Match]:
     children = np.random.SeedSequence(spec.seed).spawn(len(keys))
     out = []
     for k, ((tau, mix, rep), child) in enumerate(zip(keys, children, strict=True)):
-        deal_seq, cap_seq, run_seq = child.spawn(3)
-        assignment = tuple(int(mix[p]) for p in np.random.default_rng(deal_seq).permutation(spec.developers))
-        theta = spec.capabilities.draw(np.random.default_rng(cap_seq), spec.developers)
+        cap_seq, run_seq = child.spawn(2)
+        n = spec.developers
+        assignment = tuple(int(mix[(d - rep) % n]) for d in range(n))
+        theta = spec.capabilities.draw(np.random.default_rng(cap_seq), n)
         seed = int(run_seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
         out.append(Match(k, float(tau), tuple(mix), rep, seed, assignment, tuple(float(v) for v in theta)))
     return out

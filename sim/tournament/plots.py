@@ -36,26 +36,34 @@ def replicator_frame(shares: np.ndarray, labels: Sequence[str], tau: float) -> p
     })  # fmt: skip
 
 
+def numbered(labels: Sequence[str]) -> list[str]:
+    """``"1 best"``, ``"2 logit(temperature=0.05)"``, ...: the heatmap's row labels; its columns show the numbers."""
+    return [f"{k} {label}" for k, label in enumerate(labels, start=1)]
+
+
 @styled
-def plot_payoff_matrix(matrix, labels: Sequence[str], ax=None, title: str | None = None) -> Figure:
-    """Heatmap of ``P[i, j]`` (row: the strategy, column: the strategy all its rivals play), values written in."""
+def plot_payoff_matrix(matrix, labels: Sequence[str], ax=None, title: str | None = None, colorbar: bool = True
+                       ) -> Figure:
+    """Heatmap of ``P[i, j]`` (row: the strategy, column: the strategy all its rivals play), values written in;
+    rows are labelled ``k label``, columns by the number ``k`` alone."""
     P = np.asarray(matrix, dtype=float)
     S = len(labels)
-    fig, ax = _axes(ax, (1.2 + 0.9 * S, 1.0 + 0.8 * S))
+    fig, ax = _axes(ax, (2.5 + 0.6 * S, 1.0 + 0.55 * S))
     image = ax.imshow(np.ma.masked_invalid(P), cmap="viridis", aspect="auto")
     ax.grid(False)
-    ax.set_xticks(range(S), labels, rotation=35, ha="right")
-    ax.set_yticks(range(S), labels)
+    ax.set_xticks(range(S), [str(k) for k in range(1, S + 1)])
+    ax.set_yticks(range(S), numbered(labels))
     ax.set_xlabel("rivals all play")
-    ax.set_ylabel("strategy")
     finite = P[np.isfinite(P)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    size = 8 if S <= 5 else (6.5 if S <= 8 else 5)
     for i in range(S):
         for j in range(S):
-            text = "-" if not np.isfinite(P[i, j]) else f"{P[i, j]:.3g}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+            text = "-" if not np.isfinite(P[i, j]) else f"{P[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=size,
                     color="white" if np.isfinite(P[i, j]) and P[i, j] < mid else "black")
-    fig.colorbar(image, ax=ax, label="mean utility per round")
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="mean utility per round", shrink=0.9)
     if title:
         ax.set_title(title)
     return fig
@@ -86,7 +94,7 @@ def plot_strategy_bars(summary: pd.DataFrame, ax=None) -> Figure:
 
 
 @styled
-def plot_replicator(frame: pd.DataFrame, ax=None, title: str | None = None) -> Figure:
+def plot_replicator(frame: pd.DataFrame, ax=None, title: str | None = None, legend: bool = True) -> Figure:
     """Shares of each strategy along the replicator dynamics (:func:`replicator_frame`, one ``tau``)."""
     fig, ax = _axes(ax, (6.4, 4.0))
     labels = list(dict.fromkeys(frame["strategy"]))
@@ -96,7 +104,8 @@ def plot_replicator(frame: pd.DataFrame, ax=None, title: str | None = None) -> F
     ax.set_xlabel("replicator step")
     ax.set_ylabel("population share")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend()
+    if legend:
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
     if title:
         ax.set_title(title)
     return fig
@@ -108,11 +117,12 @@ def tournament_figure(summary: pd.DataFrame, matrices: dict, replicators: pd.Dat
     """One figure: the strategy bars, then per ``tau`` its payoff heatmap and replicator shares."""
     taus = sorted(matrices)
     S = len(labels)
-    fig = plt.figure(figsize=(max(8.0, 4.2 * len(taus) + 1), 4.0 + 3.6 + 0.35 * S), layout="constrained")
-    grid = fig.add_gridspec(3, len(taus), height_ratios=[1.0, 1.0, 0.9])
+    width = max(9.0, 5.2 * len(taus) + 3.0)
+    fig = plt.figure(figsize=(width, 4.2 + (1.4 + 0.45 * S) + 3.0), layout="constrained")
+    grid = fig.add_gridspec(3, len(taus), height_ratios=[1.3, 0.4 + 0.16 * S, 1.0])
     plot_strategy_bars(summary, ax=fig.add_subplot(grid[0, :]))
     for c, tau in enumerate(taus):
         plot_payoff_matrix(matrices[tau], labels, ax=fig.add_subplot(grid[1, c]), title=f"payoffs, tau = {tau:g}")
         plot_replicator(replicators[replicators["tau"] == tau], ax=fig.add_subplot(grid[2, c]),
-                        title=f"replicator, tau = {tau:g}")
+                        title=f"replicator, tau = {tau:g}", legend=c == len(taus) - 1)
     return fig

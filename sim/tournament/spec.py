@@ -6,12 +6,13 @@ value (:class:`sim.errors.ScenarioError`), like scenario and sweep files::
     name = "small-tournament"
     seed = 1
     developers = 3                 # developers per match (n >= 2)
-    repetitions = 4                # matches per mix and tau
+    repetitions = 3                # matches per mix and tau; a multiple of n deals every strategy of a mix
+                                   # every developer slot equally often (a rotation per repetition)
     mixes = "all"                  # "all": every multiset of n strategies; "focal": each strategy against each
                                    # homogeneous rival population (one i and n - 1 copies of j)
     strategies = ["best", {name = "logit", temperature = 0.05}, "rank_defender"]
 
-    [capabilities]                 # values = [...] (n of them, dealt to the developers in a seeded random order)
+    [capabilities]                 # values = [...] (one per developer slot), or
     distribution = "uniform"       # or drawn per match: uniform (low, high) | normal (mean, sd)
     low = 0.0
     high = 1.0
@@ -85,11 +86,12 @@ class Capabilities:
     params: tuple[tuple[str, float], ...] = ()
 
     def draw(self, rng, n: int):
-        """``n`` capabilities for one match from ``rng`` (fixed values: a seeded random order of them)."""
+        """``n`` capabilities for one match from ``rng`` (fixed values: as given, developer ``d`` has ``values[d]``;
+        which strategy plays developer ``d`` is the dealing of :func:`sim.tournament.matches.plan_matches`)."""
         import numpy as np
 
         if self.values is not None:
-            return np.asarray(self.values, dtype=float)[rng.permutation(n)]
+            return np.asarray(self.values, dtype=float)
         p = dict(self.params)
         if self.distribution == "uniform":
             return rng.uniform(p["low"], p["high"], n)
