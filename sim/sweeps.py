@@ -819,7 +819,7 @@ def typed_summary(frame, axis_types: dict):
 def axis_label(value) -> str:
     """A readable label of an axis value: ``{scheme = "top_k", k = 3}`` -> ``top_k(k=3)``.
 
-    A table's ``scheme`` or ``family`` comes first (as the name), then its
+    A table's ``scheme``, ``family`` or ``name`` (a strategy) comes first (as the name), then its
     other keys sorted, ``key=value``; nested values and lists as compact
     JSON, strings bare; anything that is not a table as compact JSON.
     """
@@ -828,7 +828,7 @@ def axis_label(value) -> str:
 
     if not isinstance(value, dict):
         return text(value)
-    head = next((k for k in ("scheme", "family") if k in value), None)
+    head = next((k for k in ("scheme", "family", "name") if k in value), None)
     args = ", ".join(f"{k}={text(value[k])}" for k in sorted(value) if k != head)
     return f"{text(value[head]) if head else ''}({args})"
 

@@ -22,6 +22,49 @@ def _row_ranks(d: Decision) -> np.ndarray:
     return np.take_along_axis(d.game.ranks(d.evaluated), d.rows, axis=1)
 
 
+def _compiled(game) -> bool:
+    """Whether ``game``'s strategies run in the compiled kernels (:mod:`sim.kernel_strategies`): the built-in
+    families, unless :data:`sim.engine.COMPILED_SCHEDULES` is off (custom families: numpy)."""
+    from sim.engine.compiled import compiled
+
+    return compiled(game)
+
+
+def _cache_arrays(d: Decision) -> tuple:
+    from sim.engine.compiled import _cache_arrays as arrays
+
+    return arrays(d.game, d.cache)
+
+
+def _game_arrays(game) -> tuple:
+    return (*game.kernel_spec, game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget,
+            game.baseline)
+
+
+def _candidates(d: Decision) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate of the rows' best response ``(S, m, n)``: effort (``inf`` where none), utility (``-inf``),
+    rank and the true score it reaches, compiled (:func:`sim.kernel_strategies.candidates`) or from
+    :meth:`BatchGame.respond(..., candidates=True) <sim.engine.batch_game.BatchGame.respond>`."""
+    g = d.game
+    S, m = d.rows.shape
+    n = g.shape[1]
+    if _compiled(g):
+        from sim import kernel_strategies
+
+        out = (np.empty((S, m, n)), np.empty((S, m, n)), np.empty((S, m, n), dtype=np.int64), np.empty((S, m, n)))
+        kernel_strategies.candidates(*_game_arrays(g), np.ascontiguousarray(d.evaluated, dtype=float),
+                                     np.ascontiguousarray(d.rows), *_cache_arrays(d), *out)
+        return out
+    response = g.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
+    effort = response.candidate_effort
+    finite = np.isfinite(effort)
+    s_idx = np.broadcast_to(np.arange(S)[:, None, None], effort.shape)[finite]
+    dev = np.broadcast_to(d.rows[:, :, None], effort.shape)[finite]
+    score = np.full(effort.shape, np.nan)
+    score[finite] = g.score[s_idx, dev].score(g.tau[s_idx] + effort[finite])
+    return effort, response.candidate_utility, response.candidate_rank, score
+
+
 def _best(d: Decision, evaluated=None, rows=None, current=None) -> np.ndarray:
     """The exact best response, kept at the current effort where that is already one (:func:`hold_current`)."""
     rows = d.rows if rows is None else rows
@@ -92,10 +135,11 @@ class RankDefender(Strategy):
     name = "rank_defender"
 
     def choose(self, d):
-        response = d.game.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
+        response = d.game.respond(d.evaluated, d.rows, cache=d.cache)
+        effort, _, cand_rank, _ = _candidates(d)
         rank = _row_ranks(d)
-        holds = np.isfinite(response.candidate_effort) & (response.candidate_rank <= rank[:, :, None])
-        least = np.min(np.where(holds, response.candidate_effort, np.inf), axis=2)
+        holds = np.isfinite(effort) & (cand_rank <= rank[:, :, None])
+        least = np.min(np.where(holds, effort, np.inf), axis=2)
         climbs = response.rank < rank
         effort = np.where(climbs & np.isfinite(least), least, response.effort)
         return effort, {}
@@ -103,7 +147,7 @@ class RankDefender(Strategy):
 
 @register
 class PartialAdjustment(Strategy):
-    """``partial_adjustment`` (``lambda`` in ``(0, 1]``): ``x <- (1 - lambda) x + lambda BR(x)``, moving a
+    """``partial_adjustment`` (``lambda`` in ``(0, 1]``): ``x <- x + lambda (BR(x) - x)``, moving a
     fraction ``lambda`` of the way to the best response (partial-adjustment dynamics, e.g. Fudenberg and
     Levine 1998, ch. 1); ``lambda = 1`` is ``best``.  A fixed point of the best response (a pure Nash
     equilibrium) is a fixed point here, and from zero above ``tau*`` (Proposition 4.5) play stays at zero."""
@@ -115,7 +159,9 @@ class PartialAdjustment(Strategy):
 
     def choose(self, d):
         lam = d.params["lambda"]
-        return (1.0 - lam) * d.current + lam * _best(d), {}
+        best = _best(d)
+        # x + lambda (BR - x): exactly x where x is a best response (held); exactly BR where lambda = 1.
+        return np.where(lam == 1.0, best, d.current + lam * (best - d.current)), {}
 
 
 @register
@@ -172,8 +218,17 @@ class FictitiousPlay(Strategy):
         belief = np.where(np.isfinite(decay)[:, :, None], weighted,
                           np.where(np.isfinite(window)[:, :, None], recent, mean))
         effort = np.empty((S, m))
-        for r in range(m):
-            effort[:, r] = _best(d, belief[:, r, :], d.rows[:, r : r + 1], d.current[:, r : r + 1])[:, 0]
+        g = d.game
+        if _compiled(g):
+            from sim import kernel_strategies
+
+            kernel_strategies.best_on_boards(
+                *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(belief), np.ascontiguousarray(d.rows),
+                np.ascontiguousarray(d.current, dtype=float), *_cache_arrays(d), effort,
+            )  # fmt: skip
+        else:
+            for r in range(m):
+                effort[:, r] = _best(d, belief[:, r, :], d.rows[:, r : r + 1], d.current[:, r : r + 1])[:, 0]
         state = {"count": count, "belief": belief, "total": total, "history": history}
         return effort, state
 
@@ -212,16 +267,22 @@ class ExpectedUtility(Strategy):
         sigma = g.noise
         if not np.any(sigma > 0):
             return best, {}
+        from sim import kernel_strategies
+
         S, m = d.rows.shape
         n = d.evaluated.shape[1]
-        response = g.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
-        eff = np.concatenate([response.candidate_effort, d.current[:, :, None]], axis=2)  # (S, m, n + 1)
+        effort, _, _, score = _candidates(d)
+        current_score = g.score[np.repeat(np.arange(S), m), d.rows.ravel()].score(
+            np.repeat(g.tau, m) + d.current.ravel()).reshape(S, m)
+        eff = np.concatenate([effort, d.current[:, :, None]], axis=2)  # (S, m, n + 1)
+        own = np.ascontiguousarray(np.concatenate([score, current_score[:, :, None]], axis=2))
         finite = np.isfinite(eff)
         safe = np.where(finite, eff, 0.0)
-        s_idx = np.broadcast_to(np.arange(S)[:, None, None], eff.shape).ravel()
-        dev = np.broadcast_to(d.rows[:, :, None], eff.shape).ravel()
-        own = g.score[s_idx, dev].score(g.tau[s_idx] + safe.ravel()).reshape(eff.shape)
-        expected = _expected_reward(own, d.evaluated, d.rows, sigma, g.rewards)
+        own = np.where(finite, own, 0.0)
+        expected = np.empty(own.shape)
+        z, w = _hermite(QUADRATURE_NODES)
+        kernel_strategies.expected_reward(own, np.ascontiguousarray(d.evaluated, dtype=float),
+                                          np.ascontiguousarray(d.rows), sigma, g.rewards, z, w, expected)
         gamma = np.take_along_axis(g.gamma, d.rows, axis=1)[:, :, None]
         budget = np.take_along_axis(g.budget, d.rows, axis=1)[:, :, None]
         utility = np.where(finite & (safe <= budget), expected - gamma * g.cost(safe), -np.inf)
@@ -230,36 +291,6 @@ class ExpectedUtility(Strategy):
         least = np.min(np.where(good[:, :, :n], safe[:, :, :n], np.inf), axis=2)
         chosen = np.where(good[:, :, n], d.current, least)
         return np.where(sigma[:, None] > 0, chosen, best), {}
-
-
-def _expected_reward(own, evaluated, rows, sigma, rewards) -> np.ndarray:
-    """``E[r(rank)]`` for own scores ``own`` ``(S, m, c)`` against ``evaluated`` ``(S, n)`` (see
-    :class:`ExpectedUtility`), in blocks of scenarios to bound memory."""
-    from scipy.special import ndtr
-
-    S, m, c = own.shape
-    n = evaluated.shape[1]
-    z, w = _hermite(QUADRATURE_NODES)
-    out = np.empty(own.shape)
-    block = max(1, (1 << 22) // max(1, m * c * n * z.size))
-    safe_sigma = np.where(sigma > 0, sigma, 1.0)
-    for a in range(0, S, block):
-        sl = slice(a, a + block)
-        sg = safe_sigma[sl][:, None, None, None]
-        mine = own[sl][..., None] + sg * z  # (b, m, c, H)
-        diff = (mine[..., None] - evaluated[sl][:, None, None, None, :]) / (sg[..., None] * math.sqrt(2.0))
-        above = 1.0 - ndtr(diff)  # (b, m, c, H, n): P(rival j above)
-        is_self = rows[sl][:, :, None, None, None] == np.arange(n)
-        above = np.where(is_self, 0.0, above)
-        dist = np.zeros((*above.shape[:-1], n))
-        dist[..., 0] = 1.0
-        for j in range(n):  # Poisson-binomial: number of rivals above
-            q = above[..., j : j + 1]
-            shifted = np.concatenate([np.zeros_like(dist[..., :1]), dist[..., :-1]], axis=-1)
-            dist = dist * (1.0 - q) + shifted * q
-        by_node = (dist * rewards[sl][:, None, None, None, :]).sum(axis=-1)  # (b, m, c, H)
-        out[sl] = (by_node * w).sum(axis=-1)
-    return out
 
 
 @register
@@ -285,27 +316,14 @@ class Hedge(Strategy):
         return {"payoff": np.zeros((S, n, n))}
 
     def choose(self, d):
-        response = d.game.respond(d.evaluated, d.rows, candidates=True, cache=d.cache)
-        ce, cu, cr = response.candidate_effort, response.candidate_utility, response.candidate_rank
-        n = ce.shape[2]
-        reachable = np.isfinite(ce)
-        arm_effort = np.empty(ce.shape)
-        arm_utility = np.empty(ce.shape)
-        arm_ok = np.empty(ce.shape, dtype=bool)
-        for k in range(n):
-            ok = reachable & (cr <= k + 1)
-            col = np.argmin(np.where(ok, ce, np.inf), axis=2)[:, :, None]
-            arm_ok[:, :, k] = ok.any(axis=2)
-            arm_effort[:, :, k] = np.take_along_axis(ce, col, axis=2)[:, :, 0]
-            arm_utility[:, :, k] = np.take_along_axis(cu, col, axis=2)[:, :, 0]
-        worst = np.min(np.where(arm_ok, arm_utility, np.inf), axis=2, keepdims=True)
-        payoff = d.state["payoff"] + np.where(arm_ok, arm_utility, worst)
-        eta = d.params["eta"][:, :, None]
-        top = np.max(np.where(arm_ok, payoff, -np.inf), axis=2, keepdims=True)
-        weight = np.where(arm_ok, np.exp(eta * (payoff - top)), 0.0)
-        cdf = np.cumsum(weight, axis=2)
-        k = np.minimum(np.argmax(cdf > d.uniform[:, :, None] * cdf[:, :, -1:], axis=2), n - 1)[:, :, None]
-        effort = np.take_along_axis(np.where(arm_ok, arm_effort, 0.0), k, axis=2)[:, :, 0]
+        from sim import kernel_strategies
+
+        ce, cu, cr, _ = _candidates(d)
+        payoff = np.array(d.state["payoff"], dtype=float, order="C")
+        effort = np.empty(d.rows.shape)
+        kernel_strategies.hedge_choose(np.ascontiguousarray(ce), np.ascontiguousarray(cu), np.ascontiguousarray(cr),
+                                       payoff, np.ascontiguousarray(d.params["eta"]),
+                                       np.ascontiguousarray(d.uniform, dtype=float), effort)
         return effort, {"payoff": payoff}
 
 

@@ -1,0 +1,228 @@
+"""Compiled kernels of the built-in strategies (:mod:`sim.strategies.builtin`), vectorised over scenarios and rows.
+
+* :func:`candidates`: every candidate of the best response (Definition 3.1) with its utility and rank, the
+  values :meth:`BatchGame.respond(..., candidates=True) <sim.engine.batch_game.BatchGame.respond>` gives for
+  the feasible ones (infeasible: effort ``inf``, utility ``-inf``), for the built-in score and cost families;
+  built from :mod:`sim.kernel_schedules`' board and candidate helpers (the same least efforts, cache and all).
+* :func:`best_on_boards`: the best response, held at the current effort, of each row to a board of its own
+  (``(S, m, n)``: fictitious play's beliefs), the operations of :func:`sim.kernel.respond_active` row by row.
+* :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``), any family.
+* :func:`hedge_choose`: Hedge's arms, payoff update and draw (``hedge``), any family.
+
+Both engines call these for the same scenario, so their trajectories stay identical.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim.kernel import _cost, _level, _rank, _score
+from sim.kernel_schedules import _best_row, _board, _board_entry, _candidate
+
+#: ``P(rival above) = 0.5 erfc(d)`` is taken as exactly 0 for ``d > EU_CUT_HIGH`` (``< 6e-30``) and is exactly 1
+#: in double precision for ``d < EU_CUT_LOW``; such rivals need no quadrature.
+EU_CUT_HIGH = 8.0
+EU_CUT_LOW = -6.5
+
+
+@njit(cache=True, error_model="numpy")
+def candidates(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline,
+    evaluated, rows,
+    c_target, c_effort, c_score, table_width, origin, table, least, least_width, least_row, least_origin,
+    out_effort, out_utility, out_rank, out_score,
+):  # fmt: skip
+    """Candidate ``j`` of developer ``rows[s, r]``: zero effort (``j`` its own column) or the least effort that
+    reaches rival ``j``'s target, into ``out_*[s, r, j]`` with the true score it reaches (effort ``inf``,
+    utility ``-inf``, rank 0, score NaN where there is none: zero effort already reaches it, no finite effort
+    does, or it exceeds the budget)."""
+    S, n = evaluated.shape
+    m = rows.shape[1]
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    for s in range(S):
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat,
+               prio)
+        delta = resolution[s]
+        t = tau[s]
+        for r in range(m):
+            i = rows[s, r]
+            lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+            base = baseline[s, i]
+            g = gamma[s, i]
+            p = prio[i]
+            for j in range(n):
+                out_effort[s, r, j] = np.inf
+                out_utility[s, r, j] = -np.inf
+                out_rank[s, r, j] = 0
+                out_score[s, r, j] = np.nan
+                if j == i:
+                    x, sc = 0.0, base
+                    k = _rank(level, prio, i, _level(base, delta))
+                else:
+                    below = p > prio[j]
+                    target = draw[j] if below else beat[j]
+                    if not (target > base):
+                        continue
+                    target_level = level[j] + (0.0 if below else 1.0)
+                    x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                                       c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+                    if not (np.isfinite(x) and x <= budget[s, i]):
+                        continue
+                    k = _rank(level, prio, i, _level(sc, delta))
+                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+                if np.isfinite(u):
+                    out_effort[s, r, j] = x
+                    out_utility[s, r, j] = u
+                    out_rank[s, r, j] = k
+                    out_score[s, r, j] = sc
+
+
+@njit(cache=True, error_model="numpy")
+def best_on_boards(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    boards, rows, current,
+    c_target, c_effort, c_score, table_width, origin, table, least, least_width, least_row, least_origin,
+    out,
+):  # fmt: skip
+    """The best response of developer ``rows[s, r]`` to the board ``boards[s, r]`` (evaluated scores ``(n,)``),
+    kept at ``current[s, r]`` when that is already one, into ``out[s, r]``: :func:`sim.kernel.respond_active`
+    with ``hold`` for one row and its own board."""
+    S, m, n = boards.shape
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
+    ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    for s in range(S):
+        delta = resolution[s]
+        for j in range(n):
+            prio[j] = priority[s, j]
+        for r in range(m):
+            for j in range(n):
+                _board_entry(s, j, boards[s, r, j], delta, least, least_width, least_row, least_origin, level,
+                             draw, beat)
+            i = rows[s, r]
+            cur = current[s, r]
+            cur_score = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + cur)
+            _, _, nxt = _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks,
+                                  cur, cur_score)
+            out[s, r] = nxt
+
+
+@njit(cache=True, error_model="numpy")
+def expected_reward(own, evaluated, rows, sigma, rewards, nodes, weights, out):
+    """``out[s, r, c] = sum_h weights[h] sum_k P(k rivals above | z_h) r_{k+1}`` for own true score
+    ``own[s, r, c]`` of developer ``rows[s, r]`` against the evaluated board ``evaluated[s]`` with noise
+    ``sigma[s] > 0``: ``P(j above | z) = 0.5 erfc((own + sigma z - e_j) / (2 sigma))``, independent given ``z``,
+    the count Poisson-binomial by the convolution recursion (rivals certain to be above or below, see
+    :data:`EU_CUT_HIGH`, shift the count without quadrature); ``nodes`` ascending."""
+    S, m, c = own.shape
+    n = evaluated.shape[1]
+    H = nodes.size
+    dist = np.empty(n + 1)
+    uncertain = np.empty(n, dtype=np.int64)
+    for s in range(S):
+        sg = sigma[s]
+        if not (sg > 0.0):
+            for r in range(m):
+                for k in range(c):
+                    out[s, r, k] = np.nan
+            continue
+        scale = 2.0 * sg
+        for r in range(m):
+            i = rows[s, r]
+            for k in range(c):
+                x = own[s, r, k]
+                above = 0
+                nu = 0
+                for j in range(n):
+                    if j == i:
+                        continue
+                    e = evaluated[s, j]
+                    if (x + sg * nodes[0] - e) / scale > EU_CUT_HIGH:
+                        continue  # below at every node
+                    if (x + sg * nodes[H - 1] - e) / scale < EU_CUT_LOW:
+                        above += 1  # above at every node
+                        continue
+                    uncertain[nu] = j
+                    nu += 1
+                if nu == 0:
+                    out[s, r, k] = rewards[s, above]
+                    continue
+                total = 0.0
+                for h in range(H):
+                    mine = x + sg * nodes[h]
+                    dist[0] = 1.0
+                    for q in range(1, nu + 1):
+                        dist[q] = 0.0
+                    for q in range(nu):
+                        d = (mine - evaluated[s, uncertain[q]]) / scale
+                        pa = 0.0 if d > EU_CUT_HIGH else 0.5 * math.erfc(d)
+                        for kk in range(q + 1, 0, -1):
+                            dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
+                        dist[0] = dist[0] * (1.0 - pa)
+                    er = 0.0
+                    for q in range(nu + 1):
+                        er += dist[q] * rewards[s, above + q]
+                    total += weights[h] * er
+                out[s, r, k] = total
+
+
+@njit(cache=True, error_model="numpy")
+def hedge_choose(ce, cu, cr, payoff, eta, uniform, out):
+    """Hedge for rows ``(s, r)``: arm ``k`` is the least candidate effort (``ce``, first column on ties) with
+    rank ``cr <= k + 1``; every arm's utility ``cu`` (an unreachable arm: the worst reachable arm's) is added
+    to ``payoff[s, r, k]`` in place; arm ``k`` is drawn with weight ``exp(eta (U_k - max U))`` over the
+    reachable arms, by inverse CDF of ``uniform[s, r]``; its effort into ``out[s, r]``."""
+    S, m, n = ce.shape
+    arm_effort = np.empty(n)
+    arm_utility = np.empty(n)
+    arm_ok = np.empty(n, dtype=np.bool_)
+    for s in range(S):
+        for r in range(m):
+            worst = np.inf
+            for k in range(n):
+                col = -1
+                for j in range(n):
+                    if np.isfinite(ce[s, r, j]) and cr[s, r, j] <= k + 1:
+                        if col < 0 or ce[s, r, j] < ce[s, r, col]:
+                            col = j
+                arm_ok[k] = col >= 0
+                if col >= 0:
+                    arm_effort[k] = ce[s, r, col]
+                    arm_utility[k] = cu[s, r, col]
+                    if arm_utility[k] < worst:
+                        worst = arm_utility[k]
+            top = -np.inf
+            for k in range(n):
+                payoff[s, r, k] += arm_utility[k] if arm_ok[k] else worst
+                if arm_ok[k] and payoff[s, r, k] > top:
+                    top = payoff[s, r, k]
+            total = 0.0
+            for k in range(n):
+                if arm_ok[k]:
+                    total += np.exp(eta[s, r] * (payoff[s, r, k] - top))
+                arm_utility[k] = total  # the cumulative weights, in place
+            threshold = uniform[s, r] * total
+            chosen = -1
+            for k in range(n):
+                if arm_ok[k] and arm_utility[k] > threshold:
+                    chosen = k
+                    break
+            if chosen < 0:  # round-off at the top of the CDF: the last reachable arm
+                for k in range(n):
+                    if arm_ok[k]:
+                        chosen = k
+            out[s, r] = arm_effort[chosen]
