@@ -272,6 +272,9 @@ def parse_tournament(data: dict, *, base_dir=None, name_hint: str = "tournament"
         raise ScenarioError("tournament", type(data).__name__, "must be a table")
     if "base" in data or "axes" in data:
         raise ScenarioError("tournament", source, "is a sweep file, not a tournament file")
+    if "game" not in data and any(k in data for k in ("score", "cost", "reward")):
+        raise ScenarioError("tournament", source, 'is a scenario file, not a tournament file; a tournament names it '
+                            'with [game] scenario = "path/to/it.toml"')
     _check_keys(data, "", TOURNAMENT_KEYS)
     name = data.get("name", name_hint)
     if not isinstance(name, str) or not name.strip() or not name.isprintable():
