@@ -125,9 +125,10 @@ def phase_cells(table: pd.DataFrame, edges=RATIO_EDGES) -> pd.DataFrame:
     ok["bin"] = np.clip(np.searchsorted(edges, ratio, side="right") - 1, 0, len(edges) - 2)
     ok["converged_zero"] = ok["outcome"].astype(str) == "converged_zero"
     ok["predicted"] = ratio >= 1.0
+    ok["ratio"] = ratio
     cells = ok.groupby(["strategy", "bin"], sort=False).agg(
         runs=("converged_zero", "size"), converged_zero_share=("converged_zero", "mean"),
-        predicted_share=("predicted", "mean"), ratio_median=("tau", lambda s: float(np.median(ratio[s.index]))),
+        predicted_share=("predicted", "mean"), ratio_median=("ratio", "median"),
     ).reset_index()  # fmt: skip
     cells["ratio_low"] = edges[cells["bin"]]
     cells["ratio_high"] = edges[cells["bin"] + 1]

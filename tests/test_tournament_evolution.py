@@ -64,7 +64,7 @@ def test_replicator_stays_on_the_simplex(table, data):
     assert (shares[:, raw == 0] == 0).all()
 
 
-@HYP
+@settings(max_examples=25, deadline=None)
 @given(tables(), st.data())
 def test_a_strictly_dominant_strategy_takes_over(table, data):
     """pi(d | c) > pi(j | c) + margin for every composition c and j != d: the share of d tends to 1."""
@@ -75,7 +75,7 @@ def test_a_strictly_dominant_strategy_takes_over(table, data):
     payoff[d] = others.max(axis=0) + 0.1
     dominant = evo.PayoffTable(table.comps, payoff)
     raw = np.array(data.draw(st.lists(st.floats(0.05, 1), min_size=S, max_size=S)))
-    shares = evo.replicator(dominant, raw / raw.sum(), steps=400, selection=1.0)
+    shares = evo.replicator(dominant, raw / raw.sum(), steps=80, selection=6.0)  # odds grow by e^0.6 a step
     assert shares[-1, d] > 1 - 1e-6
     assert np.all(np.diff(shares[:, d]) >= -1e-15)  # its share never falls
 

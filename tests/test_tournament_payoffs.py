@@ -29,6 +29,7 @@ def _spec(S=3, n=3, mode="all", reps=2, seed=5, taus=(0.0, 1.0), caps=None):
     )  # fmt: skip
 
 
+@settings(max_examples=40, deadline=None)  # 2 x 5 x 4 cases
 @given(st.integers(1, 5), st.integers(2, 5), st.sampled_from(["all", "focal"]))
 def test_mixes(S, n, mode):
     out = mixes(S, n, mode)
@@ -57,6 +58,7 @@ def test_plan_is_fixed_up_front_and_reproducible():
     assert all(m.capability == (1.0, 0.5, 0.2) for m in fixed)
 
 
+@settings(max_examples=25, deadline=None)
 @given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(["all", "focal"]), st.integers(1, 3))
 def test_dealing_is_balanced_over_n_repetitions(S, n, mode, rounds_of_n):
     """Over repetitions a multiple of n, each strategy of a mix plays from each developer slot equally often."""
@@ -107,7 +109,7 @@ def _synthetic_frame(spec, payoff, noise_seed=None):
     return pd.DataFrame(rows, columns=list(MATCH_COLUMNS)).astype(MATCH_COLUMNS)
 
 
-@HYP
+@settings(max_examples=15, deadline=None)  # up to 35 mixes of 4 a table, built row by row
 @given(st.integers(2, 4), st.integers(2, 4), st.integers(0, 2**32 - 1))
 def test_payoffs_are_recovered_exactly(S, n, seed):
     spec = _spec(S=S, n=n, reps=1, taus=(0.0,))
