@@ -227,7 +227,7 @@ def plot_ranking(summary: pd.DataFrame, ax=None, title: str | None = None):
     ax.invert_yaxis()
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.set_xlabel("mean utility per round (95% interval)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(conditions))
     if title:
         ax.set_title(title)
     return fig
@@ -239,27 +239,36 @@ def strategies_figure(cells: pd.DataFrame, tournament: pd.DataFrame, labels):
 
     cols = 4
     rows = -(-len(labels) // cols)
+    schemes = list(dict.fromkeys(tournament["scheme"]))
     with style():
-        fig = plt.figure(figsize=(13.0, 2.6 * rows + 4.6), layout="constrained")
-        grid = fig.add_gridspec(rows + 1, cols, height_ratios=[1.0] * rows + [1.9])
-        for k, label in enumerate(labels):
-            ax = fig.add_subplot(grid[k // cols, k % cols])
-            plot_phase_panel(cells[cells["strategy"] == label], ax=ax, title=f"({'a' if k == 0 else ''}) {label}"
-                             if k == 0 else label)
+        fig = plt.figure(figsize=(13.0, 2.6 * rows + 5.2), layout="constrained")
+        top, bottom = fig.subfigures(2, 1, height_ratios=[2.6 * rows, 5.2])
+        axes = top.subplots(rows, cols, squeeze=False)
+        for k, ax in enumerate(axes.flat):
+            if k >= len(labels):
+                ax.set_visible(False)
+                continue
+            label = labels[k]
+            plot_phase_panel(cells[cells["strategy"] == label], ax=ax, title=label)
             if k % cols == 0:
                 ax.set_ylabel("share converged to zero")
-            if k // cols == rows - 1:
+            if k + cols >= len(labels):
                 ax.set_xlabel("τ / τ*")
             if k == 0:
                 ax.legend(fontsize=7.5, loc="upper left")
-        schemes = list(dict.fromkeys(tournament["scheme"]))
-        half = cols // max(len(schemes), 1)
-        for s, scheme in enumerate(schemes):
-            ax = fig.add_subplot(grid[rows, s * half:(s + 1) * half])
+        top.suptitle("(a) does τ* still stabilise play? five developers, all playing the strategy", fontsize=11)
+        for ax, scheme in zip(bottom.subplots(1, len(schemes), squeeze=False).flat, schemes, strict=True):
             plot_ranking(tournament[tournament["scheme"] == scheme], ax=ax,
-                         title=f"({'b' if s == 0 else ''}) tournament, {SCHEME_LABELS.get(scheme, scheme)} rewards"
-                         if s == 0 else f"tournament, {SCHEME_LABELS.get(scheme, scheme)} rewards")
+                         title=f"{SCHEME_LABELS.get(scheme, scheme)} rewards")
+        bottom.suptitle("(b) tournament: three developers, every mix of strategies", fontsize=11)
     return fig
+
+
+def leaders(summary: pd.DataFrame) -> list[str]:
+    """The strategies of ``summary`` (one tau, one scheme) whose 95% interval reaches the best mean utility:
+    the ones the tournament cannot tell apart from the winner."""
+    top = summary["mean_utility"].max()
+    return ranking(summary[summary["utility_high"] >= top])["strategy"].tolist()
 
 
 # --------------------------------------------------------------------------- run
@@ -309,6 +318,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
         for tau, g in part.groupby("tau", sort=True):
             which = "tau0" if tau == 0 else "above_tau_star"
             headline[f"ranking[{scheme}, {which}]"] = " > ".join(ranking(g)["strategy"])
+            headline[f"leaders[{scheme}, {which}]"] = ", ".join(leaders(g))
             headline[f"replicator_winner[{scheme}, {which}]"] = str(g.loc[g["replicator_share"].idxmax(), "strategy"])
     return headline
 

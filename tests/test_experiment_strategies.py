@@ -66,3 +66,9 @@ def test_strategies_are_distinct_and_labelled_as_the_tournament_labels_them():
     assert "hedge(eta=0.1)" in labels and "best" in labels
     assert exp._decoded('{"name": "hedge", "eta": 0.1}') == {"name": "hedge", "eta": 0.1}
     assert exp._decoded('"best"') == "best" and exp._decoded("best") == "best"
+
+
+def test_leaders_are_those_whose_interval_reaches_the_best_mean():
+    summary = pd.DataFrame({"strategy": ["x", "y", "z"], "mean_utility": [0.5, 0.45, 0.2],
+                            "utility_high": [0.55, 0.51, 0.49]})
+    assert exp.leaders(summary) == ["x", "y"]
