@@ -13,6 +13,7 @@ are computed, none copied); the Mesa model runs one scenario at a time.
     python benchmarks/bench_engine.py --quick         # a smaller version
     python benchmarks/bench_engine.py --tiny          # n = 3 only, a few rounds: a smoke test (the tests run it)
     python benchmarks/bench_engine.py --schedule random_order --response logit   # another schedule / response
+    python benchmarks/bench_engine.py --strategies     # each built-in strategy's rate (bench_strategies.py)
 
 With ``--schedule`` or ``--response`` the same scenarios play under that
 schedule (``asynchronous``: revision probability 0.5) and response
@@ -139,6 +140,12 @@ def run_child(engine: str, n: int, count: int, rounds: int, *dynamics) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--strategies" in argv:  # the strategy table: benchmarks/bench_strategies.py, the rest of the arguments its own
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_strategies
+
+        return bench_strategies.main([a for a in argv if a != "--strategies"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 scenarios x 200 rounds (batch), 2 x 50 (Mesa)")
     parser.add_argument(

@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 scenarios x 50 rounds")
     parser.add_argument("--tiny", action="store_true", help="2 scenarios x 3 rounds, n = 3: a smoke test")
     parser.add_argument("--n", type=int, default=10, help="developers (default 10)")
+    parser.add_argument("--size", type=int, nargs=2, metavar=("SCENARIOS", "ROUNDS"), help="another workload")
     parser.add_argument("--noise", type=float, default=1e-3, help="evaluation noise sd (default 1e-3)")
     parser.add_argument("--only", nargs="+", choices=list(STRATEGY_SPECS), help="measure only these")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
@@ -96,12 +97,13 @@ def main(argv=None) -> int:
         label, n, count, rounds, noise = args.child
         print(json.dumps(measure(label, int(n), int(count), int(rounds), float(noise))))
         return 0
-    count, rounds = (2, 3) if args.tiny else (100, 50) if args.quick else (1000, 200)
+    count, rounds = (2, 3) if args.tiny else (100, 50) if args.quick else args.size or (1000, 200)
     n = 3 if args.tiny else args.n
     print(f"n = {n}, {count} scenarios x {rounds} rounds, simultaneous, noise {args.noise:g}; CPU seconds")
     print(f"{'strategy':<28} {'updates/s':>12} {'CPU s':>8} {'/ best':>7}")
     reference = None
-    for label in ["best (dynamics.response)", *[k for k in (args.only or STRATEGY_SPECS) if k != "best (dynamics.response)"]]:
+    reference_label = "best (dynamics.response)"
+    for label in [reference_label, *[k for k in (args.only or STRATEGY_SPECS) if k != reference_label]]:
         row = run_child(label, n, count, rounds, args.noise)
         reference = reference or row["updates_per_second"]
         ratio = row["updates_per_second"] / reference

@@ -27,6 +27,8 @@ from sim.kernel_schedules import _best_row, _board, _board_entry, _candidate
 EU_CUT_HIGH = 8.0
 EU_CUT_LOW = -6.5
 
+SQRT6 = math.sqrt(6.0)
+
 
 @njit(cache=True, error_model="numpy")
 def candidates(
@@ -122,29 +124,50 @@ def best_on_boards(
 
 
 @njit(cache=True, error_model="numpy")
-def expected_reward(own, evaluated, rows, sigma, rewards, nodes, weights, out):
-    """``out[s, r, c] = sum_h weights[h] sum_k P(k rivals above | z_h) r_{k+1}`` for own true score
-    ``own[s, r, c]`` of developer ``rows[s, r]`` against the evaluated board ``evaluated[s]`` with noise
-    ``sigma[s] > 0``: ``P(j above | z) = 0.5 erfc((own + sigma z - e_j) / (2 sigma))``, independent given ``z``,
-    the count Poisson-binomial by the convolution recursion (rivals certain to be above or below, see
-    :data:`EU_CUT_HIGH`, shift the count without quadrature); ``nodes`` ascending."""
+def expected_reward(own, effort, cost, evaluated, rows, sigma, rewards, tolerance, nodes, weights, out):
+    """``out[s, r, c] = sum_h weights[h] sum_k P(k rivals above | z_h) r_{k+1}`` for candidate ``c`` of developer
+    ``rows[s, r]`` (effort ``effort[s, r, c]``, ``inf`` for none; own true score ``own``; cost ``cost``) against
+    the evaluated board ``evaluated[s]`` with noise ``sigma[s] > 0``: ``P(j above | z) = 0.5 erfc((own + sigma z
+    - e_j) / (2 sigma))``, independent given ``z``, the count Poisson-binomial by the convolution recursion
+    (rivals certain to be above or below, see :data:`EU_CUT_HIGH`, shift the count without quadrature; with one
+    uncertain rival the integral is closed: ``P(above) = 0.5 erfc((x - e_j) / (sigma sqrt 6))``); ``nodes``
+    ascending.
+
+    Candidates are taken by increasing effort; one whose best case ``r_1 - cost`` is below the best expected
+    utility so far minus ``tolerance[s]`` can be neither the best nor within the tolerance of it, and gets
+    ``-inf`` (as does a candidate without effort); a repeated effort copies the first's value."""
     S, m, c = own.shape
     n = evaluated.shape[1]
     H = nodes.size
     dist = np.empty(n + 1)
     uncertain = np.empty(n, dtype=np.int64)
+    order = np.empty(c, dtype=np.int64)
     for s in range(S):
         sg = sigma[s]
-        if not (sg > 0.0):
-            for r in range(m):
-                for k in range(c):
-                    out[s, r, k] = np.nan
-            continue
         scale = 2.0 * sg
+        tol = tolerance[s]
         for r in range(m):
             i = rows[s, r]
+            # Candidates by increasing effort (insertion sort, stable).
             for k in range(c):
+                order[k] = k
+                q = k
+                while q > 0 and effort[s, r, order[q - 1]] > effort[s, r, k]:
+                    order[q] = order[q - 1]
+                    q -= 1
+                order[q] = k
+            best = -np.inf
+            for o in range(c):
+                k = order[o]
                 x = own[s, r, k]
+                out[s, r, k] = -np.inf
+                if not np.isfinite(effort[s, r, k]) or not (sg > 0.0):
+                    continue
+                if o > 0 and effort[s, r, order[o - 1]] == effort[s, r, k]:
+                    out[s, r, k] = out[s, r, order[o - 1]]
+                    continue
+                if rewards[s, 0] - cost[s, r, k] < best - tol:
+                    continue
                 above = 0
                 nu = 0
                 for j in range(n):
@@ -159,25 +182,30 @@ def expected_reward(own, evaluated, rows, sigma, rewards, nodes, weights, out):
                     uncertain[nu] = j
                     nu += 1
                 if nu == 0:
-                    out[s, r, k] = rewards[s, above]
-                    continue
-                total = 0.0
-                for h in range(H):
-                    mine = x + sg * nodes[h]
-                    dist[0] = 1.0
-                    for q in range(1, nu + 1):
-                        dist[q] = 0.0
-                    for q in range(nu):
-                        d = (mine - evaluated[s, uncertain[q]]) / scale
-                        pa = 0.0 if d > EU_CUT_HIGH else 0.5 * math.erfc(d)
-                        for kk in range(q + 1, 0, -1):
-                            dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
-                        dist[0] = dist[0] * (1.0 - pa)
-                    er = 0.0
-                    for q in range(nu + 1):
-                        er += dist[q] * rewards[s, above + q]
-                    total += weights[h] * er
+                    total = rewards[s, above]
+                elif nu == 1:  # closed form: the difference of the two evaluations is N(x - e_j, 3 sigma^2)
+                    pa = 0.5 * math.erfc((x - evaluated[s, uncertain[0]]) / (sg * SQRT6))
+                    total = rewards[s, above] * (1.0 - pa) + rewards[s, above + 1] * pa
+                else:
+                    total = 0.0
+                    for h in range(H):
+                        mine = x + sg * nodes[h]
+                        dist[0] = 1.0
+                        for q in range(1, nu + 1):
+                            dist[q] = 0.0
+                        for q in range(nu):
+                            d = (mine - evaluated[s, uncertain[q]]) / scale
+                            pa = 0.0 if d > EU_CUT_HIGH else 0.5 * math.erfc(d)
+                            for kk in range(q + 1, 0, -1):
+                                dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
+                            dist[0] = dist[0] * (1.0 - pa)
+                        er = 0.0
+                        for q in range(nu + 1):
+                            er += dist[q] * rewards[s, above + q]
+                        total += weights[h] * er
                 out[s, r, k] = total
+                if total - cost[s, r, k] > best:
+                    best = total - cost[s, r, k]
 
 
 @njit(cache=True, error_model="numpy")

@@ -13,6 +13,11 @@ a batch of one scenario, and random draws come from the same per-scenario stream
 scenario and seed the model therefore produces exactly the batch engine's
 trajectory, for every schedule (a test says so).
 
+With ``[developers] strategy`` (:mod:`sim.strategies`) each developer's
+:meth:`Developer.respond` asks the run's :class:`sim.strategies.Population`,
+the objects the batch engine steps, for its own row: mixed populations of
+built-in or user strategies give the batch engine's trajectory too.
+
 To try a new behaviour, subclass :class:`Developer` and override
 :meth:`Developer.respond`; pass the class as ``developer_class``.
 :class:`RankDefender` is a small example: a developer that only ever spends

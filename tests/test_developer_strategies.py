@@ -393,3 +393,75 @@ def test_parameter_ranges_are_checked_as_declared():
     for bad in (0.0, 1.0 + 1e-12, math.nan, "0.5"):
         with pytest.raises(ScenarioError):
             p.check(bad, "x")
+
+
+# -- the compiled kernels ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mix", MIXES, ids="-".join)
+def test_the_compiled_kernels_play_the_numpy_paths_bits(race, mix, monkeypatch):
+    from sim import engine
+
+    s = scenario(race, [BUILT_INS[k] for k in mix], schedule="random_order", rounds=5)
+    compiled = run(s).effort
+    monkeypatch.setattr(engine, "COMPILED_SCHEDULES", False)
+    assert np.array_equal(run(s).effort, compiled)
+
+
+def _reference_expected_reward(own, evaluated, i, sigma, rewards, nodes: int = 200) -> float:
+    """The same integral without cuts, closed forms or pruning: Poisson-binomial per node, 200 nodes."""
+    from scipy.special import erfc
+
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / math.sqrt(2.0 * math.pi)
+    rivals = np.delete(evaluated, i)
+    total = 0.0
+    for zh, wh in zip(z, w, strict=True):
+        above = 0.5 * erfc((own + sigma * zh - rivals) / (2.0 * sigma))
+        dist = np.zeros(len(rivals) + 1)
+        dist[0] = 1.0
+        for p in above:
+            dist = dist * (1.0 - p) + np.r_[0.0, dist[:-1]] * p
+        total += wh * float(dist @ rewards)
+    return total
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 6).flatmap(lambda n: st.tuples(
+    st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n), st.integers(0, n - 1), st.floats(0.0, 1.0),
+    st.floats(1e-4, 0.2), st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n))))
+def test_the_expected_reward_is_accurate(case):
+    """Every shortcut of the kernel (cuts, the closed form for one uncertain rival) against plain quadrature."""
+    from sim import kernel_strategies
+    from sim.strategies.builtin import QUADRATURE_NODES, _hermite
+
+    board, i, own, sigma, raw = case
+    n = len(board)
+    rewards = np.sort(np.array(raw))[::-1]
+    evaluated = np.array([board])
+    out = np.empty((1, 1, 1))
+    z, w = _hermite(QUADRATURE_NODES)
+    kernel_strategies.expected_reward(np.array([[[own]]]), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), evaluated,
+                                      np.array([[i]]), np.array([sigma]), rewards[None, :], np.zeros(1), z, w, out)
+    reference = _reference_expected_reward(own, evaluated[0], i, sigma, rewards)
+    assert abs(out[0, 0, 0] - reference) <= 1e-4 * max(1.0, rewards[0]), (out[0, 0, 0], reference, n)
+
+
+def test_bench_strategies_runs_at_a_tiny_size(monkeypatch, capsys):
+    from tests.test_docs_and_tools import bench
+
+    out = bench("bench_strategies", ["--tiny", "--only", "hedge"], monkeypatch, capsys)
+    rows = [line for line in out.splitlines() if line.startswith(("best (dynamics.response)", "hedge"))]
+    assert len(rows) == 2 and all(float(r.split()[-3].replace(",", "")) > 0 for r in rows)
+
+
+def test_the_cli_writes_the_same_trajectory_csv_from_both_engines(tmp_path):
+    path = tmp_path / "mixed.toml"
+    path.write_text(small_race(4, dynamics='schedule = "random_order"').replace(
+        'capability = [1.0, 0.7, 0.4]',
+        'capability = [1.0, 0.7, 0.4]\nstrategy = [{name = "hedge", eta = 2.0}, "expected_utility", '
+        '{name = "fictitious_play", decay = 0.3}]').replace("[leaderboard]", "[leaderboard]\nnoise = 0.01"))
+    for engine in ("batch", "mesa"):
+        done = lbsim("run", path, "--engine", engine, "--out", tmp_path / engine, "--quiet")
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "batch" / "trajectory.csv").read_bytes() == (tmp_path / "mesa" / "trajectory.csv").read_bytes()

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from sim.engine.batch_game import BatchGame
     from sim.engine.cache import CandidateCache
 
-#: What a strategy may observe: the published board of the round, its own true (noise-free) score, the rivals'
-#: past boards (its memory), the evaluation noise level.
+#: What a strategy may observe: the published board of the round, its own true (noise-free) score as distinct
+#: from its evaluated one (every best-response-based rule computes its candidates' scores noise-free; this flag
+#: marks a rule that reasons about the gap), the rivals' past boards (its memory), the evaluation noise level.
 OBSERVATIONS = frozenset({"published_board", "own_true_score", "rival_history", "noise_level"})
 
 

@@ -178,7 +178,8 @@ class FictitiousPlay(Strategy):
     parameters = MappingProxyType({
         "decay": Parameter(0.0, 1.0, None, "weight of the newest board (exponentially weighted history)",
                            open_low=True),
-        "window": Parameter(1.0, 1e6, None, "number of past boards averaged (empirical history)", integer=True),
+        "window": Parameter(1.0, 100.0, None, "number of past boards averaged (empirical history; kept per developer)",
+                            integer=True),
     })  # fmt: skip
 
     @classmethod
@@ -201,22 +202,31 @@ class FictitiousPlay(Strategy):
         S, m = d.rows.shape
         n = d.evaluated.shape[1]
         decay, window = d.params["decay"], d.params["window"]
+        by_decay, by_window = np.isfinite(decay), np.isfinite(window)
         count = d.state["count"] + 1.0
         seen = np.broadcast_to(d.evaluated[:, None, :], (S, m, n))
-        first = (count == 1.0)[:, :, None]
-        weighted = np.where(first, seen, (1.0 - np.nan_to_num(decay)[:, :, None]) * d.state["belief"]
-                            + np.nan_to_num(decay)[:, :, None] * seen)
-        total = d.state["total"] + seen
-        mean = total / count[:, :, None]
-        history = d.state["history"].copy()
-        W = history.shape[2]
-        slot = ((count - 1.0) % W).astype(np.int64)
-        np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
-        age = (slot[:, :, None] - np.arange(W)) % W
-        span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
-        recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
-        belief = np.where(np.isfinite(decay)[:, :, None], weighted,
-                          np.where(np.isfinite(window)[:, :, None], recent, mean))
+        state = {"count": count}
+        belief = np.zeros((S, m, n))
+        if by_decay.any():  # exponentially weighted (the first board as it is)
+            w = np.nan_to_num(decay)[:, :, None]
+            weighted = np.where((count == 1.0)[:, :, None], seen, (1.0 - w) * d.state["belief"] + w * seen)
+            belief = np.where(by_decay[:, :, None], weighted, belief)
+            state["belief"] = weighted
+        if by_window.any():  # the last W boards
+            history = d.state["history"].copy()
+            W = history.shape[2]
+            slot = ((count - 1.0) % W).astype(np.int64)
+            np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
+            age = (slot[:, :, None] - np.arange(W)) % W
+            span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
+            recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
+            belief = np.where(by_window[:, :, None], recent, belief)
+            state["history"] = history
+        every = ~(by_decay | by_window)
+        if every.any():  # all boards seen
+            total = d.state["total"] + seen
+            belief = np.where(every[:, :, None], total / count[:, :, None], belief)
+            state["total"] = total
         effort = np.empty((S, m))
         g = d.game
         if _compiled(g):
@@ -229,17 +239,21 @@ class FictitiousPlay(Strategy):
         else:
             for r in range(m):
                 effort[:, r] = _best(d, belief[:, r, :], d.rows[:, r : r + 1], d.current[:, r : r + 1])[:, 0]
-        state = {"count": count, "belief": belief, "total": total, "history": history}
         return effort, state
 
 
 #: Gauss-Hermite nodes and weights (probabilists', weights summing to 1) over the developer's own noise.
-QUADRATURE_NODES = 32
+QUADRATURE_NODES = 16
+
+_HERMITE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    return z, w / math.sqrt(2.0 * math.pi)
+    """``nodes``-point Gauss-Hermite rule for a standard normal (ascending nodes; weights summing to 1)."""
+    if nodes not in _HERMITE:
+        z, w = np.polynomial.hermite_e.hermegauss(nodes)
+        _HERMITE[nodes] = (z, w / math.sqrt(2.0 * math.pi))
+    return _HERMITE[nodes]
 
 
 @register
@@ -263,10 +277,13 @@ class ExpectedUtility(Strategy):
 
     def choose(self, d):
         g = d.game
-        best = _best(d)
         sigma = g.noise
-        if not np.any(sigma > 0):
-            return best, {}
+        if not np.all(sigma > 0):  # the best response where there is no noise
+            best = _best(d)
+            if not np.any(sigma > 0):
+                return best, {}
+        else:
+            best = np.zeros(d.rows.shape)
         from sim import kernel_strategies
 
         S, m = d.rows.shape
@@ -278,14 +295,16 @@ class ExpectedUtility(Strategy):
         own = np.ascontiguousarray(np.concatenate([score, current_score[:, :, None]], axis=2))
         finite = np.isfinite(eff)
         safe = np.where(finite, eff, 0.0)
-        own = np.where(finite, own, 0.0)
-        expected = np.empty(own.shape)
-        z, w = _hermite(QUADRATURE_NODES)
-        kernel_strategies.expected_reward(own, np.ascontiguousarray(d.evaluated, dtype=float),
-                                          np.ascontiguousarray(d.rows), sigma, g.rewards, z, w, expected)
         gamma = np.take_along_axis(g.gamma, d.rows, axis=1)[:, :, None]
         budget = np.take_along_axis(g.budget, d.rows, axis=1)[:, :, None]
-        utility = np.where(finite & (safe <= budget), expected - gamma * g.cost(safe), -np.inf)
+        cost = gamma * g.cost(safe)
+        eff = np.ascontiguousarray(np.where(finite & (safe <= budget), eff, np.inf))
+        expected = np.empty(own.shape)
+        z, w = _hermite(QUADRATURE_NODES)
+        kernel_strategies.expected_reward(own, eff, np.ascontiguousarray(cost), np.ascontiguousarray(d.evaluated,
+                                          dtype=float), np.ascontiguousarray(d.rows), sigma, g.rewards, g.tolerance,
+                                          z, w, expected)
+        utility = np.where(np.isfinite(eff) & np.isfinite(expected), expected - cost, -np.inf)
         top = utility.max(axis=2, keepdims=True)
         good = utility >= top - g.tolerance[:, None, None]
         least = np.min(np.where(good[:, :, :n], safe[:, :, :n], np.inf), axis=2)

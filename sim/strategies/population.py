@@ -105,12 +105,22 @@ class Population:
         return out
 
 
+def _everyone(rows: np.ndarray, n: int) -> bool:
+    """Whether ``rows`` is every developer in id order, in every scenario (the simultaneous schedule)."""
+    return rows.shape[1] == n and bool(np.all(rows == np.arange(n)))
+
+
 def _gather(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``array[s, rows[s, r], ...]`` ``(S, m, ...)``."""
+    """``array[s, rows[s, r], ...]`` ``(S, m, ...)`` (a copy)."""
+    if _everyone(rows, array.shape[1]):
+        return array.copy()
     return array[np.arange(array.shape[0])[:, None], rows]
 
 
 def _scatter(array: np.ndarray, rows: np.ndarray, where: np.ndarray, value: np.ndarray) -> None:
     """``array[s, rows[s, r], ...] = value[s, r, ...]`` where ``where[s, r]``."""
+    if where.all() and _everyone(rows, array.shape[1]):
+        array[...] = value
+        return
     s, r = np.nonzero(where)
     array[s, rows[s, r]] = value[s, r]
