@@ -41,4 +41,15 @@ for scenario in scenarios[:2]:  # a sweep: batches of several scenarios, theory 
     spec = sweeps.sweep_spec(scenario, {"designer.tau": [0.0, 1.0, 5.0]}, replications=2)
     with tempfile.TemporaryDirectory() as tmp:
         sweeps.sweep(spec, out=Path(tmp) / "out", trajectory_every=1)
+# the strategies' kernels (sim.kernel_strategies): every built-in, a grid and exact scores, with and without noise
+_specs = ["best", "rank_defender", {"name": "fictitious_play", "window": 2}, {"name": "fictitious_play", "decay": 0.5},
+          "expected_utility", {"name": "hedge", "eta": 1.0}, {"name": "logit", "temperature": 0.1}]
+for scenario in scenarios[:2]:
+    for noise in (0.0, 0.01):
+        board = dataclasses.replace(scenario.leaderboard, noise=noise)
+        for spec in _specs:
+            developers = dataclasses.replace(scenario.developers, strategy=(spec,) * scenario.n)
+            played = variant(dataclasses.replace(scenario, developers=developers, leaderboard=board))
+            run(played, rounds=2)
+            run_mesa(played, rounds=1, max_rounds=1)
 print(f"numba kernels compiled (or loaded from the cache) in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -8,6 +8,7 @@
   (``(S, m, n)``: fictitious play's beliefs), the operations of :func:`sim.kernel.respond_active` row by row.
 * :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``), any family.
 * :func:`hedge_choose`: Hedge's arms, payoff update and draw (``hedge``), any family.
+* :func:`window_belief`: fictitious play's mean of the last ``W`` boards, any family.
 
 Both engines call these for the same scenario, so their trajectories stay identical.
 """
@@ -133,8 +134,9 @@ def expected_reward(own, effort, cost, evaluated, rows, sigma, rewards, toleranc
     uncertain rival the integral is closed: ``P(above) = 0.5 erfc((x - e_j) / (sigma sqrt 6))``); ``nodes``
     ascending.
 
-    Candidates are taken by increasing effort; one whose best case ``r_1 - cost`` is below the best expected
-    utility so far minus ``tolerance[s]`` can be neither the best nor within the tolerance of it, and gets
+    Candidates are taken by increasing effort; one whose best case (``r_1 - cost``, then ``r_{a+1} - cost`` with
+    ``a`` the rivals certainly above) is below the best expected utility so far minus ``tolerance[s]`` can be
+    neither the best nor within the tolerance of it, and gets
     ``-inf`` (as does a candidate without effort); a repeated effort copies the first's value."""
     S, m, c = own.shape
     n = evaluated.shape[1]
@@ -181,6 +183,8 @@ def expected_reward(own, effort, cost, evaluated, rows, sigma, rewards, toleranc
                         continue
                     uncertain[nu] = j
                     nu += 1
+                if rewards[s, above] - cost[s, r, k] < best - tol:
+                    continue  # even the best rank it can get (every uncertain rival below) does not pay
                 if nu == 0:
                     total = rewards[s, above]
                 elif nu == 1:  # closed form: the difference of the two evaluations is N(x - e_j, 3 sigma^2)
@@ -218,15 +222,25 @@ def hedge_choose(ce, cu, cr, payoff, eta, uniform, out):
     arm_effort = np.empty(n)
     arm_utility = np.empty(n)
     arm_ok = np.empty(n, dtype=np.bool_)
+    by_rank = np.empty(n, dtype=np.int64)
     for s in range(S):
         for r in range(m):
-            worst = np.inf
+            # The least effort (first column on ties) at each rank, then arm k: the least at ranks 1..k+1.
             for k in range(n):
-                col = -1
-                for j in range(n):
-                    if np.isfinite(ce[s, r, j]) and cr[s, r, j] <= k + 1:
-                        if col < 0 or ce[s, r, j] < ce[s, r, col]:
-                            col = j
+                by_rank[k] = -1
+            for j in range(n):
+                if np.isfinite(ce[s, r, j]):
+                    q = cr[s, r, j] - 1
+                    if by_rank[q] < 0 or ce[s, r, j] < ce[s, r, by_rank[q]] or (
+                        ce[s, r, j] == ce[s, r, by_rank[q]] and j < by_rank[q]
+                    ):
+                        by_rank[q] = j
+            worst = np.inf
+            col = -1
+            for k in range(n):
+                c = by_rank[k]
+                if c >= 0 and (col < 0 or ce[s, r, c] < ce[s, r, col] or (ce[s, r, c] == ce[s, r, col] and c < col)):
+                    col = c
                 arm_ok[k] = col >= 0
                 if col >= 0:
                     arm_effort[k] = ce[s, r, col]
@@ -254,3 +268,24 @@ def hedge_choose(ce, cu, cr, payoff, eta, uniform, out):
                     if arm_ok[k]:
                         chosen = k
             out[s, r] = arm_effort[chosen]
+
+
+@njit(cache=True, error_model="numpy")
+def window_belief(history, count, seen, window, out):
+    """Fictitious play's window: board ``seen[s]`` stored in ``history[s, r]`` (a ring of ``W`` boards, slot
+    ``(count - 1) mod W``; ``count[s, r]`` boards seen, this one included), and ``out[s, r]`` the mean of the last
+    ``min(count, window[s, r])`` boards, summed newest first."""
+    S, m, W, n = history.shape
+    for s in range(S):
+        for r in range(m):
+            c = count[s, r]
+            slot = int((c - 1.0) % W)
+            for j in range(n):
+                history[s, r, slot, j] = seen[s, j]
+            span = min(c, window[s, r]) if window[s, r] == window[s, r] else 1.0
+            k = int(span)
+            for j in range(n):
+                total = 0.0
+                for a in range(k):
+                    total += history[s, r, (slot - a) % W, j]
+                out[s, r, j] = total / span

@@ -66,7 +66,8 @@ class Decision:
     ``current`` ``(S, m)``: the rows' current efforts; ``uniform`` ``(S, m)``: draws of the ``"choice"`` stream
     (``None`` for a population without a stochastic strategy); ``params``: name -> ``(S, m)`` float (``nan``
     where a parameter without default is absent); ``state``: name -> ``(S, m, ...)`` the rows' state
-    (:meth:`Strategy.init_state`); ``cache``: the run's :class:`~sim.engine.cache.CandidateCache`.
+    (:meth:`Strategy.init_state`; a copy: a strategy may update it in place and return it);
+    ``cache``: the run's :class:`~sim.engine.cache.CandidateCache`.
     """
 
     game: BatchGame

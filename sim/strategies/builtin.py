@@ -135,14 +135,17 @@ class RankDefender(Strategy):
     name = "rank_defender"
 
     def choose(self, d):
-        response = d.game.respond(d.evaluated, d.rows, cache=d.cache)
-        effort, _, cand_rank, _ = _candidates(d)
+        effort, utility, cand_rank, _ = _candidates(d)
+        # The best response from its candidates: the smallest effort within the tolerance of the best utility.
+        good = utility >= utility.max(axis=2, keepdims=True) - d.game.tolerance[:, None, None]
+        best = np.min(np.where(good, effort, np.inf), axis=2)
+        col = np.argmax(good & (effort == best[:, :, None]), axis=2)[:, :, None]
+        best_rank = np.take_along_axis(cand_rank, col, axis=2)[:, :, 0]
         rank = _row_ranks(d)
         holds = np.isfinite(effort) & (cand_rank <= rank[:, :, None])
         least = np.min(np.where(holds, effort, np.inf), axis=2)
-        climbs = response.rank < rank
-        effort = np.where(climbs & np.isfinite(least), least, response.effort)
-        return effort, {}
+        climbs = best_rank < rank
+        return np.where(climbs & np.isfinite(least), least, best), {}
 
 
 @register
@@ -213,13 +216,12 @@ class FictitiousPlay(Strategy):
             belief = np.where(by_decay[:, :, None], weighted, belief)
             state["belief"] = weighted
         if by_window.any():  # the last W boards
-            history = d.state["history"].copy()
-            W = history.shape[2]
-            slot = ((count - 1.0) % W).astype(np.int64)
-            np.put_along_axis(history, slot[:, :, None, None], seen[:, :, None, :], axis=2)
-            age = (slot[:, :, None] - np.arange(W)) % W
-            span = np.minimum(count, np.nan_to_num(window, nan=1.0))[:, :, None]
-            recent = np.where((age < span)[..., None], history, 0.0).sum(axis=2) / span
+            from sim import kernel_strategies
+
+            history = np.ascontiguousarray(d.state["history"])  # the rows' copy (Decision.state), updated in place
+            recent = np.empty((S, m, n))
+            kernel_strategies.window_belief(history, np.ascontiguousarray(count), np.ascontiguousarray(d.evaluated),
+                                            np.ascontiguousarray(window), recent)
             belief = np.where(by_window[:, :, None], recent, belief)
             state["history"] = history
         every = ~(by_decay | by_window)
@@ -338,7 +340,7 @@ class Hedge(Strategy):
         from sim import kernel_strategies
 
         ce, cu, cr, _ = _candidates(d)
-        payoff = np.array(d.state["payoff"], dtype=float, order="C")
+        payoff = np.ascontiguousarray(d.state["payoff"], dtype=float)  # the rows' copy, updated in place
         effort = np.empty(d.rows.shape)
         kernel_strategies.hedge_choose(np.ascontiguousarray(ce), np.ascontiguousarray(cu), np.ascontiguousarray(cr),
                                        payoff, np.ascontiguousarray(d.params["eta"]),
