@@ -199,11 +199,12 @@ def test_deterministic_strategies_ignore_the_seed_and_stochastic_ones_use_it():
     base = tomllib.loads(small_race(6))  # no noise, capability ties, zero start: only strategies could draw
     for key, spec in {**BUILT_INS, "logit": {"name": "logit", "temperature": 1.0}}.items():  # a warm logit
         cls = make_strategy(spec)
-        runs = [run(scenario(base, spec, seed=seed)).trajectory() for seed in (1, 2, 3)]
+        runs = [run(scenario(base, spec, seed=seed, rounds=4)).trajectory() for seed in (1, 2)]
         if not cls.stochastic:
-            assert same_frames(runs[0], runs[1]) and same_frames(runs[0], runs[2]), key
+            assert same_frames(runs[0], runs[1]), key
         else:
-            assert not (same_frames(runs[0], runs[1]) and same_frames(runs[0], runs[2])), key
+            third = run(scenario(base, spec, seed=3, rounds=4)).trajectory()
+            assert not (same_frames(runs[0], runs[1]) and same_frames(runs[0], third)), key
 
 
 def _boards(race, rounds: int = 4) -> tuple:
@@ -415,15 +416,13 @@ def _reference_expected_reward(own, evaluated, i, sigma, rewards, nodes: int = 2
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / math.sqrt(2.0 * math.pi)
     rivals = np.delete(evaluated, i)
-    total = 0.0
-    for zh, wh in zip(z, w, strict=True):
-        above = 0.5 * erfc((own + sigma * zh - rivals) / (2.0 * sigma))
-        dist = np.zeros(len(rivals) + 1)
-        dist[0] = 1.0
-        for p in above:
-            dist = dist * (1.0 - p) + np.r_[0.0, dist[:-1]] * p
-        total += wh * float(dist @ rewards)
-    return total
+    above = 0.5 * erfc((own + sigma * z[:, None] - rivals[None, :]) / (2.0 * sigma))  # (nodes, rivals)
+    dist = np.zeros((nodes, len(rivals) + 1))
+    dist[:, 0] = 1.0
+    for j in range(len(rivals)):
+        p = above[:, j : j + 1]
+        dist = dist * (1.0 - p) + np.pad(dist[:, :-1], ((0, 0), (1, 0))) * p
+    return float(w @ (dist @ rewards))
 
 
 @settings(max_examples=30, deadline=None)
