@@ -38,6 +38,7 @@ EXPERIMENTS: tuple[str, ...] = (
     "real_leaderboard",
     "calibration",
     "designer",
+    "strategies",
 )
 
 

@@ -64,6 +64,7 @@ COMMANDS = (
     "sim.cli.plot",
     "sim.cli.reproduce",
     "sim.design.cli",
+    "sim.tournament.cli",
 )
 
 
