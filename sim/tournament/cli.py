@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def _out_dir(args, name: str) -> Path:
-    from sim.cli import _safe_name
+    from sim.cli.common import _safe_name
 
     if args.out is not None and not args.out.strip():
         raise ScenarioError("--out", args.out, "needs a directory name")

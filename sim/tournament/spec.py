@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.scenario import _check_keys, _integer, _kind, _number, _number_list, _table
+from sim.scenario.values import _check_keys, _integer, _kind, _number, _number_list, _table
 
 TOURNAMENT_KEYS = ("name", "seed", "developers", "repetitions", "mixes", "strategies", "capabilities", "game",
                    "evolution")
