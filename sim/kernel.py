@@ -274,6 +274,133 @@ def _prefetch_rival(s, j, n, evaluated, resolution, c_target, c_effort, c_score,
             _prefetch_range(table, row + low * 2 * n, row + (high + 1) * 2 * n - 1)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio):
+    """Scenario ``s``'s board as :func:`sim.kernel.respond_active` reads it: published levels, the least scores
+    drawing level with (``draw``) and overtaking (``beat``) each developer, and the tie priorities."""
+    delta = resolution[s]
+    for j in range(evaluated.shape[1]):
+        prio[j] = priority[s, j]
+        _board_entry(s, j, evaluated[s, j], delta, least, least_width, least_row, least_origin, level, draw, beat)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _board_entry(s, j, value, delta, least, least_width, least_row, least_origin, level, draw, beat):
+    """Developer ``j``'s entry of the board at evaluated score ``value``."""
+    level[j] = _level(value, delta)
+    if delta > 0.0:
+        lrow, lorigin = least_row[s], least_origin[s]
+        draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
+        beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
+    else:
+        draw[j] = value
+        beat[j] = np.nextafter(value, np.inf)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+               c_target, c_effort, c_score, table_width, origin, table):  # fmt: skip
+    """``(x, score)``: the least effort for developer ``i`` of scenario ``s`` to reach rival ``j``'s target
+    (:func:`least_effort`) and the score it reaches.  Remembered per level in the level table, else (exact
+    scores, or a level outside the table) for the rival's last target; searched for when not remembered."""
+    slot = -1
+    if table_width > 0 and delta > 0.0:
+        off = target_level - origin[s]
+        if off >= 0.0 and off < table_width:
+            slot = int(off)
+    if slot >= 0:
+        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
+        if x == 0.0:  # not computed yet
+            x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+            table[s, slot, i, 0] = x
+            table[s, slot, i, 1] = sc
+    elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
+        x, sc = c_effort[s, i, j], c_score[s, i, j]
+    else:
+        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
+        c_target[s, i, j] = target
+        c_effort[s, i, j] = x
+        c_score[s, i, j] = sc
+    return x, sc
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks):
+    """Developer ``i``'s exact best response on scenario ``s``'s board: ``(effort, score, utility, rank)``.
+
+    The board: published ``level``, the least scores drawing level with (``draw``) and overtaking
+    (``beat``) each rival, and the tie priorities ``prio``.  Candidates (as :func:`sim.game.best_responses`,
+    Proposition 4.5's just-overtake efforts): zero effort, and for each rival ``j`` whose target
+    ``T_j`` (``draw[j]`` when ``i`` wins ties with ``j``, else ``beat[j]``) lies above ``i``'s zero-effort
+    score and not above its reach (:meth:`sim.engine.BatchGame.reach`: higher targets never pay), the
+    least effort reaching ``T_j`` (:func:`_candidate`).  With utilities ``u = r_k - gamma_i c(x)``, the
+    smallest effort whose utility is within the scenario's tolerance of the best is chosen (zero effort
+    first).  ``spec``, ``costs``, ``game`` and ``cache`` are tuples of the kernels' arguments
+    (``game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)``); ``rival``, ``xs``,
+    ``ss``, ``us``, ``ks`` are work buffers of ``n`` entries (``rival``: ``n + 1``).
+    """
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
+    n = level.size
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    tol = tolerance[s]
+    # The zero-effort candidate.
+    best_rank = _rank(level, prio, i, _level(base, delta))
+    best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+    best_x, best_s = 0.0, base
+    count = 0
+    top = best_u
+    # The rivals worth a candidate, gathered without branching (which rivals pass is unpredictable):
+    # skip a target that zero effort reaches, or that can never pay (above the reach).
+    p = prio[i]
+    hi = reach[s, i]
+    viable = 0
+    for j in range(n):
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        rival[viable] = j
+        viable += (j != i) & (target > base) & (not (target > hi))
+    for v in range(viable):
+        j = rival[v]
+        below = p > prio[j]
+        target = draw[j] if below else beat[j]
+        target_level = level[j] + (0.0 if below else 1.0)
+        x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                           c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+        if not np.isfinite(x) or x > budget[s, i]:
+            continue
+        k = _rank(level, prio, i, _level(sc, delta))
+        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        xs[count], ss[count], us[count], ks[count] = x, sc, u, k
+        count += 1
+        if u > top:
+            top = u
+    # Smallest effort among utilities within the tolerance of the best (zero effort first).
+    if not (best_u >= top - tol):
+        best_x = np.inf
+    for c in range(count):
+        if us[c] >= top - tol and xs[c] < best_x:
+            best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+    return best_x, best_s, best_u, best_rank
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _holds(costs, game, s, i, level, prio, cur, cur_score, best_u):
+    """Whether developer ``i``'s current effort ``cur`` (true score ``cur_score``) is already a best response:
+    its utility on the board within the tolerance of the best utility ``best_u`` (:func:`sim.engine.hold_current`)."""
+    cost_kind, cost_scale, cost_param = costs
+    _, resolution, rewards, gamma, _, _, _, tolerance = game
+    k = _rank(level, prio, i, _level(cur_score, resolution[s]))
+    u = rewards[s, k - 1] - gamma[s, i] * _cost(cost_kind, cost_scale, cost_param, cur)
+    return u >= best_u - tolerance[s]
+
+
 @njit(cache=True, error_model="numpy")
 def respond(
     family, p_lower, p_upper, p_a, p_b, unit,
@@ -338,6 +465,10 @@ def respond_active(
     us = np.empty(n)
     ks = np.empty(n, dtype=np.int64)
     rival = np.empty(n + 1, dtype=np.int64)
+    spec = (family, p_lower, p_upper, p_a, p_b, unit)
+    costs = (cost_kind, cost_scale, cost_param)
+    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
+    cache = (c_target, c_effort, c_score, table_width, origin, table)
     following = 0
     for s in range(S):
         if not active[s]:
@@ -346,85 +477,18 @@ def respond_active(
         following = following if following > s else s + 1
         while following < S and not active[following]:
             following += 1
-        delta = resolution[s]
-        for j in range(n):
-            prio[j] = priority[s, j]
-            level[j] = _level(evaluated[s, j], delta)
-            if delta > 0.0:
-                lrow, lorigin = least_row[s], least_origin[s]
-                draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
-                beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
-            else:
-                draw[j] = evaluated[s, j]
-                beat[j] = np.nextafter(evaluated[s, j], np.inf)
-        tol = tolerance[s]
-        t = tau[s]
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
         for r in range(m):
             # A share of the next scenario's prefetches with each row, so that they overlap the work (all at
             # once, they would wait for each other): its candidate cache and level-table rows, rival by rival.
             if following < S:
                 for j in range(r * n // m, (r + 1) * n // m):
-                    _prefetch_rival(following, j, n, evaluated, resolution, c_target, c_effort, c_score,
-                                    table_width, origin, table)
+                    _prefetch_rival(
+                        following, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table
+                    )
             i = rows[s, r]
-            lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
-            base = baseline[s, i]
-            g = gamma[s, i]
-            # The zero-effort candidate.
-            best_rank = _rank(level, prio, i, _level(base, delta))
-            best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
-            best_x, best_s = 0.0, base
-            count = 0
-            top = best_u
-            # The rivals worth a candidate, gathered without branching (which rivals pass is unpredictable):
-            # skip a target that zero effort reaches, or that can never pay (above the reach).
-            p = prio[i]
-            hi = reach[s, i]
-            viable = 0
-            for j in range(n):
-                below = p > prio[j]
-                target = draw[j] if below else beat[j]
-                rival[viable] = j
-                viable += (j != i) & (target > base) & (not (target > hi))
-            for v in range(viable):
-                j = rival[v]
-                below = p > prio[j]
-                target = draw[j] if below else beat[j]
-                target_level = level[j] + (0.0 if below else 1.0)
-                # The least effort: remembered per level in the level table, else (exact scores, or a level
-                # outside the table) for the rival's last target; searched for when not remembered.
-                slot = -1
-                if table_width > 0 and delta > 0.0:
-                    off = target_level - origin[s]
-                    if off >= 0.0 and off < table_width:
-                        slot = int(off)
-                if slot >= 0:
-                    x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
-                    if x == 0.0:  # not computed yet
-                        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                        table[s, slot, i, 0] = x
-                        table[s, slot, i, 1] = sc
-                elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
-                    x, sc = c_effort[s, i, j], c_score[s, i, j]
-                else:
-                    x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-                    c_target[s, i, j] = target
-                    c_effort[s, i, j] = x
-                    c_score[s, i, j] = sc
-                if not np.isfinite(x) or x > budget[s, i]:
-                    continue
-                k = _rank(level, prio, i, _level(sc, delta))
-                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
-                xs[count], ss[count], us[count], ks[count] = x, sc, u, k
-                count += 1
-                if u > top:
-                    top = u
-            # Smallest effort among utilities within the tolerance of the best (zero effort first).
-            if not (best_u >= top - tol):
-                best_x = np.inf
-            for c in range(count):
-                if us[c] >= top - tol and xs[c] < best_x:
-                    best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+            best_x, best_s, best_u, best_rank = _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio,
+                                                          rival, xs, ss, us, ks)  # fmt: skip
             out_effort[s, r] = best_x
             out_score[s, r] = best_s
             out_rank[s, r] = best_rank
@@ -432,10 +496,9 @@ def respond_active(
             nxt = best_x
             if hold and current[s, r] != best_x:  # (when equal, holding and moving are the same)
                 cur = current[s, r]
-                sc = current_score[s, r] if scored else _score(family, lo, up, a, b, unit, t + cur)
-                k = _rank(level, prio, i, _level(sc, delta))
-                u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
-                if u >= best_u - tol:
+                sc = current_score[s, r] if scored else _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i],
+                                                               p_b[s, i], unit, tau[s] + cur)  # fmt: skip
+                if _holds(costs, game, s, i, level, prio, cur, sc, best_u):
                     nxt = cur
             out_next[s, r] = nxt
 
@@ -644,8 +707,27 @@ def recurrence_replay(bits, score, t, history, score_history, start, period):
 
 
 @njit(cache=True, error_model="numpy")
-def record_round(t, k, effort, score, published, rank, cell, multiplier, salt, offset, seed, max_quantum,
-                 with_keys, keys, store, out_effort, out_score, out_published, out_rank):
+def record_round(
+    t,
+    k,
+    effort,
+    score,
+    published,
+    rank,
+    cell,
+    multiplier,
+    salt,
+    offset,
+    seed,
+    max_quantum,
+    with_keys,
+    keys,
+    store,
+    out_effort,
+    out_score,
+    out_published,
+    out_rank,
+):
     """One round into the recorder: row ``k`` of the ring buffers (``out_*[k]``, each ``(W, S, n)``, a view
     of any layout) when ``store``, and, ``with_keys``, ``keys[t]`` (``keys`` is ``(rounds + 1, S)``).
 
