@@ -390,6 +390,149 @@ def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs
     return best_x, best_s, best_u, best_rank
 
 
+#: Leaderboards of at least this many developers take :func:`_best_row_sorted` (a sorted board) instead of
+#: :func:`_best_row` (a count over every rival per candidate, faster on small boards).
+SORTED_BOARD_MIN_N = 24
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_board(level, draw, beat, prio, order, key_level, key_prio):
+    """Sort the board ascending by ``(level, priority)`` into ``order`` (developer at each position) and the
+    keys ``key_level``, ``key_prio`` at each position; ``False`` (nothing sorted) if some level or target is
+    NaN (the order of the targets along the board, which :func:`_best_row_sorted` relies on, needs numbers)."""
+    n = level.size
+    for j in range(n):
+        if np.isnan(level[j]) or np.isnan(draw[j]) or np.isnan(beat[j]):
+            return False
+    by_prio = np.argsort(prio, kind="mergesort")
+    lv = np.empty(n)
+    for k in range(n):
+        lv[k] = level[by_prio[k]]
+    by_level = np.argsort(lv, kind="mergesort")  # stable: ties keep the priority order
+    for k in range(n):
+        j = by_prio[by_level[k]]
+        order[k] = j
+        key_level[k] = level[j]
+        key_prio[k] = prio[j]
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _not_above(key_level, key_prio, k, cand_level, p):
+    """Whether the entry at sorted position ``k`` is not ranked above a developer of priority ``p`` at
+    published level ``cand_level``."""
+    lk = key_level[k]
+    return lk < cand_level or (lk == cand_level and not (key_prio[k] > p))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _rank_sorted(key_level, key_prio, own_level, p, cand_level, start):
+    """:func:`_rank` on the sorted board: ``1 +`` the entries ranked above ``(cand_level, p)`` (a suffix of
+    the ascending order, found from position ``start``, at or below where the suffix begins), less the
+    developer's own entry (``own_level``)."""
+    n = key_level.size
+    lo = start
+    # A few steps up from the hint (a candidate usually lands on its target level), then bisection.
+    steps = 0
+    while lo < n and steps < 4 and _not_above(key_level, key_prio, lo, cand_level, p):
+        lo += 1
+        steps += 1
+    if steps == 4:
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if _not_above(key_level, key_prio, mid, cand_level, p):
+                lo = mid + 1
+            else:
+                hi = mid
+    return 1 + (n - lo) - (1 if own_level > cand_level else 0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sorted_target(k, order, key_level, key_prio, draw, beat, p):
+    """Target and target level of the rival at sorted position ``k`` for a developer of priority ``p``:
+    drawing level with it when ``p`` wins the tie, else overtaking it; non-decreasing in ``k``."""
+    j = order[k]
+    if p > key_prio[k]:
+        return draw[j], key_level[k]
+    return beat[j], key_level[k] + 1.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _first_above(order, key_level, key_prio, draw, beat, p, bound, lo):
+    """The first sorted position ``k >= lo`` whose target (:func:`_sorted_target`) is above ``bound`` (``n``
+    if none; never for a NaN ``bound``): the targets are non-decreasing along the sorted board."""
+    hi = key_level.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        target, _ = _sorted_target(mid, order, key_level, key_prio, draw, beat, p)
+        if target > bound:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _best_row_sorted(spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, xs, ss,
+                     us, ks):  # fmt: skip
+    """:func:`_best_row` on a board sorted by :func:`_sort_board`: the same candidates, utilities and choice,
+    so the same bits, found without visiting every rival.
+
+    Along the board sorted ascending by ``(level, priority)`` the targets ``T_j`` are non-decreasing, so
+    the rivals worth a candidate (``baseline_i < T_j <= reach_i``, Proposition 4.5's just-overtake efforts
+    of the rivals scoring above ``i``'s zero-effort score and within its reach) are one run of positions,
+    found by bisection; rivals with the same target (adjacent) give the same candidate, evaluated once (a
+    least effort is a function of the target, and the rank and utility of the effort); and a candidate's
+    rank is found by a search starting at its rival's position (ranks change little), not a count over
+    every rival.
+    """
+    family, p_lower, p_upper, p_a, p_b, unit = spec
+    cost_kind, cost_scale, cost_param = costs
+    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance = game
+    c_target, c_effort, c_score, table_width, origin, table = cache
+    delta = resolution[s]
+    t = tau[s]
+    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+    base = baseline[s, i]
+    g = gamma[s, i]
+    tol = tolerance[s]
+    p = prio[i]
+    own = level[i]
+    best_rank = _rank_sorted(key_level, key_prio, own, p, _level(base, delta), 0)
+    best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+    best_x, best_s = 0.0, base
+    count = 0
+    top = best_u
+    first = _first_above(order, key_level, key_prio, draw, beat, p, base, 0)
+    last = _first_above(order, key_level, key_prio, draw, beat, p, reach[s, i], first)
+    previous = np.nan
+    for k in range(first, last):
+        j = order[k]
+        if j == i:
+            continue
+        target, target_level = _sorted_target(k, order, key_level, key_prio, draw, beat, p)
+        if target == previous:  # the same candidate as the rival before
+            continue
+        previous = target
+        x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                           c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+        if not np.isfinite(x) or x > budget[s, i]:
+            continue
+        kk = _rank_sorted(key_level, key_prio, own, p, _level(sc, delta), k + 1)
+        u = rewards[s, kk - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+        xs[count], ss[count], us[count], ks[count] = x, sc, u, kk
+        count += 1
+        if u > top:
+            top = u
+    if not (best_u >= top - tol):
+        best_x = np.inf
+    for c in range(count):
+        if us[c] >= top - tol and xs[c] < best_x:
+            best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
+    return best_x, best_s, best_u, best_rank
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _holds(costs, game, s, i, level, prio, cur, cur_score, best_u):
     """Whether developer ``i``'s current effort ``cur`` (true score ``cur_score``) is already a best response:
@@ -469,6 +612,9 @@ def respond_active(
     costs = (cost_kind, cost_scale, cost_param)
     game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
     cache = (c_target, c_effort, c_score, table_width, origin, table)
+    order = np.empty(n, dtype=np.int64)
+    key_level = np.empty(n)
+    key_prio = np.empty(n, dtype=priority.dtype)
     following = 0
     for s in range(S):
         if not active[s]:
@@ -478,6 +624,7 @@ def respond_active(
         while following < S and not active[following]:
             following += 1
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
+        sorted_board = n >= SORTED_BOARD_MIN_N and _sort_board(level, draw, beat, prio, order, key_level, key_prio)
         for r in range(m):
             # A share of the next scenario's prefetches with each row, so that they overlap the work (all at
             # once, they would wait for each other): its candidate cache and level-table rows, rival by rival.
@@ -487,8 +634,14 @@ def respond_active(
                         following, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table
                     )
             i = rows[s, r]
-            best_x, best_s, best_u, best_rank = _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio,
-                                                          rival, xs, ss, us, ks)  # fmt: skip
+            if sorted_board:
+                best_x, best_s, best_u, best_rank = _best_row_sorted(
+                    spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, xs, ss, us, ks
+                )
+            else:
+                best_x, best_s, best_u, best_rank = _best_row(
+                    spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks
+                )
             out_effort[s, r] = best_x
             out_score[s, r] = best_s
             out_rank[s, r] = best_rank
