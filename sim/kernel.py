@@ -390,6 +390,8 @@ def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs
     return best_x, best_s, best_u, best_rank
 
 
+_BELOW = 1.0 - 2.0**-40  # an effort's lower bound, far below round-off, in _best_row_sorted's stopping rule
+
 #: Leaderboards of at least this many developers take :func:`_best_row_sorted` (a sorted board) instead of
 #: :func:`_best_row` (a count over every rival per candidate, faster on small boards).
 SORTED_BOARD_MIN_N = 24
@@ -474,8 +476,8 @@ def _first_above(order, key_level, key_prio, draw, beat, p, bound, lo):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _best_row_sorted(spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, xs, ss,
-                     us, ks):  # fmt: skip
+def _best_row_sorted(spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, top_reward,
+                     xs, ss, us, ks):  # fmt: skip
     """:func:`_best_row` on a board sorted by :func:`_sort_board`: the same candidates, utilities and choice,
     so the same bits, found without visiting every rival.
 
@@ -486,6 +488,12 @@ def _best_row_sorted(spec, costs, game, cache, s, i, level, draw, beat, prio, or
     least effort is a function of the target, and the rank and utility of the effort); and a candidate's
     rank is found by a search starting at its rival's position (ranks change little), not a count over
     every rival.
+
+    The candidates come in order of target, so of least effort: once a candidate's effort ``x`` is so high
+    that ``r_max - gamma_i c(x (1 - 2^-40)) < u* - tol`` (``r_max = top_reward``, the highest reward;
+    ``u*`` the best utility so far), no later candidate can be chosen (its effort is at least ``x``, up to
+    round-off far below the margin ``2^-40 x``, the cost is non-decreasing and its reward at most ``r_max``)
+    and the search stops.
     """
     family, p_lower, p_upper, p_a, p_b, unit = spec
     cost_kind, cost_scale, cost_param = costs
@@ -525,6 +533,8 @@ def _best_row_sorted(spec, costs, game, cache, s, i, level, draw, beat, prio, or
         count += 1
         if u > top:
             top = u
+        if top_reward - g * _cost(cost_kind, cost_scale, cost_param, x * _BELOW) < top - tol:
+            break  # no higher target can pay: its effort is at least x
     if not (best_u >= top - tol):
         best_x = np.inf
     for c in range(count):
@@ -625,6 +635,9 @@ def respond_active(
             following += 1
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
         sorted_board = n >= SORTED_BOARD_MIN_N and _sort_board(level, draw, beat, prio, order, key_level, key_prio)
+        top_reward = rewards[s, 0]
+        for k in range(1, n):
+            top_reward = max(top_reward, rewards[s, k])
         for r in range(m):
             # A share of the next scenario's prefetches with each row, so that they overlap the work (all at
             # once, they would wait for each other): its candidate cache and level-table rows, rival by rival.
@@ -636,7 +649,8 @@ def respond_active(
             i = rows[s, r]
             if sorted_board:
                 best_x, best_s, best_u, best_rank = _best_row_sorted(
-                    spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, xs, ss, us, ks
+                    spec, costs, game, cache, s, i, level, draw, beat, prio, order, key_level, key_prio, top_reward,
+                    xs, ss, us, ks,
                 )
             else:
                 best_x, best_s, best_u, best_rank = _best_row(
