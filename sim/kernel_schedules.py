@@ -29,8 +29,9 @@ path in :mod:`sim.engine`):
   rebuilt.
 
 Both respond row by row: the best response with :func:`sim.kernel._best_row`
-and :func:`sim.kernel._holds`, the very routines :func:`sim.kernel.respond_active`
-runs for each row, and the logit response with :func:`_logit_row` on the same
+and :func:`sim.kernel._holds` (which :func:`sim.kernel.respond_active` runs on
+large boards as :func:`sim.kernel._best_row_sorted`, and on small ones written
+out for speed), and the logit response with :func:`_logit_row` on the same
 board and candidates (:func:`sim.kernel._candidate`: same cache, same operations).
 
 Random draws are not made here: the caller passes this round's uniforms,
@@ -43,6 +44,16 @@ import numpy as np
 from numba import njit
 
 from sim.kernel import (
+    _A,
+    _B,
+    _BASE,
+    _BUDGET,
+    _DELTA,
+    _G,
+    _LO,
+    _T,
+    _UP,
+    ROW_PARAMS,
     _best_row,
     _board,
     _board_entry,
@@ -52,25 +63,21 @@ from sim.kernel import (
     _level,
     _prefetch_rival,
     _rank,
+    _row_params,
     _score,
 )
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):
+def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+               c_target, c_effort, c_score, table_width, origin, table,
+               level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):  # fmt: skip
     """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
     ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
     :func:`sim.kernel._best_row`."""
-    family, p_lower, p_upper, p_a, p_b, unit = spec
-    cost_kind, cost_scale, cost_param = costs
-    tau, resolution, rewards, gamma, budget, baseline, _, _ = game
-    c_target, c_effort, c_score, table_width, origin, table = cache
     n = level.size
-    delta = resolution[s]
-    t = tau[s]
-    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
-    base = baseline[s, i]
-    g = gamma[s, i]
+    lo, up, a, b, t, delta = rp[_LO], rp[_UP], rp[_A], rp[_B], rp[_T], rp[_DELTA]
+    base, g, cap = rp[_BASE], rp[_G], rp[_BUDGET]
     p = prio[i]
     top = -np.inf
     for j in range(n):
@@ -87,7 +94,7 @@ def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, 
             target_level = level[j] + (0.0 if below else 1.0)
             x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
                                c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
-            if not (np.isfinite(x) and x <= budget[s, i]):
+            if not (np.isfinite(x) and x <= cap):
                 usable[j] = False
                 xs[j] = np.inf
                 continue
@@ -142,10 +149,7 @@ def respond_logit(
     """
     S, n = evaluated.shape
     m = rows.shape[1]
-    spec = (family, p_lower, p_upper, p_a, p_b, unit)
-    costs = (cost_kind, cost_scale, cost_param)
-    game = (tau, resolution, rewards, gamma, budget, baseline, baseline, baseline)  # (no reach or tolerance)
-    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    rp = np.empty(ROW_PARAMS)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     usable = np.empty(n, dtype=np.bool_)
@@ -157,24 +161,14 @@ def respond_logit(
                 for j in range(r * n // m, (r + 1) * n // m):
                     _prefetch_rival(s + 1, j, n, evaluated, resolution, c_target, c_effort, c_score,
                                     table_width, origin, table)  # fmt: skip
+            i = rows[s, r]
+            # (no reach or tolerance for the logit response: placeholders, not read)
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tau, baseline, budget)
             out[s, r], _ = _logit_row(
-                spec,
-                costs,
-                game,
-                cache,
-                s,
-                rows[s, r],
-                level,
-                draw,
-                beat,
-                prio,
-                xs,
-                ss,
-                us,
-                usable,
-                temperature[s],
-                uniform[s, r],
-            )
+                rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                c_target, c_effort, c_score, table_width, origin, table,
+                level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, r],
+            )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -200,10 +194,7 @@ def sequential_round(
     with it (the same function of the same effort).
     """
     S, n = x.shape
-    spec = (family, p_lower, p_upper, p_a, p_b, unit)
-    costs = (cost_kind, cost_scale, cost_param)
-    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
-    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    rp = np.empty(ROW_PARAMS)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     prio = np.empty(n, dtype=priority.dtype)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
@@ -219,31 +210,25 @@ def sequential_round(
                                 table_width, origin, table)  # fmt: skip
             i = order[s, p]
             cur = x[s, i]
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
+                        budget)  # fmt: skip
             if logit:
                 new, sc = _logit_row(
-                    spec,
-                    costs,
-                    game,
-                    cache,
-                    s,
-                    i,
-                    level,
-                    draw,
-                    beat,
-                    prio,
-                    xs,
-                    ss,
-                    us,
-                    usable,
-                    temperature[s],
-                    uniform[s, i],
-                )
+                    rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, i],
+                )  # fmt: skip
                 known = new != 0.0
             else:
-                effort, sc, best_u, _ = _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs,
-                                                  ss, us, ks)  # fmt: skip
+                effort, sc, best_u, _ = _best_row(
+                    rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    level, draw, beat, prio, rival, xs, ss, us, ks,
+                )  # fmt: skip
                 new = effort
-                if cur != effort and _holds(costs, game, s, i, level, prio, cur, true[s, i], best_u):
+                if cur != effort and _holds(
+                    rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, true[s, i], best_u
+                ):
                     new = cur  # the current effort is already a best response: held
                 known = new == effort and new != 0.0 and np.isfinite(new)
             if new == cur:
