@@ -86,6 +86,7 @@ def measure(
     # nothing of the measured workload is computed in advance (the engine keeps no state between runs).
     # Same schedule and response, so that their compiled kernels are loaded too.
     (warm,) = scenarios(2, 1, 3, schedule, response, temperature, first_seed=99)
+    import sim.kernel  # noqa: F401 -- loaded first: a run this small would otherwise take the numpy path
     warm_start = time.perf_counter()
     if engine == "mesa":
         from sim.model import run_mesa
