@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+import sim.kernel  # noqa: F401 -- loaded first: runs this small would otherwise take the numpy path
 from sim import sweeps
 from sim.engine import run
 from sim.model import run_mesa

@@ -87,6 +87,7 @@ def measure(
     # nothing of the measured workload is computed in advance (the engine keeps no state between runs).
     # Same schedule and response, so that their compiled kernels are loaded too.
     (warm,) = scenarios(2, 1, 3, schedule, response, temperature, first_seed=99)
+    import sim.kernel  # noqa: F401 -- loaded first: a run this small would otherwise take the numpy path
     warm_start = time.perf_counter()
     if engine == "mesa":
         from sim.model import run_mesa
@@ -97,7 +98,7 @@ def measure(
 
         run_batch([warm], record="tail").outcomes()
     warmup_seconds = time.perf_counter() - warm_start
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if engine in ("batch", "batch-computed", "batch-numpy"):
         from sim import engine as batch_engine
         from sim.engine import run_batch
@@ -115,6 +116,7 @@ def measure(
 
         outcomes = [run_mesa(s, max_rounds=rounds).outcome().outcome for s in items]
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start  # on a loaded machine, steadier than the wall time
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "engine": engine,
@@ -124,6 +126,7 @@ def measure(
         "scenarios": count,
         "rounds": rounds,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "warmup_seconds": warmup_seconds,
         "updates_per_second": n * count * rounds / seconds,
         "peak_mb": peak_kb / 1024,

@@ -33,6 +33,8 @@ def child(path: str) -> dict:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(path)
+    import sim.kernel  # noqa: F401 -- loaded first: a run this small would otherwise take the numpy path
+
     warm = load_scenario(ROOT / "scenarios" / "arms_race.toml")
     engine.run(warm, rounds=3, max_rounds=3).outcome(0)  # kernels loaded, not timed
     played = []

@@ -28,9 +28,11 @@ path in :mod:`sim.engine`):
   processor's cache and is updated for the one developer that moved, not
   rebuilt.
 
-Both respond row by row with :func:`_best_row` and :func:`_logit_row`, the
-per-row candidate machinery of :func:`sim.kernel.respond_active` (same
-candidates, same cache, same operations).
+Both respond row by row: the best response with :func:`sim.kernel._best_row`
+and :func:`sim.kernel._holds` (which :func:`sim.kernel.respond_active` runs on
+large boards as :func:`sim.kernel._best_row_sorted`, and on small ones written
+out for speed), and the logit response with :func:`_logit_row` on the same
+board and candidates (:func:`sim.kernel._candidate`: same cache, same operations).
 
 Random draws are not made here: the caller passes this round's uniforms,
 order and noise, drawn exactly as the numpy path draws them.
@@ -41,135 +43,41 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernel import _cost, _least_score_cached, _level, _prefetch_rival, _rank, _score, least_effort
+from sim.kernel import (
+    _A,
+    _B,
+    _BASE,
+    _BUDGET,
+    _DELTA,
+    _G,
+    _LO,
+    _T,
+    _UP,
+    ROW_PARAMS,
+    _best_row,
+    _board,
+    _board_entry,
+    _candidate,
+    _cost,
+    _holds,
+    _level,
+    _prefetch_rival,
+    _rank,
+    _row_params,
+    _score,
+)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio):
-    """Scenario ``s``'s board as :func:`sim.kernel.respond_active` reads it: published levels, the least scores
-    drawing level with (``draw``) and overtaking (``beat``) each developer, and the tie priorities."""
-    delta = resolution[s]
-    for j in range(evaluated.shape[1]):
-        prio[j] = priority[s, j]
-        _board_entry(s, j, evaluated[s, j], delta, least, least_width, least_row, least_origin, level, draw, beat)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _board_entry(s, j, value, delta, least, least_width, least_row, least_origin, level, draw, beat):
-    """Developer ``j``'s entry of the board at evaluated score ``value``."""
-    level[j] = _level(value, delta)
-    if delta > 0.0:
-        lrow, lorigin = least_row[s], least_origin[s]
-        draw[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j], delta)
-        beat[j] = _least_score_cached(least, least_width, lorigin, lrow, level[j] + 1.0, delta)
-    else:
-        draw[j] = value
-        beat[j] = np.nextafter(value, np.inf)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
-               c_target, c_effort, c_score, table_width, origin, table):  # fmt: skip
-    """Least effort (and the score it reaches) for developer ``i`` to reach rival ``j``'s target: from the
-    level table, else the last target per rival, else searched for and remembered (as respond_active)."""
-    slot = -1
-    if table_width > 0 and delta > 0.0:
-        off = target_level - origin[s]
-        if off >= 0.0 and off < table_width:
-            slot = int(off)
-    if slot >= 0:
-        x, sc = table[s, slot, i, 0], table[s, slot, i, 1]
-        if x == 0.0:  # not computed yet
-            x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-            table[s, slot, i, 0] = x
-            table[s, slot, i, 1] = sc
-    elif c_target[s, i, j] == target:  # the rival has not moved since this was computed
-        x, sc = c_effort[s, i, j], c_score[s, i, j]
-    else:
-        x, sc = least_effort(family, lo, up, a, b, unit, t, target)
-        c_target[s, i, j] = target
-        c_effort[s, i, j] = x
-        c_score[s, i, j] = sc
-    return x, sc
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, cur_score):
-    """Developer ``i``'s best response on scenario ``s``'s board, held at ``cur`` (true score ``cur_score``)
-    when that is already a best response: ``(effort, score, next effort)``, the operations of
-    :func:`sim.kernel.respond_active` for one row with ``hold`` and ``scored``.
-
-    ``spec``, ``costs``, ``game`` and ``cache`` are tuples of :func:`sequential_round`'s arguments (at most
-    30 arguments: a call with more is compiled as a call with ``*args``, which numba cannot inline).
-    """
-    family, p_lower, p_upper, p_a, p_b, unit = spec
-    cost_kind, cost_scale, cost_param = costs
-    tau, resolution, rewards, gamma, budget, baseline, reach, tolerance = game
-    c_target, c_effort, c_score, table_width, origin, table = cache
-    n = level.size
-    delta = resolution[s]
-    t = tau[s]
-    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
-    base = baseline[s, i]
-    g = gamma[s, i]
-    tol = tolerance[s]
-    best_rank = _rank(level, prio, i, _level(base, delta))
-    best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
-    best_x, best_s = 0.0, base
-    count = 0
-    top = best_u
-    p = prio[i]
-    hi = reach[s, i]
-    viable = 0
-    for j in range(n):
-        below = p > prio[j]
-        target = draw[j] if below else beat[j]
-        rival[viable] = j
-        viable += (j != i) & (target > base) & (not (target > hi))
-    for v in range(viable):
-        j = rival[v]
-        below = p > prio[j]
-        target = draw[j] if below else beat[j]
-        target_level = level[j] + (0.0 if below else 1.0)
-        x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
-                           c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
-        if not np.isfinite(x) or x > budget[s, i]:
-            continue
-        k = _rank(level, prio, i, _level(sc, delta))
-        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
-        xs[count], ss[count], us[count], ks[count] = x, sc, u, k
-        count += 1
-        if u > top:
-            top = u
-    if not (best_u >= top - tol):
-        best_x = np.inf
-    for c in range(count):
-        if us[c] >= top - tol and xs[c] < best_x:
-            best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
-    nxt = best_x
-    if cur != best_x:  # (when equal, holding and moving are the same)
-        k = _rank(level, prio, i, _level(cur_score, delta))
-        u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, cur)
-        if u >= best_u - tol:
-            nxt = cur
-    return best_x, best_s, nxt
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):
+def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+               c_target, c_effort, c_score, table_width, origin, table,
+               level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):  # fmt: skip
     """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
     ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
-    :func:`_best_row`."""
-    family, p_lower, p_upper, p_a, p_b, unit = spec
-    cost_kind, cost_scale, cost_param = costs
-    tau, resolution, rewards, gamma, budget, baseline, _, _ = game
-    c_target, c_effort, c_score, table_width, origin, table = cache
+    :func:`sim.kernel._best_row`."""
     n = level.size
-    delta = resolution[s]
-    t = tau[s]
-    lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
-    base = baseline[s, i]
-    g = gamma[s, i]
+    lo, up, a, b, t, delta = rp[_LO], rp[_UP], rp[_A], rp[_B], rp[_T], rp[_DELTA]
+    base, g, cap = rp[_BASE], rp[_G], rp[_BUDGET]
     p = prio[i]
     top = -np.inf
     for j in range(n):
@@ -186,7 +94,7 @@ def _logit_row(spec, costs, game, cache, s, i, level, draw, beat, prio, xs, ss, 
             target_level = level[j] + (0.0 if below else 1.0)
             x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
                                c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
-            if not (np.isfinite(x) and x <= budget[s, i]):
+            if not (np.isfinite(x) and x <= cap):
                 usable[j] = False
                 xs[j] = np.inf
                 continue
@@ -241,10 +149,7 @@ def respond_logit(
     """
     S, n = evaluated.shape
     m = rows.shape[1]
-    spec = (family, p_lower, p_upper, p_a, p_b, unit)
-    costs = (cost_kind, cost_scale, cost_param)
-    game = (tau, resolution, rewards, gamma, budget, baseline, baseline, baseline)  # (no reach or tolerance)
-    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    rp = np.empty(ROW_PARAMS)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     usable = np.empty(n, dtype=np.bool_)
@@ -256,24 +161,14 @@ def respond_logit(
                 for j in range(r * n // m, (r + 1) * n // m):
                     _prefetch_rival(s + 1, j, n, evaluated, resolution, c_target, c_effort, c_score,
                                     table_width, origin, table)  # fmt: skip
+            i = rows[s, r]
+            # (no reach or tolerance for the logit response: placeholders, not read)
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tau, baseline, budget)
             out[s, r], _ = _logit_row(
-                spec,
-                costs,
-                game,
-                cache,
-                s,
-                rows[s, r],
-                level,
-                draw,
-                beat,
-                prio,
-                xs,
-                ss,
-                us,
-                usable,
-                temperature[s],
-                uniform[s, r],
-            )
+                rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                c_target, c_effort, c_score, table_width, origin, table,
+                level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, r],
+            )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -299,10 +194,7 @@ def sequential_round(
     with it (the same function of the same effort).
     """
     S, n = x.shape
-    spec = (family, p_lower, p_upper, p_a, p_b, unit)
-    costs = (cost_kind, cost_scale, cost_param)
-    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
-    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    rp = np.empty(ROW_PARAMS)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     prio = np.empty(n, dtype=priority.dtype)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
@@ -318,30 +210,26 @@ def sequential_round(
                                 table_width, origin, table)  # fmt: skip
             i = order[s, p]
             cur = x[s, i]
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
+                        budget)  # fmt: skip
             if logit:
                 new, sc = _logit_row(
-                    spec,
-                    costs,
-                    game,
-                    cache,
-                    s,
-                    i,
-                    level,
-                    draw,
-                    beat,
-                    prio,
-                    xs,
-                    ss,
-                    us,
-                    usable,
-                    temperature[s],
-                    uniform[s, i],
-                )
+                    rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, i],
+                )  # fmt: skip
                 known = new != 0.0
             else:
-                effort, sc, new = _best_row(
-                    spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks, cur, true[s, i]
-                )
+                effort, sc, best_u, _ = _best_row(
+                    rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                    c_target, c_effort, c_score, table_width, origin, table,
+                    level, draw, beat, prio, rival, xs, ss, us, ks,
+                )  # fmt: skip
+                new = effort
+                if cur != effort and _holds(
+                    rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, true[s, i], best_u
+                ):
+                    new = cur  # the current effort is already a best response: held
                 known = new == effort and new != 0.0 and np.isfinite(new)
             if new == cur:
                 moved = true[s, i]

@@ -3,7 +3,7 @@
 * :func:`candidates`: every candidate of the best response (Definition 3.1) with its utility and rank, the
   values :meth:`BatchGame.respond(..., candidates=True) <sim.engine.batch_game.BatchGame.respond>` gives for
   the feasible ones (infeasible: effort ``inf``, utility ``-inf``), for the built-in score and cost families;
-  built from :mod:`sim.kernel_schedules`' board and candidate helpers (the same least efforts, cache and all).
+  built from :mod:`sim.kernel`'s board and candidate helpers (the same least efforts, cache and all).
 * :func:`best_on_boards`: the best response, held at the current effort, of each row to a board of its own
   (``(S, m, n)``: fictitious play's beliefs), the operations of :func:`sim.kernel.respond_active` row by row.
 * :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``), any family.
@@ -20,8 +20,19 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.kernel import _cost, _level, _rank, _score
-from sim.kernel_schedules import _best_row, _board, _board_entry, _candidate
+from sim.kernel import (
+    ROW_PARAMS,
+    _best_row,
+    _board,
+    _board_entry,
+    _candidate,
+    _cost,
+    _holds,
+    _level,
+    _rank,
+    _row_params,
+    _score,
+)
 
 #: ``P(rival above) = 0.5 erfc(d)`` is taken as exactly 0 for ``d > EU_CUT_HIGH`` (``< 6e-30``) and is exactly 1
 #: in double precision for ``d < EU_CUT_LOW``; such rivals need no quadrature.
@@ -104,10 +115,7 @@ def best_on_boards(
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     ks = np.empty(n, dtype=np.int64)
     rival = np.empty(n + 1, dtype=np.int64)
-    spec = (family, p_lower, p_upper, p_a, p_b, unit)
-    costs = (cost_kind, cost_scale, cost_param)
-    game = (tau, resolution, rewards, gamma, budget, baseline, reach, tolerance)
-    cache = (c_target, c_effort, c_score, table_width, origin, table)
+    rp = np.empty(ROW_PARAMS)
     for s in range(S):
         delta = resolution[s]
         for j in range(n):
@@ -119,8 +127,18 @@ def best_on_boards(
             i = rows[s, r]
             cur = current[s, r]
             cur_score = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + cur)
-            _, _, nxt = _best_row(spec, costs, game, cache, s, i, level, draw, beat, prio, rival, xs, ss, us, ks,
-                                  cur, cur_score)
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
+                        budget)  # fmt: skip
+            effort, _, best_u, _ = _best_row(
+                rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                c_target, c_effort, c_score, table_width, origin, table,
+                level, draw, beat, prio, rival, xs, ss, us, ks,
+            )  # fmt: skip
+            nxt = effort
+            if cur != effort and _holds(
+                rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, cur_score, best_u
+            ):
+                nxt = cur  # the current effort is already a best response: held (as sequential_round)
             out[s, r] = nxt
 
 

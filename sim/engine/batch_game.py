@@ -84,6 +84,8 @@ class BatchGame:
     tolerance: np.ndarray = field(init=False, repr=False)
     reach: np.ndarray = field(init=False, repr=False)
     kernel_spec: tuple | None = field(init=False, repr=False)
+    #: ``False``: the numpy path for everything (no :attr:`kernel_spec`, numba never imported); same bits.
+    compiled: bool = field(default=True, repr=False, kw_only=True)
 
     def __post_init__(self):
         shape = self.theta.shape
@@ -101,7 +103,10 @@ class BatchGame:
         object.__setattr__(self, "kernel_spec", self._kernel_spec())
 
     def _kernel_spec(self) -> tuple | None:
-        """Score and cost parameters for :func:`sim.kernel.respond`, or ``None`` (custom families: numpy)."""
+        """Score and cost parameters for :func:`sim.kernel.respond`, or ``None`` (custom families, or
+        ``compiled=False``: numpy)."""
+        if not self.compiled:
+            return None
         from sim import kernel
 
         shape = self.shape
@@ -156,7 +161,7 @@ class BatchGame:
             return np.where(np.isfinite(largest), self.score.score(self.tau[:, None] + largest), np.inf)
 
     @classmethod
-    def from_games(cls, games: Sequence[LeaderboardGame], budget=None, noise=None) -> BatchGame:
+    def from_games(cls, games: Sequence[LeaderboardGame], budget=None, noise=None, compiled: bool = True) -> BatchGame:
         """Stack one-shot games (:class:`~sim.game.LeaderboardGame`) into a batch.
 
         ``budget`` is ``(S, n)`` (``inf``: unlimited; default unlimited) and
@@ -187,6 +192,7 @@ class BatchGame:
             priority=np.stack([g.priority for g in games]),
             budget=budget,
             noise=noise,
+            compiled=compiled,
         )
 
     @property

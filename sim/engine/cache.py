@@ -10,8 +10,10 @@ if TYPE_CHECKING:
     from sim.engine.batch_game import BatchGame
 
 
-#: Most entries of a :class:`CandidateCache` level table (about 17 bytes each).
-LEVEL_TABLE_ENTRIES = 1 << 23
+#: Most entries of a :class:`CandidateCache` level table (16 bytes each, 256 MiB at most, of which only the
+#: pages of levels met are ever touched): enough for every level of 1,000 scenarios of 30 developers, or 200
+#: of 100, on the benchmark's scores; beyond it the table is cut to its lowest levels.
+LEVEL_TABLE_ENTRIES = 1 << 24
 
 
 class CandidateCache:
@@ -33,8 +35,13 @@ class CandidateCache:
     and rival (which the numpy path also tries first; the compiled kernel
     goes to the table, whose rows it prefetches).  An entry is reused only for the
     bit-for-bit same target (same scenario, developer and ``tau``), so
-    results are exactly those computed afresh.  The table is left out when
-    it would exceed :data:`LEVEL_TABLE_ENTRIES` entries.
+    results are exactly those computed afresh.  When the levels from the
+    origin to the highest reach would exceed :data:`LEVEL_TABLE_ENTRIES`
+    entries (many scenarios or developers), the table is cut to the lowest
+    ``LEVEL_TABLE_ENTRIES // (S n)`` levels above the origin instead of left
+    out: the reach is a bound far above where races are fought (the highest
+    score worth any reward span), so the levels rivals hold are mostly the low
+    ones, and a level above the table falls back to the last target.
     """
 
     def __init__(self, game: BatchGame, table: bool = True):
@@ -56,8 +63,9 @@ class CandidateCache:
             top = game.levels(np.where(np.isfinite(game.reach), game.reach, game.baseline))
             origin = np.where(grid, base.min(axis=1) + 1.0, 0.0)
             span = np.where(grid[:, None] & np.isfinite(game.reach), top - origin[:, None] + 1.0, 0.0)
-            width = int(span.max(initial=0.0))
-            if 0 < width and S * n * width <= LEVEL_TABLE_ENTRIES:
+            # Cut to fit LEVEL_TABLE_ENTRIES (the lowest levels above the origin), not left out.
+            width = min(int(span.max(initial=0.0)), LEVEL_TABLE_ENTRIES // (S * n))
+            if 0 < width:
                 self.width = width
                 self.origin = origin
                 self.grid = grid

@@ -10,6 +10,8 @@ bit the same; :data:`COMPILED_SCHEDULES` ``= False`` selects the numpy path
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from sim.engine.batch_game import BatchGame
@@ -18,6 +20,22 @@ from sim.engine.cache import CandidateCache
 #: Whether sequential schedules and the logit response run in the compiled kernel (:mod:`sim.kernel_schedules`;
 #: same bits as the numpy path, which ``False`` selects; custom score families always use numpy).
 COMPILED_SCHEDULES = True
+
+
+#: Runs of at most this many nominal agent-updates (scenarios x developers x rounds) take the numpy path when
+#: the compiled kernels are not loaded yet: loading numba and the cached kernels costs about a second per
+#: process, more than such a run costs in numpy (``lbsim run scenarios/arms_race.toml``: 400 updates).
+SMALL_RUN_UPDATES = 5_000
+
+
+def use_kernels(S: int, n: int, rounds: int) -> bool:
+    """Whether a run of ``S`` scenarios of ``n`` developers over ``rounds`` rounds uses the compiled kernels:
+    always once they are loaded in this process, else when it exceeds :data:`SMALL_RUN_UPDATES` updates.
+
+    Both paths give the same bits (the kernels repeat the numpy path's floating-point operations in the
+    same order), so this chooses only how long the run takes: a small run spares the process numba's start-up.
+    """
+    return "sim.kernel" in sys.modules or S * n * rounds > SMALL_RUN_UPDATES
 
 
 def compiled(game: BatchGame) -> bool:

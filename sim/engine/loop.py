@@ -9,7 +9,7 @@ import numpy as np
 from sim import analysis
 from sim.engine.batch_game import BatchGame
 from sim.engine.cache import CandidateCache
-from sim.engine.compiled import _sequential_compiled, compiled
+from sim.engine.compiled import _sequential_compiled, compiled, use_kernels
 from sim.engine.randomness import DynamicsRandom, _BatchDraws
 from sim.engine.recording import _check_memory, _Recorder
 from sim.engine.recurrence import Recurrence, _replays
@@ -135,7 +135,9 @@ def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_wind
     games = [s.game(t) for s, t in zip(scenarios, taus, strict=True)]
     budget = np.stack([_budget(s) for s in scenarios])
     noise = np.array([float(getattr(s.leaderboard, "noise", 0.0)) for s in scenarios])
-    game = BatchGame.from_games(games, budget=budget, noise=noise)
+    game = BatchGame.from_games(
+        games, budget=budget, noise=noise, compiled=use_kernels(S, games[0].n, max(rounds, 1))
+    )
     response = getattr(scenarios[0].dynamics, "response", "best")
     population = None
     if getattr(scenarios[0].developers, "strategy", None) is not None:
@@ -165,7 +167,7 @@ def _run_fixed(scenarios: tuple, rounds: int, taus: list, record: str, tail_wind
     else:
         window = int(tail_window)
     _check_memory(S, game.shape[1], rounds, record, window)
-    recorder = _Recorder(S, game.shape[1], rounds, record, window, cell)
+    recorder = _Recorder(S, game.shape[1], rounds, record, window, cell, compiled=game.kernel_spec is not None)
     bar = None
     if progress:
         from tqdm.auto import tqdm

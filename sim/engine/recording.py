@@ -18,10 +18,12 @@ class _Recorder:
     :meth:`finish`; in ``full`` mode they are ``(S, R + 1, n)`` from the start.
     """
 
-    def __init__(self, S: int, n: int, rounds: int, record: str, tail_window: int, cell: np.ndarray):
+    def __init__(self, S: int, n: int, rounds: int, record: str, tail_window: int, cell: np.ndarray,
+                 compiled: bool = True):
         if record not in ("full", "tail"):
             raise ValueError(f"record must be 'full' or 'tail', got {record!r}")
         self.record = record
+        self.compiled = compiled  # False: stored with numpy (same bits), numba not imported
         self.rounds = rounds
         self.width = rounds + 1 if record == "full" else min(rounds + 1, tail_window)
         self.cell = cell
@@ -40,12 +42,19 @@ class _Recorder:
         self._constants = (multiplier, salt, offset, analysis._SEED, analysis._MAX_QUANTUM)
 
     def add(self, t: int, effort, score, published, rank):
-        from sim import kernel
-
         # Round t goes to row (t - first stored round) mod W, so that the rows end up in round order.
         first = self.rounds + 1 - self.width
         k = (t - first) % self.width
         tail = self.record == "tail"
+        if not self.compiled:
+            if t >= first:
+                for ring, values in zip(self._ring, (effort, score, published, rank), strict=True):
+                    ring[k] = values
+            if tail:
+                self._keys[t] = analysis.state_keys(effort, rank, self.cell)
+            return
+        from sim import kernel
+
         arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (effort, score, published)]
         # A round before the first stored one would be overwritten: only its keys are recorded.
         ok = kernel.record_round(

@@ -78,6 +78,7 @@ def _warm_worker() -> None:
     """
     import pandas  # noqa: F401 -- the summaries are data frames
 
+    import sim.kernel  # noqa: F401 -- loaded, so every run of this worker takes it (sim.engine.compiled.use_kernels)
     from sim import theory  # noqa: F401 -- the theory columns
     from sim.engine import run_batch
     from sim.examples import sampled_arms_race
