@@ -858,6 +858,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: ./results, or ./results-quick with --quick)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these experiments")
     p.set_defaults(run=_cmd_reproduce)
+    from sim.explore.cli import add_parser as add_explore  # lbsim explore (no Solara imported until it runs)
+
+    add_explore(sub)
     return parser
 
 
