@@ -268,10 +268,13 @@ def Page():
 
     solara.Title("lbsim explore")
     with solara.Sidebar():
-        SettingsCard(settings.value, model.value, apply, error.value, window).key(f"settings-{generation.value}")
+        SettingsCard(settings.value, model.value, apply, error.value, window)
+        if generation.value % 2:
+            # SolaraViz's controls (step, play, reset) and model parameters live in this sidebar too, after these
+            # children, and keep their state across renders: moving them one place makes the sidebar mount them
+            # afresh, so they start on the new model (not paused or finished) and reset to the new settings.
+            solara.Div()
     effort, scores, ranks = (make_dynamics_panel(window, k) for k in range(3))
     components = [effort, OutcomePanel, scores, TheoryPanel, ranks, LeaderboardPanel]  # two columns of three
-    SolaraViz(
-        model, components=components, model_params={"settings": settings.value}, name="lbsim explore",
-        play_interval=20, render_interval=5,
-    ).key(f"viz-{generation.value}")  # a new model: SolaraViz's reset rebuilds from the new settings
+    SolaraViz(model, components=components, model_params={"settings": settings.value}, name="lbsim explore",
+              play_interval=20, render_interval=5)
