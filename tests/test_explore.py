@@ -256,7 +256,8 @@ def _widgets(root):
         yield w
         for name in w.trait_names():
             value = getattr(w, name, None)
-            values = value if isinstance(value, (list, tuple)) else value.values() if isinstance(value, dict) else [value]
+            values = value.values() if isinstance(value, dict) else value
+            values = values if isinstance(values, (list, tuple, type({}.values()))) else [values]
             todo.extend(v for v in values if isinstance(v, ipywidgets.Widget))
 
 

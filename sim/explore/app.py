@@ -262,6 +262,7 @@ def Page():
             error.set(f"lbsim: error: {new.source}: {describe_exception(err)}")
             return
         error.set(None)
+        model.value.running = False  # a play loop still running on the old model stops after its current step
         settings.set(new)
         model.set(built)
         generation.set(generation.value + 1)
@@ -276,5 +277,8 @@ def Page():
             solara.Div()
     effort, scores, ranks = (make_dynamics_panel(window, k) for k in range(3))
     components = [effort, OutcomePanel, scores, TheoryPanel, ranks, LeaderboardPanel]  # two columns of three
-    SolaraViz(model, components=components, model_params={"settings": settings.value}, name="lbsim explore",
+    # Each applied scenario gets its own reactive: SolaraViz's play loop holds the one it started with, so a loop
+    # left running on an old model never steps the new one.
+    shown = solara.use_memo(lambda: solara.reactive(model.value), [generation.value])
+    SolaraViz(shown, components=components, model_params={"settings": settings.value}, name="lbsim explore",
               play_interval=20, render_interval=5)

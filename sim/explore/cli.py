@@ -92,8 +92,10 @@ def cmd_explore(args) -> int:
         raise ScenarioError("explore", "solara", 'the page needs the viz extra: pip install -e ".[viz]"')
     port = args.port or free_port(args.host)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the server too, as Ctrl-C does
-    process = subprocess.Popen(server_command(args.host, port), env=server_env(args.scenario),
-                               start_new_session=True)  # Ctrl-C reaches us; we stop the server ourselves
+    # The server's own messages go to standard error: standard output is the URL line alone.  A new session:
+    # Ctrl-C reaches only us, and we stop the server ourselves.
+    process = subprocess.Popen(server_command(args.host, port), env=server_env(args.scenario), stdout=2,
+                               start_new_session=True)
     try:
         if not wait_until_serving(args.host, port, process):
             code = process.poll()
