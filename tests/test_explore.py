@@ -261,15 +261,20 @@ def _widgets(root):
             todo.extend(v for v in values if isinstance(v, ipywidgets.Widget))
 
 
-def test_the_page_applies_settings_and_shows_errors_without_a_browser():
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Solara's hook checker on Mesa's own ComponentsView
+def test_the_page_applies_settings_and_shows_errors_without_a_browser(monkeypatch):
     """Render the Solara page in this process: Apply after a finished run gives working step and play again
-    (SolaraViz's controls start afresh), and a malformed scenario shows lbsim's one line, keeping the model."""
+    (SolaraViz's controls start afresh), and a malformed scenario shows lbsim's one line, keeping the model.
+    The figures are blank here (they are tested above and in the browser): this is about the controls."""
     pytest.importorskip("solara", reason='the page needs the viz extra: pip install -e ".[viz]"')
     import ipyvuetify as v
     import reacton
     import solara
+    from matplotlib.figure import Figure
 
-    from sim.explore import app
+    from sim.explore import app, figures
+
+    monkeypatch.setattr(figures, "window_figure", lambda frame, panels=(0, 1, 2): Figure(figsize=(1, 1)))
 
     box, rc = reacton.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
 

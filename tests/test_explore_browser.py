@@ -1,7 +1,7 @@
 """``lbsim explore`` end to end: the real command serves the page, a real headless Chromium drives it.
 
-One server (``lbsim explore scenarios/arms_race.toml`` as a subprocess on a free port) and one browser page for
-the module; the tests run in order on that page: step and play at tau = 0 (the arms race), set tau above tau*
+One server (``lbsim explore scenarios/arms_race.toml`` as a subprocess on a free port) and one browser page, one
+test that goes through these steps in order on that page: step and play at tau = 0 (the arms race), set tau above tau*
 (converged), an impossible tau and a malformed pasted scenario (lbsim's one-line error, the page keeps working).
 The numbers on the page must equal ``lbsim run --json`` and ``lbsim theory --json`` (in-process).  Screenshots
 go to the test's temporary directory (and to ``$LBSIM_EXPLORE_SCREENSHOTS`` when set).
@@ -39,7 +39,6 @@ WAIT_MS = 60_000
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found: install it with "
                        "`apt-get install -y chromium` (Debian; .ci/run does) to run the explorer's browser tests"),
-    pytest.mark.xdist_group("explore_browser"),  # one server and one browser for the module, on one worker
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason='Playwright missing: pip install -e ".[dev]"')
 pytest.importorskip("solara", reason='the page needs the viz extra: pip install -e ".[viz]"')
@@ -127,7 +126,8 @@ def same_outcome(page, reported: dict) -> None:
     assert text(page, "explore-entered-at") == str(reported["entered_at"])
 
 
-def test_step_and_play_at_tau_zero_show_lbsims_arms_race_and_tau_star(page, tmp_path):
+def step_and_play_at_tau_zero(page, tmp_path):
+    """Step and play at tau = 0: lbsim run's arms race (period 20), lbsim theory's tau* exactly."""
     theory = json.loads(lbsim("theory", str(ARMS_RACE), "--json").stdout)
     assert text(page, "explore-tau") == "0.0"
     assert float(text(page, "explore-tau-star")) == theory["tau_star"]  # exactly, not to a printed precision
@@ -140,7 +140,8 @@ def test_step_and_play_at_tau_zero_show_lbsims_arms_race_and_tau_star(page, tmp_
     screenshot(page, tmp_path, "explore-arms-race-tau-0")
 
 
-def test_tau_above_tau_star_converges_as_lbsim_run_says(page, tmp_path):
+def tau_above_tau_star(page, tmp_path):
+    """Apply tau = 3 > tau*: the controls work again, play converges to zero as lbsim run --tau 3 says."""
     theory = json.loads(lbsim("theory", str(ARMS_RACE), "--json").stdout)
     tau = "3.0"
     assert float(tau) > theory["tau_star"]
@@ -155,7 +156,8 @@ def test_tau_above_tau_star_converges_as_lbsim_run_says(page, tmp_path):
     screenshot(page, tmp_path, "explore-arms-race-above-tau-star")
 
 
-def test_an_impossible_tau_shows_lbsims_line_and_keeps_the_model(page):
+def impossible_tau(page):
+    """tau = -1: lbsim's line for the same field, in the page; the model stays."""
     bad = ROOT / "tests" / "bad_scenarios" / "negative_tau.toml"
     cli_message = lbsim("theory", str(bad)).stderr.strip().split(": ", 3)[3]  # after "lbsim: error: <path>: "
     apply_tau(page, "-1")
@@ -163,11 +165,13 @@ def test_an_impossible_tau_shows_lbsims_line_and_keeps_the_model(page):
     assert text(page, "explore-tau") == "3.0"
 
 
-def test_a_malformed_pasted_scenario_shows_lbsims_line_and_the_page_keeps_working(page, tmp_path):
+def malformed_pasted_scenario(page, tmp_path):
+    """Malformed TOML pasted: lbsim's line for the same file; reset and step still work."""
     bad_text = "[developers\ncapability = [1.0"
     path = tmp_path / "bad.toml"
     path.write_text(bad_text)
     cli_line = lbsim("run", str(path)).stderr.strip().replace(str(path), "pasted scenario")
+    page.get_by_text("scenario TOML: paste, edit or drop a file").click()  # unfold the scenario's text
     area = page.locator("textarea").first
     area.fill(bad_text)
     area.press("Tab")
@@ -181,3 +185,12 @@ def test_a_malformed_pasted_scenario_shows_lbsims_line_and_the_page_keeps_workin
     expect(page.get_by_test_id("explore-round")).to_have_text("5")
     assert text(page, "explore-tau") == "3.0" and before >= 0
     screenshot(page, tmp_path, "explore-error")
+
+
+def test_the_page_in_chromium(page, tmp_path):
+    """One server, one browser, one page, in this order (pytest-xdist may split a module's tests across
+    workers, and each would start its own server and browser)."""
+    step_and_play_at_tau_zero(page, tmp_path)
+    tau_above_tau_star(page, tmp_path)
+    impossible_tau(page)
+    malformed_pasted_scenario(page, tmp_path)

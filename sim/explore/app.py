@@ -213,8 +213,9 @@ def SettingsCard(current: ExploreSettings, model: ExplorerModel, apply, error: s
     dyn = scenario.dynamics
     with solara.Card("Scenario") as card:
         solara.Select("scenario", value=choice.value, values=names, on_value=choose)
-        solara.InputTextArea("scenario TOML", value=text.value, on_value=edit, rows=6, auto_grow=False)
-        solara.FileDrop(label="or drop a scenario TOML file here", on_file=upload, lazy=False)
+        with solara.Details("scenario TOML: paste, edit or drop a file", expand=False):
+            solara.InputTextArea("scenario TOML", value=text.value, on_value=edit, rows=8, auto_grow=False)
+            solara.FileDrop(label="or drop a scenario TOML file here", on_file=upload, lazy=False)
         solara.SliderInt("tau, log scale (0, then 1e-3 to 1e7)", value=TAU_STEPS.index(nearest_tau_step(tau.value)),
                          min=0, max=len(TAU_STEPS) - 1, on_value=lambda i: tau.set(TAU_STEPS[i]))
         solara.InputFloat("tau", value=tau.value, on_value=lambda v: tau.set(0.0 if v is None else v), optional=True)

@@ -20,14 +20,14 @@ def window_figure(frame, ax=None, panels: tuple[int, ...] = (0, 1, 2)) -> Figure
     :func:`~sim.plots.plot_scores`, :func:`~sim.plots.plot_rank_bump`), each
     thinned to :data:`~sim.explore.data.MAX_POINTS` rounds per developer.
     ``panels`` picks them (0 effort, 1 scores, 2 ranks); ``ax``: one axes per
-    panel to draw on (default: a new figure, 2.7 inches tall per panel).
+    panel to draw on (default: a new figure, 4.4 inches tall per panel, the page's grid cell).
     """
     from sim import plots
 
     if not panels or any(p not in (0, 1, 2) for p in panels):
         raise ValueError(f"panels must be a non-empty choice of 0 (effort), 1 (scores), 2 (ranks), got {panels!r}")
     if ax is None:
-        fig = Figure(figsize=(6.4, 2.7 * len(panels)), layout="constrained")
+        fig = Figure(figsize=(6.4, 4.4 * len(panels)), layout="constrained")
         ax = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     if len(ax) != len(panels):
         raise ValueError(f"window_figure draws {len(panels)} panel(s), got {len(ax)} axes")
