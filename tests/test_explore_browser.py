@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from sim.explore.cli import free_port
+from sim.explore.data import TAU_STEPS, nearest_tau_step
 from tests.inprocess import lbsim
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +118,9 @@ def apply_tau(page, tau: str) -> None:
     field = page.get_by_label("tau", exact=True)
     field.fill(tau)
     field.press("Tab")
+    # The log slider follows the committed value (set by the server): wait for it before pressing Apply.
+    position = TAU_STEPS.index(nearest_tau_step(float(tau)))
+    expect(page.get_by_role("slider").first).to_have_attribute("aria-valuenow", str(position))
     page.get_by_role("button", name="Apply").click()
 
 
