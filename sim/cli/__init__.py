@@ -65,6 +65,7 @@ COMMANDS = (
     "sim.cli.reproduce",
     "sim.design.cli",
     "sim.tournament.cli",
+    "sim.explore.cli",
 )
 
 
