@@ -387,3 +387,29 @@ def test_real_process_bad_option_exits_2_without_traceback():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "--confidence = 2.0" in done.stderr
+
+
+def test_strategies_are_drawn_per_draw_reproducibly_and_bad_ones_are_one_line_errors():
+    """--strategies: each draw gives every developer one of the listed strategies, from its own stream; the
+    same settings give the same draws (common random numbers across tau), and both strategies occur."""
+    from sim.design.search import parse_strategy_option, scenario_draws
+
+    scenario = load_scenario("scenarios/linear_rewards_10.toml")
+    settings = DesignSettings(replications=6, strategies=("best", "hedge:eta=0.1"))
+    assert settings.strategies == ("best", {"name": "hedge", "eta": 0.1})
+    draws, note = scenario_draws(scenario, settings)
+    again, _ = scenario_draws(scenario, settings)
+    assert note is None and len(draws) == 6
+    names = [tuple(s.name for s in d.developers.strategy) for d in draws]
+    assert names == [tuple(s.name for s in d.developers.strategy) for d in again]
+    assert {n for row in names for n in row} == {"best", "hedge"}
+    assert len(set(names)) > 1  # the mix differs between draws
+    assert parse_strategy_option("partial_adjustment:lambda=0.5") == {"name": "partial_adjustment", "lambda": 0.5}
+    with pytest.raises(ScenarioError, match=r"--strategies\[1\] = 'nope'"):
+        DesignSettings(strategies=("best", "nope"))
+    with pytest.raises(ScenarioError, match=r"--strategies\[0\]\.eta = -1"):
+        DesignSettings(strategies=("hedge:eta=-1",))
+    done = lbsim("design", "scenarios/two_developers.toml", "--strategies", "best", "logit:x", "--out",
+                 "never-written")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--strategies[1]" in done.stderr
+    assert not Path("never-written").exists()

@@ -80,6 +80,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="with --from-data: lower level L (default: chance for lm-harmony, 0 for a CSV)")
     p.add_argument("--upper", type=float, default=None, help="with --from-data: upper level U (default 1)")
     p.add_argument("--models", type=_positive, default=None, help="with --from-data lm-harmony: models (10)")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME[:K=V,...]",
+                   help="each draw gives every developer a strategy drawn from these (e.g. best hedge:eta=0.1)")
     p.add_argument("--n-jobs", type=_positive, default=1, help="parallel workers (default 1; same results)")
     p.add_argument("--out", default=None, help="output directory (default results/design-<name>)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -107,7 +109,7 @@ def _settings(args):
         criterion=args.criterion, target=args.target, confidence=args.confidence, replications=args.replications,
         seed=args.seed, rounds=args.rounds, max_rounds=args.max_rounds, tau_min=args.tau_min, tau_max=args.tau_max,
         per_decade=args.per_decade, rtol=args.rtol, tbt_cost=args.tbt_cost, n_jobs=n_jobs, quality=args.quality,
-        verify=args.verify,
+        verify=args.verify, strategies=None if args.strategies is None else tuple(args.strategies),
     )
 
 

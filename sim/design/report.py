@@ -93,6 +93,15 @@ def disagreement_reasons(scenario, settings: DesignSettings, result: SearchResul
         reasons.append(f"published grid (resolution {scenario.leaderboard.resolution:g}): Delta_i(tau) is a sawtooth "
                        "in tau, so the condition can hold and fail again between two levels; the bisection finds a "
                        "change, the theory enumerates every grid level and returns the last")
+    names = set()
+    if settings.strategies is not None:
+        names = {s if isinstance(s, str) else s["name"] for s in settings.strategies}
+    elif scenario.developers.strategy is not None:
+        names = {s.name for s in scenario.developers.strategy}
+    if names - {"best"}:
+        shown = sorted(names)
+        reasons.append(f"developers play strategies other than the exact best response ({shown}): the theory's "
+                       "tau* is about best responses; other rules may stay at zero below it or leave it above it")
     if scenario.leaderboard.tie_break == "random":
         reasons.append("ties are broken at random: Proposition 4.5 assumes ties go to the higher capability")
     try:
@@ -145,6 +154,7 @@ def design_scenario(scenario, settings: DesignSettings, *, allow_custom: bool = 
         "target": settings.target,
         "confidence": settings.confidence,
         "replications": settings.replications,
+        "strategies": None if settings.strategies is None else list(settings.strategies),
         "draws": len(draws),
         "required_draws": required,
         "seed": settings.seed,

@@ -107,6 +107,8 @@ class DesignSettings:
     n_jobs: int = 1
     quality: str = "ranking_share"
     verify: int = VERIFY
+    strategies: tuple | None = None  # strategy specs the developers' strategies are drawn from, per draw
+
 
     def __post_init__(self):
         if self.criterion not in CRITERIA:
@@ -145,6 +147,16 @@ class DesignSettings:
             raise ScenarioError("--tau-min", self.tau_min, f"must be below --tau-max = {self.tau_max}")
         if self.tbt_cost is not None and not (math.isfinite(self.tbt_cost) and self.tbt_cost >= 0):
             raise ScenarioError("--tbt-cost", self.tbt_cost, "must be a finite number >= 0")
+        if self.strategies is not None:
+            from sim.strategies import make_strategy
+
+            specs = tuple(parse_strategy_option(s, f"--strategies[{k}]") if isinstance(s, str) else s
+                          for k, s in enumerate(self.strategies))
+            if not specs:
+                raise ScenarioError("--strategies", list(self.strategies), "name at least one strategy")
+            for k, spec in enumerate(specs):
+                make_strategy(spec, f"--strategies[{k}]")  # unknown names and parameters: one-line errors
+            object.__setattr__(self, "strategies", specs)
 
     def required_holds(self, draws: int) -> int:
         """Least number of the ``draws`` in which the criterion must hold: ``ceil(confidence * draws)``.
@@ -155,6 +167,26 @@ class DesignSettings:
         product = self.confidence * draws
         nearest = round(product)
         return int(nearest) if abs(product - nearest) <= 1e-9 * max(1.0, product) else int(math.ceil(product))
+
+
+def parse_strategy_option(text: str, where: str = "--strategies"):
+    """A strategy from the command line: ``name`` or ``name:key=value,key=value`` (numbers as numbers), the
+    same spec a scenario's ``[developers] strategy`` entry gives (``hedge:eta=0.1`` -> ``{name = "hedge",
+    eta = 0.1}``)."""
+    name, _, rest = text.partition(":")
+    if not rest:
+        return name
+    spec: dict = {"name": name}
+    for item in rest.split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ScenarioError(where, text, "expected name or name:key=value,key=value")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ScenarioError(where, text, f"{key}: {value!r} is not a number") from None
+        spec[key] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return spec
 
 
 # --------------------------------------------------------------------------- draws
@@ -171,9 +203,28 @@ def scenario_draws(scenario, settings: DesignSettings, *, allow_custom: bool = F
 
     A scenario that draws nothing from its seed (:func:`sim.engine.uses_randomness`) gives the same run for
     every seed: it is run once, and the note says so.
+
+    With ``settings.strategies`` (what the designer does not know about the developers' behaviour), each
+    draw also gives every developer a strategy drawn uniformly from that list, from its own stream
+    (``SeedSequence(seed).spawn`` per draw, independent of the scenario's seed); the same draws serve every
+    tau (common random numbers).
     """
     from sim.scenario import parse_scenario
 
+    if settings.strategies is not None and len(settings.strategies) > 1:
+        data = scenario.to_dict()
+        draws = []
+        streams = np.random.SeedSequence([settings.seed, 1]).spawn(settings.replications)
+        for s, stream in zip(draw_seeds(settings.seed, settings.replications), streams, strict=True):
+            picks = np.random.default_rng(stream).integers(len(settings.strategies), size=scenario.n)
+            data["seed"] = s
+            data["developers"] = {**data["developers"], "strategy": [settings.strategies[k] for k in picks]}
+            draws.append(parse_scenario(data, name_hint=scenario.name, allow_custom=allow_custom))
+        return draws, None
+    if settings.strategies is not None:  # one strategy for every developer: the scenario with it
+        data = scenario.to_dict()
+        data["developers"] = {**data["developers"], "strategy": settings.strategies[0]}
+        scenario = parse_scenario(data, name_hint=scenario.name, allow_custom=allow_custom)
     if not uses_randomness(scenario):
         note = None
         if settings.replications > 1:
