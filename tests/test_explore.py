@@ -339,3 +339,27 @@ def test_the_server_command_serves_the_page_module():
     assert command[:4] == [sys.executable, "-m", "solara", "run"] and "sim.explore.app:Page" in command
     assert command[command.index("--port") + 1] == "8123" and "--production" in command
     assert server_env("scenarios/arms_race.toml")["LBSIM_EXPLORE_SCENARIO"] == str(ARMS_RACE)
+
+
+def test_a_strategy_replaces_the_response_and_plays_as_lbsim_run_does(tmp_path):
+    """The strategy control writes [developers] strategy for every developer (dropping the response keys it
+    replaces); the page's model then reports lbsim run's outcome for the same scenario file, and a bad strategy
+    is lbsim's one-line error naming the field."""
+    from sim.explore.model import ExplorerModel
+
+    logit = ExploreSettings(PASTED, small_race(40), response="logit", temperature=0.05,
+                            strategy="partial_adjustment:lambda=0.5")
+    scenario = build_scenario(logit)
+    assert {s.name for s in scenario.developers.strategy} == {"partial_adjustment"}
+    assert scenario.dynamics.response == "best" and scenario.dynamics.temperature is None
+    model = ExplorerModel(logit)
+    while model.known is None:
+        model.step()
+    path = tmp_path / "race.toml"
+    strategy = '[developers]\nstrategy = {name = "partial_adjustment", lambda = 0.5}'
+    path.write_text(small_race(40).replace("[developers]", strategy))
+    reported = json.loads(lbsim("run", str(path), "--json").stdout)
+    assert reported["strategy"] and {k: model.known[k] for k in ("outcome", "period", "entered_at")} == {
+        k: reported[k] for k in ("outcome", "period", "entered_at")}
+    with pytest.raises(ScenarioError, match=r"eta = -1"):
+        build_scenario(ExploreSettings(PASTED, small_race(40), strategy="hedge:eta=-1"))

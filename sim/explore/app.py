@@ -180,6 +180,7 @@ def SettingsCard(current: ExploreSettings, model: ExplorerModel, apply, error: s
     schedule = solara.use_reactive(KEEP)
     response = solara.use_reactive(KEEP)
     temperature = solara.use_reactive(None)
+    strategy = solara.use_reactive("")
     rounds = solara.use_reactive(None)
 
     def choose(name):
@@ -207,7 +208,7 @@ def SettingsCard(current: ExploreSettings, model: ExplorerModel, apply, error: s
             developers=developers.value, spread=spread.value, noise=noise.value,
             schedule=None if schedule.value == KEEP else schedule.value,
             response=None if response.value == KEEP else response.value, temperature=temperature.value,
-            rounds=rounds.value,
+            strategy=strategy.value or None, rounds=rounds.value,
         ))  # fmt: skip
 
     dyn = scenario.dynamics
@@ -235,6 +236,10 @@ def SettingsCard(current: ExploreSettings, model: ExplorerModel, apply, error: s
                       on_value=response.set)
         if response.value == "logit":
             solara.InputFloat("logit temperature", value=temperature.value, on_value=temperature.set, optional=True)
+        now = "response" if scenario.developers.strategy is None else ", ".join(
+            sorted({s.name for s in scenario.developers.strategy}))
+        solara.InputText(f"strategy for every developer, e.g. hedge:eta=0.1 (now {now})", value=strategy.value,
+                         on_value=strategy.set, continuous_update=True)
         solara.InputInt(f"rounds (now {dyn.rounds})", value=rounds.value, on_value=rounds.set, optional=True)
         solara.Button("Apply", color="primary", on_click=on_apply)
         if error:

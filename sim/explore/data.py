@@ -61,6 +61,9 @@ class ExploreSettings:
     ``developers`` and ``spread`` replace the capabilities by ``developers``
     evenly spaced values from the scenario's highest capability down by
     ``spread`` (``theta_i = top - spread * i / (n - 1)``).
+    ``strategy`` (``name`` or ``name:key=value,...``, as ``lbsim design
+    --strategies`` takes it) gives every developer that strategy
+    (``[developers] strategy``, :mod:`sim.strategies`) instead of the response.
     """
 
     source: str
@@ -74,6 +77,7 @@ class ExploreSettings:
     schedule: str | None = None
     response: str | None = None
     temperature: float | None = None
+    strategy: str | None = None
     rounds: int | None = None
 
 
@@ -139,6 +143,10 @@ def scenario_data(settings: ExploreSettings) -> dict:
         put("dynamics.response", settings.response)
         if settings.response == "logit" and settings.temperature is not None:
             put("dynamics.temperature", settings.temperature)
+    if settings.strategy is not None and settings.strategy.strip():
+        from sim.design.search import parse_strategy_option
+
+        put("developers.strategy", parse_strategy_option(settings.strategy.strip(), "strategy"))
     if settings.rounds is not None:
         put("dynamics.rounds", settings.rounds)
     data = apply_point(data, names, values) if names else data
@@ -147,6 +155,9 @@ def scenario_data(settings: ExploreSettings) -> dict:
         if settings.schedule not in (None, "asynchronous"):
             dynamics.pop("revision_probability", None)
         if settings.response == "best":
+            dynamics.pop("temperature", None)
+        if settings.strategy is not None and settings.strategy.strip():  # the strategy replaces the response
+            dynamics.pop("response", None)
             dynamics.pop("temperature", None)
     return data
 
