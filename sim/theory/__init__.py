@@ -32,6 +32,8 @@ from sim.theory.bisection import (  # noqa: F401
 from sim.theory.grid_levels import (  # noqa: F401
     LEVELS_PER_BATCH,
     MANY_ELEMENTS,
+    MAX_GRID_LEVELS,
+    MAX_TOTAL_GRID_LEVELS,
     SEARCH_GROUP_BITS,
     SEARCH_GROUP_BITS_MANY,
     _grid_level_thresholds,
@@ -42,8 +44,6 @@ from sim.theory.grid_levels import (  # noqa: F401
 )
 from sim.theory.pairs import (  # noqa: F401
     DEFAULT_TAU_MAX,
-    MAX_GRID_LEVELS,
-    MAX_TOTAL_GRID_LEVELS,
     ROUND_OFF_ULPS,
     SATURATION_ULPS,
     _just_overtake_pairs,

@@ -10,8 +10,18 @@ from sim.game import LeaderboardGame, utility_tolerance
 from sim.leaderboard import grid_index, least_score_at_index
 from sim.rewards import reward_gaps
 from sim.scores import ExpSaturation, PowerLaw, ScoreFamily, least_effort
-from sim.theory.pairs import MAX_GRID_LEVELS, MAX_TOTAL_GRID_LEVELS, _pairs, _weaker_wins_ties
+from sim.theory.pairs import _pairs, _weaker_wins_ties
 from sim.theory.stabilising import StabilisingThreshold
+
+#: Levels of the published grid that :func:`stabilising_threshold` enumerates
+#: exactly when ``delta > 0``; above this it falls back to a sampled search.
+MAX_GRID_LEVELS = 2_000_000
+
+
+#: Most grid levels enumerated over all pairs together (about 10 microseconds each); beyond, the sampled
+#: search is used and its answer is not vouched for (bounded time on any leaderboard).
+MAX_TOTAL_GRID_LEVELS = 2_000_000
+
 
 #: Most rival grid levels :func:`_threshold_grid_levels` evaluates at once; pairs are batched up to it (memory).
 LEVELS_PER_BATCH = 500_000

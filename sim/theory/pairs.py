@@ -23,16 +23,6 @@ ROUND_OFF_ULPS = 4
 DEFAULT_TAU_MAX = 1e12
 
 
-#: Levels of the published grid that :func:`stabilising_threshold` enumerates
-#: exactly when ``delta > 0``; above this it falls back to a sampled search.
-MAX_GRID_LEVELS = 2_000_000
-
-
-#: Most grid levels enumerated over all pairs together (about 10 microseconds each); beyond, the sampled
-#: search is used and its answer is not vouched for (bounded time on any leaderboard).
-MAX_TOTAL_GRID_LEVELS = 2_000_000
-
-
 def _pairs(game: LeaderboardGame) -> tuple[np.ndarray, np.ndarray]:
     """Ids of (stronger, weaker) for each adjacent pair in capability order."""
     order = game.capability_order
