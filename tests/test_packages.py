@@ -1,4 +1,5 @@
-"""The library's packages split one concept per module: sweeps, scenario, plots and the command line.
+"""The library's packages split one concept per module: sweeps, scenario, plots, the command line, the compiled
+kernel, the theory and the trajectory analysis.
 
 Each package re-exports its modules' public names (``from sim.sweeps import sweep`` and the like keep working),
 no module is much over 500 lines, the import graph has no circle (``tests/test_engine_package.py`` walks it for
@@ -18,7 +19,7 @@ from sim import cli
 from tests.test_engine_package import find_cycle, module_level_imports, sim_modules
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("sim.sweeps", "sim.scenario", "sim.plots", "sim.cli")
+PACKAGES = ("sim.sweeps", "sim.scenario", "sim.plots", "sim.cli", "sim.kernel", "sim.theory", "sim.analysis")
 #: "None much over 500 lines" (issue 13): the budget of a module of these packages.
 MAX_LINES = 500
 
@@ -65,7 +66,7 @@ def test_every_name_in_all_is_importable(package):
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_module_of_the_split_packages_is_much_over_500_lines(package):
     sizes = {p.name: len(p.read_text().splitlines()) for p in package_modules(package)}
-    assert len(sizes) >= 5
+    assert len(sizes) >= 4  # the walk sees the modules
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
 
 

@@ -310,7 +310,7 @@ def test_tau_star_on_grid_bit_identical_on_the_benchmark_family():
 
 def test_tau_star_on_grid_too_many_levels_falls_back_like_the_reference(monkeypatch):
     game = two_power_law([0.0, -0.3], [0.6, 0.5], gap=200.0, resolution=1e-3)
-    monkeypatch.setattr(theory, "MAX_GRID_LEVELS", 5)
+    monkeypatch.setattr(theory.grid_levels, "MAX_GRID_LEVELS", 5)
     assert theory._threshold_grid_levels(game) is None and theory._threshold_grid_levels_reference(game) is None
     assert theory.stabilising_threshold(game).method == "bisection"
 
@@ -320,7 +320,7 @@ def test_tau_star_on_grid_too_many_levels_over_all_pairs_falls_back_unvouched(mo
     not vouched for (bounded time on thousands of developers)."""
     game = two_power_law([0.0, -0.3], [0.6, 0.5], gap=200.0, resolution=1e-3)
     assert theory._threshold_grid_levels(game) is not None
-    monkeypatch.setattr(theory, "MAX_TOTAL_GRID_LEVELS", 5)
+    monkeypatch.setattr(theory.grid_levels, "MAX_TOTAL_GRID_LEVELS", 5)
     assert theory._threshold_grid_levels(game) is None
     threshold = theory.stabilising_threshold(game)
     assert threshold.method == "bisection" and not threshold.vouched
