@@ -58,6 +58,10 @@ def write_sweep(folder: Path, seed: int = 11) -> Path:
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     """A finished sweep directory (summary and trajectories) and its uninterrupted tables, made once."""
+    # Load the compiled kernels in this process first: the in-process sweeps of this module run chunks of 3
+    # scenarios, which otherwise take the (much slower) numpy path in a process that has not loaded them yet;
+    # both paths give the same bits (sim.engine.compiled.use_kernels), so the tables are the same.
+    from sim import kernel  # noqa: F401
     folder = tmp_path_factory.mktemp("pristine")
     path = write_sweep(folder)
     out = folder / "out"
