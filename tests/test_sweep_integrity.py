@@ -423,7 +423,11 @@ def test_two_writers_at_once_one_writes_and_the_table_is_the_uninterrupted_one(t
         for c in (1, 2, 3):
             (out / "summary" / f"chunk-{c:06d}.parquet").unlink()
         records = 1
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--quiet", *CHUNK]
+    # Each writer is sim.cli's main in a process of its own, as `python -m sim.cli` runs it, after loading the
+    # compiled kernels: otherwise its 3-scenario chunks take the much slower numpy path (same bits; see
+    # sim.engine.compiled.use_kernels).  The lock is what is tested, not how the process chose its kernels.
+    launch = "import sys; from sim import kernel; from sim.cli import main; sys.exit(main(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", launch, "sweep", str(path), "--out", str(out), "--quiet", *CHUNK]
     cmd += ["--resume"] if resume else []
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
