@@ -392,7 +392,8 @@ def test_real_process_bad_option_exits_2_without_traceback():
 def test_strategies_are_drawn_per_draw_reproducibly_and_bad_ones_are_one_line_errors():
     """--strategies: each draw gives every developer one of the listed strategies, from its own stream; the
     same settings give the same draws (common random numbers across tau), and both strategies occur."""
-    from sim.design.search import parse_strategy_option, scenario_draws
+    from sim.design.search import scenario_draws
+    from sim.strategies import parse_strategy_option
 
     scenario = load_scenario("scenarios/linear_rewards_10.toml")
     settings = DesignSettings(replications=6, strategies=("best", "hedge:eta=0.1"))

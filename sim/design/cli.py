@@ -18,22 +18,13 @@ import os
 import sys
 from pathlib import Path
 
+from sim.argtypes import positive_int
 from sim.errors import ScenarioError
 
 #: The files a design writes (a directory holding ``design.json`` is an earlier design: its files are replaced).
 REPORT = "design.json"
 LEVELS = "levels.csv"
 DATA_OPTIONS = ("benchmark", "bootstrap", "top_k", "cost_scale", "resolution", "lower", "upper", "models")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -51,17 +42,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", type=float, default=None, help="with --criterion ranking: share (default 0.95)")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="share of the draws in which the criterion must hold (in (0, 1]; default 0.95)")
-    p.add_argument("--replications", type=_positive, default=1,
+    p.add_argument("--replications", type=positive_int, default=1,
                    help="draws of the scenario's random parts (seeds split from --seed; default 1)")
     p.add_argument("--seed", type=int, default=0, help="master seed of the draws and the bootstrap (default 0)")
-    p.add_argument("--rounds", type=_positive, default=None, help="rounds per run (default: the scenario's)")
-    p.add_argument("--max-rounds", type=_positive, default=None,
+    p.add_argument("--rounds", type=positive_int, default=None, help="rounds per run (default: the scenario's)")
+    p.add_argument("--max-rounds", type=positive_int, default=None,
                    help="deterministic runs that have not recurred within --rounds play on up to this many "
                    "(default: --rounds, no playing on)")
     p.add_argument("--tau-min", type=float, default=None, help="lowest positive level of the scan (default 1e-3)")
     p.add_argument("--tau-max", type=float, default=None,
                    help="highest level of the scan (default 1e6, or 10 tau* when larger)")
-    p.add_argument("--per-decade", type=_positive, default=4, help="scan levels per decade (default 4)")
+    p.add_argument("--per-decade", type=positive_int, default=4, help="scan levels per decade (default 4)")
     p.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance of the bisection (default 1e-3)")
     p.add_argument("--verify", type=int, default=16,
                    help="levels probed above the bisected level (up to the second scan level above) for a failure "
@@ -71,18 +62,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quality", choices=("ranking_share", "kendall_tau"), default="ranking_share",
                    help="ranking quality Q of the objective: share of tail rounds ranked by capability (default) "
                    "or mean tail Kendall tau")
-    p.add_argument("--bootstrap", type=_positive, default=None, help="with --from-data: bootstrap draws (200)")
-    p.add_argument("--top-k", type=_positive, default=None, help="with --from-data: top-k reward (3)")
+    p.add_argument("--bootstrap", type=positive_int, default=None, help="with --from-data: bootstrap draws (200)")
+    p.add_argument("--top-k", type=positive_int, default=None, help="with --from-data: top-k reward (3)")
     p.add_argument("--cost-scale", type=float, default=None, help="with --from-data: linear cost per effort unit "
                    "(0.25)")
     p.add_argument("--resolution", type=float, default=None, help="with --from-data: published resolution (0.001)")
     p.add_argument("--lower", type=float, default=None,
                    help="with --from-data: lower level L (default: chance for lm-harmony, 0 for a CSV)")
     p.add_argument("--upper", type=float, default=None, help="with --from-data: upper level U (default 1)")
-    p.add_argument("--models", type=_positive, default=None, help="with --from-data lm-harmony: models (10)")
+    p.add_argument("--models", type=positive_int, default=None, help="with --from-data lm-harmony: models (10)")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME[:K=V,...]",
                    help="each draw gives every developer a strategy drawn from these (e.g. best hedge:eta=0.1)")
-    p.add_argument("--n-jobs", type=_positive, default=1, help="parallel workers (default 1; same results)")
+    p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel workers (default 1; same results)")
     p.add_argument("--out", default=None, help="output directory (default results/design-<name>)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-figures", action="store_true", help="write design.json and levels.csv only")

@@ -148,7 +148,7 @@ class DesignSettings:
         if self.tbt_cost is not None and not (math.isfinite(self.tbt_cost) and self.tbt_cost >= 0):
             raise ScenarioError("--tbt-cost", self.tbt_cost, "must be a finite number >= 0")
         if self.strategies is not None:
-            from sim.strategies import make_strategy
+            from sim.strategies import make_strategy, parse_strategy_option
 
             specs = tuple(parse_strategy_option(s, f"--strategies[{k}]") if isinstance(s, str) else s
                           for k, s in enumerate(self.strategies))
@@ -167,26 +167,6 @@ class DesignSettings:
         product = self.confidence * draws
         nearest = round(product)
         return int(nearest) if abs(product - nearest) <= 1e-9 * max(1.0, product) else int(math.ceil(product))
-
-
-def parse_strategy_option(text: str, where: str = "--strategies"):
-    """A strategy from the command line: ``name`` or ``name:key=value,key=value`` (numbers as numbers), the
-    same spec a scenario's ``[developers] strategy`` entry gives (``hedge:eta=0.1`` -> ``{name = "hedge",
-    eta = 0.1}``)."""
-    name, _, rest = text.partition(":")
-    if not rest:
-        return name
-    spec: dict = {"name": name}
-    for item in rest.split(","):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ScenarioError(where, text, "expected name or name:key=value,key=value")
-        try:
-            number = float(value)
-        except ValueError:
-            raise ScenarioError(where, text, f"{key}: {value!r} is not a number") from None
-        spec[key] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
-    return spec
 
 
 # --------------------------------------------------------------------------- draws

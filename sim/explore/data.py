@@ -20,14 +20,13 @@ panels draw what the functions below prepare:
 from __future__ import annotations
 
 import math
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim.errors import ScenarioError
+from sim.scenario.files import parse_toml_text
 
 #: Where the bundled scenarios live (the repository's ``scenarios/`` beside the package).
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
@@ -96,23 +95,6 @@ def nearest_tau_step(tau: float) -> float:
     return float(steps[np.argmin(np.abs(np.log(steps) - math.log(tau)))])
 
 
-def parse_toml_text(text: str, where: str) -> dict:
-    """The TOML table in ``text``; invalid TOML is the one-line :class:`ScenarioError` that
-    :func:`sim.scenario.read_toml` gives for a file named ``where`` (the offending line as the value)."""
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise ScenarioError(where, None, "invalid TOML: arrays or tables nested too deeply") from None
-    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
-        message = " ".join(str(err).split())
-        if not isinstance(err, tomllib.TOMLDecodeError):
-            message = message.split(";")[0]
-        found = re.search(r"line (\d+)", message)
-        lines = text.splitlines()
-        line = lines[int(found.group(1)) - 1].strip() if found and 0 < int(found.group(1)) <= len(lines) else None
-        raise ScenarioError(where, line, f"invalid TOML: {message}") from None
-
-
 def scenario_data(settings: ExploreSettings) -> dict:
     """The scenario's TOML table with the settings written over the fields they name (not yet validated)."""
     from sim.sweeps import apply_point
@@ -144,7 +126,7 @@ def scenario_data(settings: ExploreSettings) -> dict:
         if settings.response == "logit" and settings.temperature is not None:
             put("dynamics.temperature", settings.temperature)
     if settings.strategy is not None and settings.strategy.strip():
-        from sim.design.search import parse_strategy_option
+        from sim.strategies import parse_strategy_option
 
         put("developers.strategy", parse_strategy_option(settings.strategy.strip(), "strategy"))
     if settings.rounds is not None:

@@ -132,6 +132,7 @@ from sim.scenario.developers import (  # noqa: F401
 from sim.scenario.files import (  # noqa: F401
     MAX_FILE_BYTES,
     load_scenario,
+    parse_toml_text,
     read_text_file,
     read_toml,
 )

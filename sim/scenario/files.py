@@ -87,7 +87,12 @@ def read_toml(path, what: str) -> dict:
     :class:`ScenarioError` with the path as ``field`` (``what`` names the kind of file, e.g. "sweep file")."""
     path = Path(path)
     where = str(path)
-    text = read_text_file(path, what)
+    return parse_toml_text(read_text_file(path, what), where)
+
+
+def parse_toml_text(text: str, where: str) -> dict:
+    """The TOML table in ``text``; invalid TOML is a one-line :class:`ScenarioError` with ``where`` (a file's
+    path, or what the text came from) as ``field`` and the offending line as the value."""
     try:
         return tomllib.loads(text)
     except RecursionError:

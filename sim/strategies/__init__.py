@@ -23,6 +23,7 @@ from sim.strategies.base import (
     Strategy,
     check_declaration,
     make_strategy,
+    parse_strategy_option,
     register,
     strategy_label,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "builtin",
     "check_declaration",
     "make_strategy",
+    "parse_strategy_option",
     "parse_strategies",
     "population_deterministic",
     "register",

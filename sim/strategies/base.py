@@ -216,3 +216,23 @@ def strategy_label(strategy: Strategy) -> str:
     if not strategy.params:
         return strategy.name
     return f"{strategy.name}({', '.join(f'{k}={v:g}' for k, v in strategy.params.items())})"
+
+
+def parse_strategy_option(text: str, where: str = "--strategies"):
+    """A strategy from the command line: ``name`` or ``name:key=value,key=value`` (numbers as numbers), the
+    same spec a scenario's ``[developers] strategy`` entry gives (``hedge:eta=0.1`` -> ``{name = "hedge",
+    eta = 0.1}``)."""
+    name, _, rest = text.partition(":")
+    if not rest:
+        return name
+    spec: dict = {"name": name}
+    for item in rest.split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ScenarioError(where, text, "expected name or name:key=value,key=value")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ScenarioError(where, text, f"{key}: {value!r} is not a number") from None
+        spec[key] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return spec
