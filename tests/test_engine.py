@@ -617,9 +617,15 @@ def test_in_a_batch_only_the_scenarios_without_recurrence_play_on(monkeypatch):
     batch = run_batch([scenario] * 3, tau=taus)
     monkeypatch.setattr(engine, "PROBE_KEYS", 1)
     split = run_batch([scenario] * 3, tau=taus)
+    monkeypatch.setattr(engine, "FULL_PROBE_BYTES", 0)  # no probe kept in full: played again to its horizon
+    again = run_batch([scenario] * 3, tau=taus)
     for k, tau in enumerate(taus):
         alone = run(scenario, tau=tau).outcome(0)
         assert _without_cap(batch.outcome(k)) == _without_cap(alone) == _without_cap(split.outcome(k))
+        assert _without_cap(again.outcome(k)) == _without_cap(alone)
+        for field in ("effort", "score", "published", "rank"):  # the cut records are the replayed ones
+            (a, i), (b, j) = batch.part(k), again.part(k)
+            np.testing.assert_array_equal(getattr(a, field)[i], getattr(b, field)[j])
         recurred = analysis.first_recurrence(batch.keys[k]) is not None
         assert (batch.part(k) == (batch, k)) == recurred
     assert batch.part(1) == (batch, 1)  # a large tau settles at once

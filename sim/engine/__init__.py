@@ -97,7 +97,7 @@ from sim.engine import (
 from sim.engine.batch_game import RANK_BLOCK, BatchGame, Response, hold_current
 from sim.engine.cache import LEVEL_TABLE_ENTRIES, CandidateCache
 from sim.engine.compiled import COMPILED_SCHEDULES, _logit_compiled, _sequential_compiled
-from sim.engine.horizon import PROBE_KEYS, _extend
+from sim.engine.horizon import FULL_PROBE_BYTES, PROBE_KEYS, _extend
 from sim.engine.loop import _play_replaying, _run_fixed, play
 from sim.engine.randomness import DRAW_BLOCK, DRAW_ROWS, DYNAMICS_STREAMS, DynamicsRandom, dynamics_streams
 from sim.engine.recording import MEMORY_SHARE, _check_memory, _Recorder
@@ -120,6 +120,7 @@ __all__ = [
     "DRAW_BLOCK",
     "DRAW_ROWS",
     "DYNAMICS_STREAMS",
+    "FULL_PROBE_BYTES",
     "LEVEL_TABLE_ENTRIES",
     "MEMORY_SHARE",
     "PROBE_KEYS",
