@@ -71,10 +71,10 @@ from sim.kernel import (
 @njit(cache=True, error_model="numpy", inline="always")
 def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                c_target, c_effort, c_score, table_width, origin, table,
-               level, draw, beat, prio, xs, ss, us, cols, temperature, uniform):  # fmt: skip
+               level, draw, beat, prio, xs, ss, us, cols, seen, temperature, uniform):  # fmt: skip
     """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
     ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
-    :func:`sim.kernel._best_row` (``cols``: a work buffer of ``n + 1`` integers).
+    :func:`sim.kernel._best_row` (``cols``: a work buffer of ``n + 1`` integers, ``seen``: of ``n`` floats).
 
     The same columns, weights and choice as :meth:`sim.engine.BatchGame.logit_choice`, visiting only the
     columns that can carry a weight: column ``j`` (in column order) is zero effort for ``j = i`` and rival
@@ -85,8 +85,10 @@ def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, reward
     cumulative sum leaves its bits unchanged, so the cumulative weights of the usable columns alone give
     the same sums; and an unusable column is never the first whose cumulative weight exceeds the threshold
     (the usable column before it would be), except that with none found column ``0`` is chosen, as there.
-    A candidate's rank is remembered for the last published level asked (columns with equal targets reach
-    equal levels).
+    A rival whose target equals an earlier column's (rivals at one level, on the same side of the tie) is
+    skipped: its least effort, score, rank and utility are those of the earlier column (the same function of
+    the same target), so it is unusable there too, as a duplicate effort or for the same reason.  A
+    candidate's rank is remembered for the last published level asked.
     """
     n = level.size
     lo, up, a, b, t, delta = rp[_LO], rp[_UP], rp[_A], rp[_B], rp[_T], rp[_DELTA]
@@ -101,6 +103,7 @@ def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, reward
     top = -np.inf
     count = 0
     memo_level, memo_rank = np.nan, 0
+    targets = 0
     for q in range(m):
         j = cols[q]
         if j == i:  # zero effort
@@ -109,6 +112,13 @@ def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, reward
         else:
             below = p > prio[j]
             target = draw[j] if below else beat[j]
+            repeated = False
+            for c in range(targets):  # (branch-free: a handful of earlier targets)
+                repeated |= seen[c] == target
+            if repeated:
+                continue
+            seen[targets] = target
+            targets += 1
             target_level = level[j] + (0.0 if below else 1.0)
             x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
                                c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
@@ -169,6 +179,7 @@ def respond_logit(
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     cols = np.empty(n + 1, dtype=np.int64)
+    seen = np.empty(n)
     prio = np.empty(n, dtype=priority.dtype)
     for s in range(S):
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
@@ -183,7 +194,7 @@ def respond_logit(
             out[s, r], _ = _logit_row(
                 rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                 c_target, c_effort, c_score, table_width, origin, table,
-                level, draw, beat, prio, xs, ss, us, cols, temperature[s], uniform[s, r],
+                level, draw, beat, prio, xs, ss, us, cols, seen, temperature[s], uniform[s, r],
             )  # fmt: skip
 
 
@@ -217,6 +228,7 @@ def sequential_round(
     ks = np.empty(n, dtype=np.int64)
     rival = np.empty(n + 1, dtype=np.int64)
     cols = np.empty(n + 1, dtype=np.int64)
+    seen = np.empty(n)
     for s in range(S):
         delta = resolution[s]
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
@@ -232,7 +244,7 @@ def sequential_round(
                 new, sc = _logit_row(
                     rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                     c_target, c_effort, c_score, table_width, origin, table,
-                    level, draw, beat, prio, xs, ss, us, cols, temperature[s], uniform[s, i],
+                    level, draw, beat, prio, xs, ss, us, cols, seen, temperature[s], uniform[s, i],
                 )  # fmt: skip
                 known = new != 0.0
             else:
