@@ -7,8 +7,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernel.primitives import _cost, _least_score_cached, _level, _prefetch_rival, _rank, _score, least_effort
-from sim.kernel.rows import ROW_PARAMS, _holds, _row_params
+from sim.kernel.level_counts import (
+    COUNTED_RANK_MIN_N,
+    TIE_WINDOW,
+    _count_board,
+    _rank_counted,
+    _span_cap,
+)
+from sim.kernel.primitives import _cost, _least_score_cached, _level, _prefetch, _prefetch_rival, _score, least_effort
+from sim.kernel.rows import _DELTA, _G, _TOL, ROW_PARAMS, _row_params
 from sim.kernel.sorted_board import SORTED_BOARD_MIN_N, _best_row_sorted, _sort_board
 
 
@@ -80,6 +87,12 @@ def respond_active(
     order = np.empty(n, dtype=np.int64)
     key_level = np.empty(n)
     key_prio = np.empty(n, dtype=priority.dtype)
+    first = np.empty(_span_cap(n) + 1, dtype=np.int64)
+    members = np.empty(n + TIE_WINDOW, dtype=priority.dtype)
+    # The last row (numbered across the call) that took a candidate for each target level from low: rivals
+    # with the same target (the same level, on the same side of the tie) give the same candidate.
+    taken = np.full(_span_cap(n) + 2, -1, dtype=np.int64)
+    row_id = 0
     following = 0
     for s in range(S):
         if not active[s]:
@@ -100,6 +113,10 @@ def respond_active(
                 draw[j] = evaluated[s, j]
                 beat[j] = np.nextafter(evaluated[s, j], np.inf)
         sorted_board = n >= SORTED_BOARD_MIN_N and _sort_board(level, draw, beat, prio, order, key_level, key_prio)
+        # Ranks from counts per level on large boards (span 0: counted over every rival, _rank).
+        low, span, widest = 0.0, 0, 0
+        if n >= COUNTED_RANK_MIN_N:
+            low, span, widest = _count_board(level, prio, delta, first, members)
         top_reward = rewards[s, 0]
         for k in range(1, n):
             top_reward = max(top_reward, rewards[s, k])
@@ -112,6 +129,7 @@ def respond_active(
                         following, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table
                     )
             i = rows[s, r]
+            row_id += 1
             _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
                         budget)  # fmt: skip
             if sorted_board:
@@ -119,6 +137,7 @@ def respond_active(
                     rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                     c_target, c_effort, c_score, table_width, origin, table,
                     level, draw, beat, prio, order, key_level, key_prio, top_reward, xs, ss, us, ks,
+                    (low, span, widest), first, members,
                 )  # fmt: skip
             else:
                 # _best_row written out: the same operations, but as a numba inline="always" call each update
@@ -130,11 +149,6 @@ def respond_active(
                 g = gamma[s, i]
                 tol = tolerance[s]
                 t = tau[s]
-                best_rank = _rank(level, prio, i, _level(base, delta))
-                best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
-                best_x, best_s = 0.0, base
-                count = 0
-                top = best_u
                 p = prio[i]
                 hi = reach[s, i]
                 viable = 0
@@ -143,6 +157,30 @@ def respond_active(
                     target = draw[j] if below else beat[j]
                     rival[viable] = j
                     viable += (j != i) & (target > base) & (not (target > hi))
+                if span > 0:
+                    # Only the first rival with each target (the same level, on the same side of the tie): a later
+                    # one gives the same effort, score, rank and utility, which the choice (strict in effort)
+                    # never takes over the first.  And the row's level-table entries are requested all at once
+                    # before any is read (one at a time, each read from memory would wait for the one before).
+                    kept = 0
+                    prefetching = table_width > 0
+                    for v in range(viable):
+                        j = rival[v]
+                        below = p > prio[j]
+                        where = int(level[j] - low) + (0 if below else 1)
+                        fresh = taken[where] != row_id
+                        taken[where] = row_id
+                        rival[kept] = j
+                        kept += fresh
+                        off = level[j] + (0.0 if below else 1.0) - origin[s]
+                        if prefetching and off >= 0.0 and off < table_width:
+                            _prefetch(table, ((s * table_width + int(off)) * n + i) * 2)
+                    viable = kept
+                best_rank = _rank_counted(level, prio, i, _level(base, delta), low, span, first, members, widest)
+                best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+                best_x, best_s = 0.0, base
+                count = 0
+                top = best_u
                 for v in range(viable):
                     j = rival[v]
                     below = p > prio[j]
@@ -168,7 +206,7 @@ def respond_active(
                         c_score[s, i, j] = sc
                     if not np.isfinite(x) or x > budget[s, i]:
                         continue
-                    k = _rank(level, prio, i, _level(sc, delta))
+                    k = _rank_counted(level, prio, i, _level(sc, delta), low, span, first, members, widest)
                     u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
                     xs[count], ss[count], us[count], ks[count] = x, sc, u, k
                     count += 1
@@ -188,6 +226,9 @@ def respond_active(
                 cur = current[s, r]
                 sc = current_score[s, r] if scored else _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i],
                                                                p_b[s, i], unit, tau[s] + cur)  # fmt: skip
-                if _holds(rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, sc, best_u):
+                # sim.kernel._holds, ranked from the counts: within the tolerance of the best utility
+                k = _rank_counted(level, prio, i, _level(sc, rp[_DELTA]), low, span, first, members, widest)
+                u = rewards[s, k - 1] - rp[_G] * _cost(cost_kind, cost_scale, cost_param, cur)
+                if u >= best_u - rp[_TOL]:
                     nxt = cur
             out_next[s, r] = nxt
