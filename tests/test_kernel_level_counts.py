@@ -48,7 +48,7 @@ def boards(draw):
     return level, prio.astype(np.int64), cand
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)  # ~1 s: boards are cheap, and every shape of tie is drawn
 @given(board=boards())
 def test_counted_rank_is_the_count_over_every_rival(board):
     level, prio, cand = board
@@ -89,9 +89,10 @@ def _profiles(batch, rng, count):
         yield np.minimum(x, batch.budget)
 
 
-# 10 random games of COUNTED_RANK_MIN_N to 40 developers, three profiles each, one cache kept across them.
+# 10 random games of COUNTED_RANK_MIN_N to COUNTED_RANK_MIN_N + 16 developers, three profiles each, one cache
+# kept across them.
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(game=assumption_games(min_n=COUNTED_RANK_MIN_N, max_n=40), seed=st.integers(0, 2**32 - 1))
+@given(game=assumption_games(min_n=COUNTED_RANK_MIN_N, max_n=COUNTED_RANK_MIN_N + 16), seed=st.integers(0, 2**32 - 1))
 def test_counted_board_equals_the_numpy_reference_on_random_games(game, seed):
     """Under the paper's assumptions: ranks from the counts, one candidate per distinct target."""
     batch = BatchGame.from_games([game])
