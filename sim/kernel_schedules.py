@@ -163,9 +163,11 @@ def respond_logit(
     evaluated, rows, temperature, uniform,
     c_target, c_effort, c_score,
     table_width, origin, table, least, least_width, least_row, least_origin,
-    out,
+    out, out_score,
 ):  # fmt: skip
-    """Logit responses of developers ``rows[s, r]`` to ``evaluated`` ``(S, n)`` into ``out[s, r]``.
+    """Logit responses of developers ``rows[s, r]`` to ``evaluated`` ``(S, n)`` into ``out[s, r]``, and the
+    score each reaches into ``out_score[s, r]`` (the score the search reached with a candidate's effort, the
+    same bits as evaluating it; NaN for zero effort).
 
     ``temperature`` ``(S,)``, ``uniform`` ``(S, m)`` in ``[0, 1)``; the cache
     arguments as :func:`sim.kernel.respond_active` (least efforts remembered
@@ -191,7 +193,7 @@ def respond_logit(
             i = rows[s, r]
             # (no reach or tolerance for the logit response: placeholders, not read)
             _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tau, baseline, budget)
-            out[s, r], _ = _logit_row(
+            out[s, r], out_score[s, r] = _logit_row(
                 rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                 c_target, c_effort, c_score, table_width, origin, table,
                 level, draw, beat, prio, xs, ss, us, cols, seen, temperature[s], uniform[s, r],
