@@ -60,9 +60,9 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
                 kernel.next_scores(*game.kernel_spec[:6], game.tau, np.ascontiguousarray(x), true_score, new,
                                    reached, nxt, np.ones(S, dtype=np.bool_), known)  # fmt: skip
                 x = nxt
-                continue
-            new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
-            x = new if revise is None else np.where(revise, new, x)
+            else:
+                new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
+                x = new if revise is None else np.where(revise, new, x)
         else:
             order = (
                 np.argsort(draws["order"].next(), axis=1, kind="stable")  # as DynamicsRandom.order, row by row
