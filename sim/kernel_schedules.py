@@ -71,61 +71,87 @@ from sim.kernel import (
 @njit(cache=True, error_model="numpy", inline="always")
 def _logit_row(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                c_target, c_effort, c_score, table_width, origin, table,
-               level, draw, beat, prio, xs, ss, us, usable, temperature, uniform):  # fmt: skip
+               level, draw, beat, prio, xs, ss, us, cols, seen, temperature, uniform):  # fmt: skip
     """Developer ``i``'s logit response on scenario ``s``'s board to uniform draw ``uniform``:
     ``(effort, score)`` (the score is that of the candidate, NaN for zero effort); arguments as
-    :func:`sim.kernel._best_row`."""
+    :func:`sim.kernel._best_row` (``cols``: a work buffer of ``n + 1`` integers, ``seen``: of ``n`` floats).
+
+    The same columns, weights and choice as :meth:`sim.engine.BatchGame.logit_choice`, visiting only the
+    columns that can carry a weight: column ``j`` (in column order) is zero effort for ``j = i`` and rival
+    ``j``'s candidate when its target lies above the zero-effort score (gathered without branching).  The
+    usable ones (finite effort within the budget, finite utility, no earlier usable column with the same
+    effort) are kept in order in ``xs``, ``ss``, ``us`` (effort, score, utility; ``cols``: the column).  A
+    column that is not usable has weight ``0`` in the numpy path, and adding ``0.0`` to the non-negative
+    cumulative sum leaves its bits unchanged, so the cumulative weights of the usable columns alone give
+    the same sums; and an unusable column is never the first whose cumulative weight exceeds the threshold
+    (the usable column before it would be), except that with none found column ``0`` is chosen, as there.
+    A rival whose target equals an earlier column's (rivals at one level, on the same side of the tie) is
+    skipped: its least effort, score, rank and utility are those of the earlier column (the same function of
+    the same target), so it is unusable there too, as a duplicate effort or for the same reason.  A
+    candidate's rank is remembered for the last published level asked.
+    """
     n = level.size
     lo, up, a, b, t, delta = rp[_LO], rp[_UP], rp[_A], rp[_B], rp[_T], rp[_DELTA]
     base, g, cap = rp[_BASE], rp[_G], rp[_BUDGET]
     p = prio[i]
-    top = -np.inf
+    # The columns that can carry a weight, in column order, gathered without branching.
+    m = 0
     for j in range(n):
+        target = draw[j] if p > prio[j] else beat[j]
+        cols[m] = j
+        m += (j == i) | (target > base)
+    top = -np.inf
+    count = 0
+    memo_level, memo_rank = np.nan, 0
+    targets = 0
+    for q in range(m):
+        j = cols[q]
         if j == i:  # zero effort
             x, sc = 0.0, np.nan
             k = _rank(level, prio, i, _level(base, delta))
         else:
             below = p > prio[j]
             target = draw[j] if below else beat[j]
-            if not (target > base):  # zero effort reaches it: no candidate of its own
-                usable[j] = False
-                xs[j] = np.inf
+            repeated = False
+            for c in range(targets):  # (branch-free: a handful of earlier targets)
+                repeated |= seen[c] == target
+            if repeated:
                 continue
+            seen[targets] = target
+            targets += 1
             target_level = level[j] + (0.0 if below else 1.0)
             x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
                                c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
             if not (np.isfinite(x) and x <= cap):
-                usable[j] = False
-                xs[j] = np.inf
                 continue
-            k = _rank(level, prio, i, _level(sc, delta))
+            reached = _level(sc, delta)
+            if reached != memo_level:
+                memo_level, memo_rank = reached, _rank(level, prio, i, reached)
+            k = memo_rank
         u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
-        ok = np.isfinite(u)
-        if ok:
-            for c in range(j):  # a duplicate effort counts once, at its first column
-                if usable[c] and xs[c] == x:
-                    ok = False
-                    break
-        usable[j] = ok
-        xs[j] = x if ok else np.inf
-        ss[j] = sc
-        us[j] = u
-        if ok and u > top:
+        if not np.isfinite(u):
+            continue
+        duplicate = False
+        for c in range(count):  # a duplicate effort counts once, at its first usable column
+            duplicate |= xs[c] == x
+        if duplicate:
+            continue
+        xs[count], ss[count], us[count] = x, sc, u
+        cols[count] = j  # (count <= q: the columns still to visit lie beyond)
+        count += 1
+        if u > top:
             top = u
     # Inverse CDF over the usable candidates, in column order.
     total = 0.0
-    for j in range(n):
-        w = np.exp((us[j] - top) / temperature) if usable[j] else 0.0
-        total += w
-        us[j] = total  # the cumulative weights, in place
+    for c in range(count):
+        total += np.exp((us[c] - top) / temperature)
+        us[c] = total  # the cumulative weights, in place
     threshold = uniform * total
-    chosen = 0
-    for j in range(n):
-        if us[j] > threshold:
-            chosen = j
-            break
-    if usable[chosen]:
-        return xs[chosen], ss[chosen]
+    for c in range(count):
+        if us[c] > threshold:
+            return xs[c], ss[c]
+    if count > 0 and cols[0] == 0:  # none found: column 0, when usable
+        return xs[0], ss[0]
     return 0.0, np.nan
 
 
@@ -137,9 +163,11 @@ def respond_logit(
     evaluated, rows, temperature, uniform,
     c_target, c_effort, c_score,
     table_width, origin, table, least, least_width, least_row, least_origin,
-    out,
+    out, out_score,
 ):  # fmt: skip
-    """Logit responses of developers ``rows[s, r]`` to ``evaluated`` ``(S, n)`` into ``out[s, r]``.
+    """Logit responses of developers ``rows[s, r]`` to ``evaluated`` ``(S, n)`` into ``out[s, r]``, and the
+    score each reaches into ``out_score[s, r]`` (the score the search reached with a candidate's effort, the
+    same bits as evaluating it; NaN for zero effort).
 
     ``temperature`` ``(S,)``, ``uniform`` ``(S, m)`` in ``[0, 1)``; the cache
     arguments as :func:`sim.kernel.respond_active` (least efforts remembered
@@ -152,7 +180,8 @@ def respond_logit(
     rp = np.empty(ROW_PARAMS)
     level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
-    usable = np.empty(n, dtype=np.bool_)
+    cols = np.empty(n + 1, dtype=np.int64)
+    seen = np.empty(n)
     prio = np.empty(n, dtype=priority.dtype)
     for s in range(S):
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
@@ -164,10 +193,10 @@ def respond_logit(
             i = rows[s, r]
             # (no reach or tolerance for the logit response: placeholders, not read)
             _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tau, baseline, budget)
-            out[s, r], _ = _logit_row(
+            out[s, r], out_score[s, r] = _logit_row(
                 rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                 c_target, c_effort, c_score, table_width, origin, table,
-                level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, r],
+                level, draw, beat, prio, xs, ss, us, cols, seen, temperature[s], uniform[s, r],
             )  # fmt: skip
 
 
@@ -200,7 +229,8 @@ def sequential_round(
     xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
     ks = np.empty(n, dtype=np.int64)
     rival = np.empty(n + 1, dtype=np.int64)
-    usable = np.empty(n, dtype=np.bool_)
+    cols = np.empty(n + 1, dtype=np.int64)
+    seen = np.empty(n)
     for s in range(S):
         delta = resolution[s]
         _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat, prio)
@@ -216,7 +246,7 @@ def sequential_round(
                 new, sc = _logit_row(
                     rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                     c_target, c_effort, c_score, table_width, origin, table,
-                    level, draw, beat, prio, xs, ss, us, usable, temperature[s], uniform[s, i],
+                    level, draw, beat, prio, xs, ss, us, cols, seen, temperature[s], uniform[s, i],
                 )  # fmt: skip
                 known = new != 0.0
             else:

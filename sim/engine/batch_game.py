@@ -223,12 +223,14 @@ class BatchGame:
             out[rows] = ranks(evaluated[rows], float(delta), self.priority[rows])
         return out
 
-    def publish(self, x, shock=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def publish(self, x, shock=None, true=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One round's leaderboard at efforts ``x``: ``(true scores, evaluated, published, ranks)``.
 
         ``evaluated = true + shock`` (evaluation noise, when given).  The
         compiled :func:`sim.kernel.publish` computes the same bits for the
-        built-in families.
+        built-in families.  ``true``: the true scores of ``x`` when already
+        known (as the compiled kernels computed them, the same bits as
+        evaluating them), taken instead of evaluated again.
         """
         x = np.ascontiguousarray(x, dtype=float)
         if self.kernel_spec is not None:
@@ -236,12 +238,14 @@ class BatchGame:
 
             out = (np.empty(self.shape), np.empty(self.shape), np.empty(self.shape), np.empty(self.shape, np.int64))
             noisy = shock is not None
-            kernel.publish(
+            S = self.shape[0]
+            kernel.publish_known(
                 *self.kernel_spec[:6], self.tau, self.resolution, self.priority, x,
-                np.ascontiguousarray(shock, dtype=float) if noisy else np.zeros(self.shape), noisy, *out,
+                np.ascontiguousarray(shock, dtype=float) if noisy else np.zeros(self.shape), noisy,
+                np.full(S, true is not None), x if true is None else np.ascontiguousarray(true, dtype=float), *out,
             )  # fmt: skip
             return out
-        true = self.scores(x)
+        true = self.scores(x) if true is None else np.asarray(true, dtype=float)
         evaluated = true if shock is None else true + shock
         return true, evaluated, self.published(evaluated), self.ranks(evaluated)
 

@@ -51,36 +51,43 @@ def _cache_arrays(game: BatchGame, cache) -> tuple:
             cache.least_width, cache.least_row, cache.least_origin)
 
 
-def _logit_compiled(game: BatchGame, evaluated, rows, temperature, uniform, cache=None) -> np.ndarray:
-    """:meth:`BatchGame.logit_choice` of the candidates of ``rows``, in the compiled kernel (same bits)."""
+def _logit_compiled(game: BatchGame, evaluated, rows, temperature, uniform, cache=None, scores=None) -> np.ndarray:
+    """:meth:`BatchGame.logit_choice` of the candidates of ``rows``, in the compiled kernel (same bits); with
+    ``scores`` (``rows.shape``), the true score of each chosen candidate effort is written there (NaN for zero
+    effort), as :func:`sim.kernel.next_scores` takes them."""
     from sim import kernel_schedules
 
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     out = np.empty(rows.shape)
+    if scores is None:
+        scores = np.empty(rows.shape)
     kernel_schedules.respond_logit(
         *game.kernel_spec,
         game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
         np.ascontiguousarray(evaluated, dtype=float), rows, np.ascontiguousarray(temperature, dtype=float),
-        np.ascontiguousarray(uniform, dtype=float), *_cache_arrays(game, cache), out,
+        np.ascontiguousarray(uniform, dtype=float), *_cache_arrays(game, cache), out, scores,
     )  # fmt: skip
     return out
 
 
 def _sequential_compiled(game: BatchGame, evaluated, x, true_score, order, logit: bool, temperature, uniform, shock,
-                         cache=None) -> None:
+                         cache=None) -> np.ndarray:
     """One round of a sequential schedule in ``order`` in the compiled kernel, updating ``x`` and ``evaluated``
     (C-contiguous ``(S, n)``) in place exactly as :func:`play`'s numpy loop over positions does (``true_score``:
-    the true scores of ``x``, from :meth:`BatchGame.publish`; not changed)."""
+    the true scores of ``x``, from :meth:`BatchGame.publish`; not changed).  Returns the true scores of the
+    new ``x`` (the kernel's, the same bits as evaluating them), for the next round's publish step."""
     from sim import kernel_schedules
 
     zeros = np.zeros(game.shape)
+    true = np.array(true_score, dtype=float)
     kernel_schedules.sequential_round(
         *game.kernel_spec,
         game.tau, game.resolution, game.rewards, game.gamma, game.priority, game.budget, game.baseline,
         game.reach, game.tolerance,
-        evaluated, x, np.array(true_score, dtype=float), np.ascontiguousarray(order, dtype=np.int64), logit,
+        evaluated, x, true, np.ascontiguousarray(order, dtype=np.int64), logit,
         np.ascontiguousarray(temperature, dtype=float),
         zeros if uniform is None else np.ascontiguousarray(uniform, dtype=float),
         zeros if shock is None else np.ascontiguousarray(shock, dtype=float), shock is not None,
         *_cache_arrays(game, cache),
     )  # fmt: skip
+    return true

@@ -9,7 +9,7 @@ import numpy as np
 from sim import analysis
 from sim.engine.batch_game import BatchGame
 from sim.engine.cache import CandidateCache
-from sim.engine.compiled import _sequential_compiled, compiled, use_kernels
+from sim.engine.compiled import _logit_compiled, _sequential_compiled, compiled, use_kernels
 from sim.engine.randomness import DynamicsRandom, _BatchDraws
 from sim.engine.recording import _check_memory, _Recorder
 from sim.engine.recurrence import Recurrence, _replays
@@ -36,9 +36,12 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
         _play_replaying(game, settings, x, recorder, cache, progress)
         return
     draws = {name: _BatchDraws(randoms, name, name == "noise") for name in ("noise", "choice", "revision", "order")}
+    whole_round = compiled(game)
+    known = None  # the true scores of x when the compiled kernels know them already (the same bits)
     for t in range(settings.rounds + 1):
         shock = game.noise[:, None] * draws["noise"].next() if noisy else None
-        true_score, evaluated, published, rank = game.publish(x, shock)
+        true_score, evaluated, published, rank = game.publish(x, shock, known)
+        known = None
         recorder.add(t, x, true_score, published, rank)
         if t == settings.rounds:
             break
@@ -47,8 +50,19 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
             revise = None
             if settings.schedule == "asynchronous":
                 revise = draws["revision"].next() < settings.revision_probability[:, None]
-            new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
-            x = new if revise is None else np.where(revise, new, x)
+            if logit and whole_round:  # with the scores of the chosen efforts, for the next publish step
+                from sim import kernel
+
+                reached = np.empty((S, n))
+                new = _logit_compiled(game, evaluated, all_rows, settings.temperature, uniform, cache, reached)
+                nxt = np.ascontiguousarray(new if revise is None else np.where(revise, new, x))
+                known = np.empty((S, n))
+                kernel.next_scores(*game.kernel_spec[:6], game.tau, np.ascontiguousarray(x), true_score, new,
+                                   reached, nxt, np.ones(S, dtype=np.bool_), known)  # fmt: skip
+                x = nxt
+            else:
+                new = _respond_rows(game, evaluated, all_rows, logit, settings.temperature, uniform, cache, x)
+                x = new if revise is None else np.where(revise, new, x)
         else:
             order = (
                 np.argsort(draws["order"].next(), axis=1, kind="stable")  # as DynamicsRandom.order, row by row
@@ -59,9 +73,8 @@ def play(game: BatchGame, settings: RunSettings, x0: np.ndarray, randoms: Sequen
             evaluated = evaluated.copy()
             x = x.copy()
             s_all = np.arange(S)
-            whole_round = compiled(game)
             if whole_round:  # the whole round in the compiled kernel (same bits); else position by position
-                _sequential_compiled(
+                known = _sequential_compiled(
                     game, evaluated, x, true_score, order, logit, settings.temperature, uniform, shock, cache
                 )
             for p in range(0 if whole_round else n):

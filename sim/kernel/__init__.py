@@ -16,11 +16,20 @@ Bit-for-bit notes: ``expit(z)`` is ``1 / (1 + exp(-z))`` (SciPy's formula);
 numpy computes ``x ** 2`` as ``x * x``, so the kernel does too.
 
 The kernel is layered, each module importing only lower ones: :mod:`.primitives`, :mod:`.rows`,
-:mod:`.sorted_board`, :mod:`.respond`, :mod:`.publish`, :mod:`.recurrence`.
+:mod:`.level_counts`, :mod:`.sorted_board`, :mod:`.respond`, :mod:`.publish`, :mod:`.recurrence`.
 """
 
 from __future__ import annotations
 
+from sim.kernel.level_counts import (  # noqa: F401
+    COUNTED_RANK_MIN_N,
+    TIE_WINDOW,
+    _count_board,
+    _holds_counted,
+    _rank_buckets,
+    _rank_counted,
+    _span_cap,
+)
 from sim.kernel.primitives import (  # noqa: F401
     _GRID_STEPS,
     _SLACK,

@@ -7,8 +7,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernel.primitives import _cost, _least_score_cached, _level, _prefetch_rival, _rank, _score, least_effort
-from sim.kernel.rows import ROW_PARAMS, _holds, _row_params
+from sim.kernel.level_counts import (
+    COUNTED_RANK_MIN_N,
+    TIE_WINDOW,
+    _count_board,
+    _holds_counted,
+    _rank_buckets,
+    _span_cap,
+)
+from sim.kernel.primitives import (
+    _cost,
+    _least_score_cached,
+    _level,
+    _prefetch,
+    _prefetch_rival,
+    _rank,
+    _score,
+    least_effort,
+)
+from sim.kernel.rows import ROW_PARAMS, _candidate, _holds, _row_params
 from sim.kernel.sorted_board import SORTED_BOARD_MIN_N, _best_row_sorted, _sort_board
 
 
@@ -80,6 +97,12 @@ def respond_active(
     order = np.empty(n, dtype=np.int64)
     key_level = np.empty(n)
     key_prio = np.empty(n, dtype=priority.dtype)
+    # Boards counted by level (COUNTED_RANK_MIN_N developers and more): buckets, and the last row (numbered
+    # across the call) that took each target level.
+    first = np.empty(_span_cap(n) + 1, dtype=np.int64)
+    members = np.empty(n + TIE_WINDOW, dtype=priority.dtype)
+    taken = np.full(_span_cap(n) + 2, -1, dtype=np.int64)
+    row_id = 0
     following = 0
     for s in range(S):
         if not active[s]:
@@ -100,6 +123,10 @@ def respond_active(
                 draw[j] = evaluated[s, j]
                 beat[j] = np.nextafter(evaluated[s, j], np.inf)
         sorted_board = n >= SORTED_BOARD_MIN_N and _sort_board(level, draw, beat, prio, order, key_level, key_prio)
+        # Counted by level (span > 0) on large boards: ranks from the buckets (sim.kernel.level_counts).
+        low, span, widest = 0.0, 0, 0
+        if n >= COUNTED_RANK_MIN_N:
+            low, span, widest = _count_board(level, prio, delta, first, members)
         top_reward = rewards[s, 0]
         for k in range(1, n):
             top_reward = max(top_reward, rewards[s, k])
@@ -112,6 +139,7 @@ def respond_active(
                         following, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width, origin, table
                     )
             i = rows[s, r]
+            row_id += 1
             _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
                         budget)  # fmt: skip
             if sorted_board:
@@ -119,7 +147,66 @@ def respond_active(
                     rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                     c_target, c_effort, c_score, table_width, origin, table,
                     level, draw, beat, prio, order, key_level, key_prio, top_reward, xs, ss, us, ks,
+                    (low, span, widest), first, members,
                 )  # fmt: skip
+            elif span > 0:
+                # The board counted by level (sim.kernel.level_counts): the candidates, utilities and choice of
+                # the count's copy below, so the same bits, with ranks from the buckets (_rank_buckets), and only
+                # the first rival with each target (the same level, on the same side of the tie): a later one's
+                # least effort, score, rank and utility are the same (functions of the target), and the choice,
+                # the smallest effort within the tolerance and strict in effort, never takes it over the first
+                # (taken[level - low + side] holds the last row that took each target).  The row's level-table
+                # entries are prefetched all at once before any is read (one at a time, each read from memory
+                # would wait for the one before).  Written out here, as the copy below, for speed.
+                p = prio[i]
+                own = level[i]
+                base, hi = baseline[s, i], reach[s, i]
+                viable = 0
+                for j in range(n):
+                    below = p > prio[j]
+                    target = draw[j] if below else beat[j]
+                    rival[viable] = j
+                    viable += (j != i) & (target > base) & (not (target > hi))
+                kept = 0
+                for v in range(viable):
+                    j = rival[v]
+                    below = p > prio[j]
+                    where = int(level[j] - low) + (0 if below else 1)
+                    fresh = taken[where] != row_id
+                    taken[where] = row_id
+                    rival[kept] = j
+                    kept += fresh
+                    off = level[j] + (0.0 if below else 1.0) - origin[s]
+                    if table_width > 0 and off >= 0.0 and off < table_width:
+                        _prefetch(table, ((s * table_width + int(off)) * n + i) * 2)
+                best_rank = _rank_buckets(own, p, _level(base, delta), n, low, span, first, members, widest)
+                g = gamma[s, i]
+                best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
+                best_x, best_s = 0.0, base
+                count = 0
+                top = best_u
+                for v in range(kept):
+                    j = rival[v]
+                    below = p > prio[j]
+                    target = draw[j] if below else beat[j]
+                    target_level = level[j] + (0.0 if below else 1.0)
+                    x, sc = _candidate(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s], s, i,
+                                       j, target, target_level, delta, c_target, c_effort, c_score, table_width,
+                                       origin, table)  # fmt: skip
+                    if not np.isfinite(x) or x > budget[s, i]:
+                        continue
+                    k = _rank_buckets(own, p, _level(sc, delta), n, low, span, first, members, widest)
+                    u = rewards[s, k - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
+                    xs[count], ss[count], us[count], ks[count] = x, sc, u, k
+                    count += 1
+                    if u > top:
+                        top = u
+                tol = tolerance[s]
+                if not (best_u >= top - tol):
+                    best_x = np.inf
+                for c in range(count):
+                    if us[c] >= top - tol and xs[c] < best_x:
+                        best_x, best_s, best_u, best_rank = xs[c], ss[c], us[c], ks[c]
             else:
                 # _best_row written out: the same operations, but as a numba inline="always" call each update
                 # took about 100 ns more at n = 10 (0.28 against 0.38 us an update, measured warm in one
@@ -188,6 +275,11 @@ def respond_active(
                 cur = current[s, r]
                 sc = current_score[s, r] if scored else _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i],
                                                                p_b[s, i], unit, tau[s] + cur)  # fmt: skip
-                if _holds(rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, sc, best_u):
+                if span > 0:
+                    holds = _holds_counted(rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, sc,
+                                           best_u, (low, span, widest), first, members)  # fmt: skip
+                else:
+                    holds = _holds(rp, cost_kind, cost_scale, cost_param, s, i, rewards, level, prio, cur, sc, best_u)
+                if holds:
                     nxt = cur
             out_next[s, r] = nxt

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernel.level_counts import _rank_counted
 from sim.kernel.primitives import _cost, _level
 from sim.kernel.rows import _A, _B, _BASE, _BUDGET, _DELTA, _G, _HI, _LO, _T, _TOL, _UP, _candidate
 
@@ -103,7 +104,8 @@ def _first_above(order, key_level, key_prio, draw, beat, p, bound, lo):
 @njit(cache=True, error_model="numpy", inline="always")
 def _best_row_sorted(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
                      c_target, c_effort, c_score, table_width, origin, table,
-                     level, draw, beat, prio, order, key_level, key_prio, top_reward, xs, ss, us, ks):  # fmt: skip
+                     level, draw, beat, prio, order, key_level, key_prio, top_reward, xs, ss, us, ks,
+                     counted, starts, members):  # fmt: skip
     """:func:`_best_row` on a board sorted by :func:`_sort_board`: the same candidates, utilities and choice,
     so the same bits, found without visiting every rival.
 
@@ -120,12 +122,22 @@ def _best_row_sorted(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, 
     ``u*`` the best utility so far), no later candidate can be chosen (its effort is at least ``x``, up to
     round-off far below the margin ``2^-40 x``, the cost is non-decreasing and its reward at most ``r_max``)
     and the search stops.
+
+    With ``counted = (low, span, widest)``, ``span > 0`` (the board counted by level into ``starts`` and ``members``,
+    :func:`sim.kernel.level_counts._count_board`; a tuple: a call of more than 30 arguments is not inlined), ranks come
+    from the counts (:func:`sim.kernel.level_counts._rank_counted`: two reads and a scan of the tied
+    entries, no unpredictable search); else from the sorted board.
     """
     lo, up, a, b, t, delta = rp[_LO], rp[_UP], rp[_A], rp[_B], rp[_T], rp[_DELTA]
     base, g, tol, hi, cap = rp[_BASE], rp[_G], rp[_TOL], rp[_HI], rp[_BUDGET]
     p = prio[i]
     own = level[i]
-    best_rank = _rank_sorted(key_level, key_prio, own, p, _level(base, delta), 0)
+    low, span, widest = counted
+    zero_level = _level(base, delta)
+    if span > 0:
+        best_rank = _rank_counted(level, prio, i, zero_level, low, span, starts, members, widest)
+    else:
+        best_rank = _rank_sorted(key_level, key_prio, own, p, zero_level, 0)
     best_u = rewards[s, best_rank - 1] - g * _cost(cost_kind, cost_scale, cost_param, 0.0)
     best_x, best_s = 0.0, base
     count = 0
@@ -145,7 +157,11 @@ def _best_row_sorted(rp, family, unit, cost_kind, cost_scale, cost_param, s, i, 
                            c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
         if not np.isfinite(x) or x > cap:
             continue
-        kk = _rank_sorted(key_level, key_prio, own, p, _level(sc, delta), k + 1)
+        reached = _level(sc, delta)
+        if span > 0:
+            kk = _rank_counted(level, prio, i, reached, low, span, starts, members, widest)
+        else:
+            kk = _rank_sorted(key_level, key_prio, own, p, reached, k + 1)
         u = rewards[s, kk - 1] - g * _cost(cost_kind, cost_scale, cost_param, x)
         xs[count], ss[count], us[count], ks[count] = x, sc, u, kk
         count += 1
