@@ -307,3 +307,66 @@ def window_belief(history, count, seen, window, out):
                 for a in range(k):
                     total += history[s, r, (slot - a) % W, j]
                 out[s, r, j] = total / span
+
+
+@njit(cache=True, error_model="numpy")
+def rank_defender_choose(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, rows,
+    c_target, c_effort, c_score, table_width, origin, table, least, least_width, least_row, least_origin,
+    out,
+):  # fmt: skip
+    """``rank_defender``'s effort for developer ``rows[s, r]`` into ``out[s, r]``, in one pass over its candidates.
+
+    With ``R`` its rank on the board (published levels, ties by priority, then by id as
+    :func:`sim.leaderboard.ranks`' stable sort), ``BR`` its best response (:func:`sim.kernel.rows._best_row`:
+    the smallest effort within the tolerance of the best utility) at rank ``k_BR``: ``BR`` when ``k_BR >= R``,
+    else the least candidate effort ranking it ``R`` or better.
+
+    The candidates are the best response's, those within the developer's reach (:meth:`BatchGame.reach
+    <sim.engine.batch_game.BatchGame.reach>`), not every candidate as the numpy path
+    (:meth:`RankDefender.choose <sim.strategies.builtin.RankDefender.choose>`) takes them, with the same
+    result: a target above the reach ``f(theta_i, tau + X_i)`` needs an effort ``x > X_i`` whose utility is
+    below zero effort's (``gamma_i (c(x) - c(0)) > r_1 - r_n``), so it is never the best response; and when
+    the best response climbs (``k_BR < R``) it ranks ``R`` or better itself, so the least such effort is at
+    most ``BR <= X_i < x``.  Skipping them spares a least-effort search whenever a rival beyond reach moves.
+    """
+    S, n = evaluated.shape
+    m = rows.shape[1]
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    xs, ss, us = np.empty(n), np.empty(n), np.empty(n)
+    ks = np.empty(n, dtype=np.int64)
+    rival = np.empty(n + 1, dtype=np.int64)
+    rp = np.empty(ROW_PARAMS)
+    for s in range(S):
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat,
+               prio)
+        delta = resolution[s]
+        for r in range(m):
+            i = rows[s, r]
+            # Its rank on the board it sees (sim.leaderboard.ranks: level, then priority, then id, descending).
+            li, p = level[i], prio[i]
+            rank = 1
+            for j in range(n):
+                rank += (level[j] > li) | ((level[j] == li) & ((prio[j] > p) | ((prio[j] == p) & (j < i))))
+            _row_params(rp, s, i, p_lower, p_upper, p_a, p_b, tau, resolution, baseline, gamma, tolerance, reach,
+                        budget)  # fmt: skip
+            for c in range(n):
+                xs[c] = np.inf  # the candidates _best_row keeps fill a prefix; the rest stays inf
+            best_x, _, _, best_rank = _best_row(
+                rp, family, unit, cost_kind, cost_scale, cost_param, s, i, rewards,
+                c_target, c_effort, c_score, table_width, origin, table,
+                level, draw, beat, prio, rival, xs, ss, us, ks,
+            )  # fmt: skip
+            if best_rank < rank:  # it would climb: the least candidate effort that keeps rank R or better
+                held = best_x
+                if _rank(level, prio, i, _level(baseline[s, i], delta)) <= rank:
+                    held = 0.0
+                for c in range(n):
+                    if xs[c] < held and ks[c] <= rank:
+                        held = xs[c]
+                best_x = held
+            out[s, r] = best_x

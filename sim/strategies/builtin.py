@@ -135,6 +135,16 @@ class RankDefender(Strategy):
     name = "rank_defender"
 
     def choose(self, d):
+        g = d.game
+        if _compiled(g):  # one compiled pass over the candidates within reach (same efforts)
+            from sim import kernel_strategies
+
+            out = np.empty(d.rows.shape)
+            kernel_strategies.rank_defender_choose(
+                *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(d.evaluated, dtype=float),
+                np.ascontiguousarray(d.rows), *_cache_arrays(d), out,
+            )  # fmt: skip
+            return out, {}
         effort, utility, cand_rank, _ = _candidates(d)
         # The best response from its candidates: the smallest effort within the tolerance of the best utility.
         good = utility >= utility.max(axis=2, keepdims=True) - d.game.tolerance[:, None, None]
