@@ -121,9 +121,19 @@ def best_on_boards(
         for j in range(n):
             prio[j] = priority[s, j]
         for r in range(m):
-            for j in range(n):
-                _board_entry(s, j, boards[s, r, j], delta, least, least_width, least_row, least_origin, level,
-                             draw, beat)
+            # Rows with the same belief (bit for bit: fictitious play's beliefs agree whenever the rows have seen
+            # the same boards with the same weights) share the board entries built for the previous row.
+            same = r > 0
+            if same:
+                for j in range(n):
+                    a, b = boards[s, r, j], boards[s, r - 1, j]
+                    if not (a == b and math.copysign(1.0, a) == math.copysign(1.0, b)):
+                        same = False
+                        break
+            if not same:
+                for j in range(n):
+                    _board_entry(s, j, boards[s, r, j], delta, least, least_width, least_row, least_origin, level,
+                                 draw, beat)
             i = rows[s, r]
             cur = current[s, r]
             cur_score = _score(family, p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i], unit, tau[s] + cur)
