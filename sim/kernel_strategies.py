@@ -380,3 +380,287 @@ def rank_defender_choose(
                         held = xs[c]
                 best_x = held
             out[s, r] = best_x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _expected_total(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, dist):
+    """``E[r]`` of a candidate with own true score ``x`` and ``above`` rivals certainly above, ``nu`` uncertain
+    ones (``uncertain[:nu]``): :func:`expected_reward`'s sum, bit for bit, with two exact shortcuts per node.
+
+    A rival with ``d < EU_CUT_LOW`` has ``0.5 erfc(d) == 1.0`` exactly in double precision (the test suite
+    checks it), and the recursion's update ``dist[k] (1 - 1) + dist[k-1] 1`` is then an exact shift: it is
+    done as a shift, without ``erfc``.  The recursion runs over the support ``[lo, hi]`` of ``dist`` only:
+    outside it the entries are exact zeros that the update leaves zero, and the reward sum's terms there add
+    ``+-0`` to a sum that is never ``-0`` (it starts at ``+0``), which changes nothing."""
+    H = nodes.size
+    scale = 2.0 * sg
+    if nu == 0:
+        return rewards[s, above]
+    if nu == 1:  # closed form: the difference of the two evaluations is N(x - e_j, 3 sigma^2)
+        pa = 0.5 * math.erfc((x - evaluated[s, uncertain[0]]) / (sg * SQRT6))
+        return rewards[s, above] * (1.0 - pa) + rewards[s, above + 1] * pa
+    total = 0.0
+    for h in range(H):
+        mine = x + sg * nodes[h]
+        dist[0] = 1.0
+        for q in range(1, nu + 1):
+            dist[q] = 0.0
+        lo = 0
+        hi = 0
+        for q in range(nu):
+            d = (mine - evaluated[s, uncertain[q]]) / scale
+            if d > EU_CUT_HIGH:
+                continue  # pa = 0: the update leaves dist as it is
+            if d < EU_CUT_LOW:  # pa = 1: a shift by one
+                for kk in range(hi + 1, lo, -1):
+                    dist[kk] = dist[kk - 1]
+                dist[lo] = 0.0
+                lo += 1
+                hi += 1
+                continue
+            pa = 0.5 * math.erfc(d)
+            for kk in range(hi + 1, lo, -1):
+                dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
+            dist[lo] = dist[lo] * (1.0 - pa)
+            hi += 1
+        er = 0.0
+        for q in range(lo, hi + 1):
+            er += dist[q] * rewards[s, above + q]
+        total += weights[h] * er
+    return total
+
+
+#: Points per unit of ``d`` of the table of lower bounds on ``P(rival above) = 0.5 erfc(d)``
+#: (:func:`pa_floor_table`), from :data:`EU_CUT_LOW` to :data:`EU_CUT_HIGH`.
+EU_FLOOR_STEPS = 256
+
+#: Relative amount by which the table's entries are lowered below ``0.5 erfc(d)`` at their points, so that
+#: they stay lower bounds whatever the round-off of ``erfc`` (at most a few units in the last place).
+EU_FLOOR_SHAVE = 1e-12
+
+
+def pa_floor_table() -> np.ndarray:
+    """``0.5 erfc(d_k) (1 - EU_FLOOR_SHAVE)`` at ``d_k = EU_CUT_LOW + k / EU_FLOOR_STEPS``, ``k = 0 ..
+    (EU_CUT_HIGH - EU_CUT_LOW) EU_FLOOR_STEPS + 2`` (the points are exact binary fractions): lower bounds on
+    ``0.5 erfc(d)`` for every ``d <= d_k``, since ``erfc`` decreases (:func:`_expected_bound`)."""
+    k = np.arange(int((EU_CUT_HIGH - EU_CUT_LOW) * EU_FLOOR_STEPS) + 3)
+    d = EU_CUT_LOW + k / EU_FLOOR_STEPS
+    return np.array([0.5 * math.erfc(v) for v in d]) * (1.0 - EU_FLOOR_SHAVE)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _expected_bound(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, dist, pa_floor):
+    """An upper bound on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``: the same
+    recursion with each ``P(rival above | z) = 0.5 erfc(d)`` replaced by the table's value at a point above
+    ``d`` (:func:`pa_floor_table`, two points up so that the round-off of the index cannot pick one below).
+
+    Why it bounds: given ``z`` the count of rivals above is a sum of independent Bernoulli variables, and
+    lowering any one's probability makes the count stochastically smaller; the rewards do not increase with
+    rank, so ``sum_k P(k above) r_{a+k+1}`` does not decrease.  Each node's term is at least the true one, and
+    so is their weighted sum.  The table's entries are lowered by ``EU_FLOOR_SHAVE`` (relative), which
+    together with the caller's margin (twice the tolerance, ``1e-9`` relative to the rewards, against
+    round-off of order ``1e-15``) covers the round-off of both computations."""
+    H = nodes.size
+    scale = 2.0 * sg
+    last = pa_floor.size
+    total = 0.0
+    for h in range(H):
+        mine = x + sg * nodes[h]
+        dist[0] = 1.0
+        for q in range(1, nu + 1):
+            dist[q] = 0.0
+        lo = 0
+        hi = 0
+        for q in range(nu):
+            d = (mine - evaluated[s, uncertain[q]]) / scale
+            if d > EU_CUT_HIGH:
+                continue
+            if d < EU_CUT_LOW:
+                for kk in range(hi + 1, lo, -1):
+                    dist[kk] = dist[kk - 1]
+                dist[lo] = 0.0
+                lo += 1
+                hi += 1
+                continue
+            idx = int((d - EU_CUT_LOW) * EU_FLOOR_STEPS) + 2
+            pa = pa_floor[idx] if idx < last else 0.0
+            for kk in range(hi + 1, lo, -1):
+                dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
+            dist[lo] = dist[lo] * (1.0 - pa)
+            hi += 1
+        er = 0.0
+        for q in range(lo, hi + 1):
+            er += dist[q] * rewards[s, above + q]
+        total += weights[h] * er
+    return total
+
+
+@njit(cache=True, error_model="numpy")
+def expected_utility_choose(
+    family, p_lower, p_upper, p_a, p_b, unit,
+    cost_kind, cost_scale, cost_param,
+    tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
+    evaluated, rows, current, sigma, nodes, weights, pa_floor,
+    c_target, c_effort, c_score, table_width, origin, table, least, least_width, least_row, least_origin,
+    out,
+):  # fmt: skip
+    """``expected_utility``'s effort for developer ``rows[s, r]`` into ``out[s, r]`` (scenarios with ``sigma[s] >
+    0``; the others are left alone), in one compiled pass: its candidates, their expected rewards and the choice.
+
+    The same efforts as :meth:`ExpectedUtility.choose <sim.strategies.builtin.ExpectedUtility.choose>` over
+    :func:`candidates` and :func:`expected_reward` (the numpy path; the tests compare them): the choice is the
+    current effort if its expected utility ``E[r] - gamma_i c(x)`` is within the tolerance of the best, else
+    the least candidate effort that is, and it depends only on the exact values of the candidates within the
+    tolerance of the best (and of the best), which are computed with the same operations
+    (:func:`_expected_total`).  Two things differ, neither of which changes a choice:
+
+    * The candidates are those of the best response within the developer's reach (:meth:`BatchGame.reach
+      <sim.engine.batch_game.BatchGame.reach>`), not every one: a target above the reach needs an effort
+      ``x > X_i``, so ``gamma_i (c(x) - c(0)) > r_1 - r_n`` and its expected utility is below
+      ``r_n - gamma_i c(0)``, at most zero effort's (``E[r] >= r_n``): it is not the best, and it is within
+      the tolerance of the best only when zero effort is too, which is then the least.
+    * Which candidates are not evaluated: best first, by upper bounds (``r_{a+1} - cost`` with ``a`` the rivals
+      certainly above, then :func:`_expected_bound`), the candidate with the largest bound is refined
+      (bound, finer bound, exact value) until every bound left is below the best exact utility minus twice
+      the tolerance.  A candidate left has a utility below the best minus the tolerance, so it is neither
+      the best nor within the tolerance of it; the numpy path prunes by the first bound only, in order of
+      effort, so it evaluates more candidates (about three times as many on the benchmark), with the same
+      choice.  The margin (a second tolerance, ``1e-9`` relative to the rewards) covers the round-off of
+      the sums (of order ``1e-15``); the numpy path's pruning has no margin, so the two could differ only
+      where a bound falls within round-off of the best minus the tolerance.
+    """
+    S, n = evaluated.shape
+    m = rows.shape[1]
+    c = n + 1
+    level, draw, beat = np.empty(n), np.empty(n), np.empty(n)
+    prio = np.empty(n, dtype=priority.dtype)
+    eff, own, cost, util = np.empty(c), np.empty(c), np.empty(c), np.empty(c)
+    order = np.empty(c, dtype=np.int64)
+    queue = np.empty(c, dtype=np.int64)
+    first = np.empty(c, dtype=np.int64)
+    upper = np.empty(c)
+    stage = np.empty(c, dtype=np.int64)
+    above_of = np.empty(c, dtype=np.int64)
+    nu_of = np.empty(c, dtype=np.int64)
+    unc = np.empty((c, n), dtype=np.int64)
+    dist = np.empty(n + 1)
+    H = nodes.size
+    for s in range(S):
+        sg = sigma[s]
+        if not (sg > 0.0):
+            continue
+        _board(s, evaluated, priority, resolution, least, least_width, least_row, least_origin, level, draw, beat,
+               prio)
+        delta = resolution[s]
+        t = tau[s]
+        tol = tolerance[s]
+        scale = 2.0 * sg
+        for r in range(m):
+            i = rows[s, r]
+            lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
+            base = baseline[s, i]
+            g = gamma[s, i]
+            p = prio[i]
+            hi = reach[s, i]
+            cap = budget[s, i]
+            # The candidates: zero effort, the least effort reaching each rival's target within reach, and
+            # (column n) the current effort; effort inf where there is none.
+            for j in range(n):
+                eff[j] = np.inf
+                if j == i:
+                    x, sc = 0.0, base
+                else:
+                    below = p > prio[j]
+                    target = draw[j] if below else beat[j]
+                    if not (target > base) or target > hi:
+                        continue
+                    target_level = level[j] + (0.0 if below else 1.0)
+                    x, sc = _candidate(family, lo, up, a, b, unit, t, s, i, j, target, target_level, delta,
+                                       c_target, c_effort, c_score, table_width, origin, table)  # fmt: skip
+                    if not (np.isfinite(x) and x <= cap):
+                        continue
+                cx = g * _cost(cost_kind, cost_scale, cost_param, x)
+                if np.isfinite(cx):
+                    eff[j], own[j], cost[j] = x, sc, cx
+            cur = current[s, r]
+            eff[n] = cur if cur <= cap else np.inf
+            own[n] = _score(family, lo, up, a, b, unit, t + cur)
+            cost[n] = g * _cost(cost_kind, cost_scale, cost_param, cur)
+            # By increasing effort (insertion sort, stable); a repeated effort (the same score, expected reward
+            # and cost) is evaluated once, at its first place, and copied.
+            for k in range(c):
+                order[k] = k
+                q = k
+                while q > 0 and eff[order[q - 1]] > eff[k]:
+                    order[q] = order[q - 1]
+                    q -= 1
+                order[q] = k
+            live = 0
+            for o in range(c):
+                k = order[o]
+                util[k] = -np.inf
+                first[k] = k
+                if not np.isfinite(eff[k]):
+                    continue
+                if o > 0 and eff[order[o - 1]] == eff[k]:
+                    first[k] = first[order[o - 1]]
+                    continue
+                # Rivals below or above at every node, the rest uncertain; an upper bound on the expected
+                # reward (exact for at most one uncertain rival), largest first.
+                x = own[k]
+                above = 0
+                nu = 0
+                for j in range(n):
+                    if j == i:
+                        continue
+                    e = evaluated[s, j]
+                    if (x + sg * nodes[0] - e) / scale > EU_CUT_HIGH:
+                        continue  # below at every node
+                    if (x + sg * nodes[H - 1] - e) / scale < EU_CUT_LOW:
+                        above += 1  # above at every node
+                        continue
+                    unc[k, nu] = j
+                    nu += 1
+                above_of[k] = above
+                nu_of[k] = nu
+                stage[k] = 0
+                upper[k] = rewards[s, above] - cost[k]  # r_{a+1}: every uncertain rival below
+                queue[live] = k
+                live += 1
+            # Best first: refine the candidate with the largest bound (the bound above, then _expected_bound's,
+            # then the exact value) until every bound left is below the best exact utility minus twice the
+            # tolerance: such a candidate's utility is below the best minus the tolerance (the margin covers
+            # round-off), so it is neither the best nor within the tolerance of it.
+            best = -np.inf
+            while True:
+                pick = -1
+                for o in range(live):
+                    k = queue[o]
+                    if stage[k] < 3 and upper[k] >= best - 2.0 * tol and (pick < 0 or upper[k] > upper[pick]):
+                        pick = k
+                if pick < 0:
+                    break
+                k = pick
+                if stage[k] == 0 and nu_of[k] >= 2:
+                    upper[k] = _expected_bound(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
+                                               nodes, weights, dist, pa_floor) - cost[k]
+                    stage[k] = 1
+                    continue
+                u = _expected_total(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k], nodes,
+                                    weights, dist) - cost[k]
+                util[k] = u
+                upper[k] = u
+                stage[k] = 3
+                if u > best:
+                    best = u
+            for k in range(c):
+                util[k] = util[first[k]]
+            top = -np.inf
+            for k in range(c):
+                if util[k] > top:
+                    top = util[k]
+            chosen = np.inf
+            for k in range(n):
+                if util[k] >= top - tol and eff[k] < chosen:
+                    chosen = eff[k]
+            out[s, r] = cur if util[n] >= top - tol else chosen

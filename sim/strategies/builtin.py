@@ -268,6 +268,18 @@ def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return _HERMITE[nodes]
 
 
+_PA_FLOOR: list[np.ndarray] = []
+
+
+def _pa_floor() -> np.ndarray:
+    """:func:`sim.kernel_strategies.pa_floor_table`, built once."""
+    if not _PA_FLOOR:
+        from sim import kernel_strategies
+
+        _PA_FLOOR.append(kernel_strategies.pa_floor_table())
+    return _PA_FLOOR[0]
+
+
 @register
 class ExpectedUtility(Strategy):
     """``expected_utility``: knows the evaluation noise ``sigma`` (``leaderboard.noise``) and maximises
@@ -298,6 +310,15 @@ class ExpectedUtility(Strategy):
             best = np.zeros(d.rows.shape)
         from sim import kernel_strategies
 
+        if _compiled(g):  # one compiled pass: candidates within reach, expected rewards, the choice (same efforts)
+            chosen = np.empty(d.rows.shape)
+            z, w = _hermite(QUADRATURE_NODES)
+            kernel_strategies.expected_utility_choose(
+                *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(d.evaluated, dtype=float),
+                np.ascontiguousarray(d.rows), np.ascontiguousarray(d.current, dtype=float),
+                np.ascontiguousarray(sigma, dtype=float), z, w, _pa_floor(), *_cache_arrays(d), chosen,
+            )  # fmt: skip
+            return np.where(sigma[:, None] > 0, chosen, best), {}
         S, m = d.rows.shape
         n = d.evaluated.shape[1]
         effort, _, _, score = _candidates(d)
