@@ -430,69 +430,79 @@ def _expected_total(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, w
     return total
 
 
-#: Points per unit of ``d`` of the table of lower bounds on ``P(rival above) = 0.5 erfc(d)``
-#: (:func:`pa_floor_table`), from :data:`EU_CUT_LOW` to :data:`EU_CUT_HIGH`.
-EU_FLOOR_STEPS = 256
+#: Points per unit of ``d`` of the tables of bounds on ``P(rival above) = 0.5 erfc(d)`` (:func:`pa_tables`),
+#: from :data:`EU_CUT_LOW` to :data:`EU_CUT_HIGH`.
+EU_TABLE_STEPS = 256
 
-#: Relative amount by which the table's entries are lowered below ``0.5 erfc(d)`` at their points, so that
-#: they stay lower bounds whatever the round-off of ``erfc`` (at most a few units in the last place).
-EU_FLOOR_SHAVE = 1e-12
+#: Relative amount by which the tables' entries are moved off ``0.5 erfc(d)`` at their points (down for the
+#: lower bounds, up for the upper ones), so that they stay bounds whatever the round-off of ``erfc`` (at most
+#: a few units in the last place).
+EU_TABLE_SHAVE = 1e-12
 
 
-def pa_floor_table() -> np.ndarray:
-    """``0.5 erfc(d_k) (1 - EU_FLOOR_SHAVE)`` at ``d_k = EU_CUT_LOW + k / EU_FLOOR_STEPS``, ``k = 0 ..
-    (EU_CUT_HIGH - EU_CUT_LOW) EU_FLOOR_STEPS + 2`` (the points are exact binary fractions): lower bounds on
-    ``0.5 erfc(d)`` for every ``d <= d_k``, since ``erfc`` decreases (:func:`_expected_bound`)."""
-    k = np.arange(int((EU_CUT_HIGH - EU_CUT_LOW) * EU_FLOOR_STEPS) + 3)
-    d = EU_CUT_LOW + k / EU_FLOOR_STEPS
-    return np.array([0.5 * math.erfc(v) for v in d]) * (1.0 - EU_FLOOR_SHAVE)
+def pa_tables() -> np.ndarray:
+    """``(2, K)``: at ``d_k = EU_CUT_LOW + k / EU_TABLE_STEPS`` (exact binary fractions), ``k = 0 .. K - 1``,
+    ``K = (EU_CUT_HIGH - EU_CUT_LOW) EU_TABLE_STEPS + 3``: row 0 ``0.5 erfc(d_k) (1 - EU_TABLE_SHAVE)``, a lower
+    bound on ``0.5 erfc(d)`` for every ``d <= d_k``; row 1 ``min(1, 0.5 erfc(d_k) (1 + EU_TABLE_SHAVE))``, an
+    upper bound for every ``d >= d_k`` (``erfc`` decreases).  Read by :func:`_expected_bounds`."""
+    k = np.arange(int((EU_CUT_HIGH - EU_CUT_LOW) * EU_TABLE_STEPS) + 3)
+    pa = np.array([0.5 * math.erfc(v) for v in EU_CUT_LOW + k / EU_TABLE_STEPS])
+    return np.ascontiguousarray(np.stack([pa * (1.0 - EU_TABLE_SHAVE), np.minimum(pa * (1.0 + EU_TABLE_SHAVE), 1.0)]))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _expected_bound(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, dist, pa_floor):
-    """An upper bound on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``: the same
-    recursion with each ``P(rival above | z) = 0.5 erfc(d)`` replaced by the table's value at a point above
-    ``d`` (:func:`pa_floor_table`, two points up so that the round-off of the index cannot pick one below).
+def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, dist_lo, dist_hi, tables):
+    """Lower and upper bounds on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``: the same
+    recursion with each ``P(rival above | z) = 0.5 erfc(d)`` (``EU_CUT_LOW <= d <= EU_CUT_HIGH``) replaced by
+    the tables' values (:func:`pa_tables`) two points above ``d`` (a lower bound on it: the upper bound on
+    ``E[r]``) and one point below (an upper bound: the lower bound on ``E[r]``); two and one points, so that
+    the round-off of the index cannot pick the wrong side.  Rivals past the cuts are taken as the sum takes
+    them (``P = 0`` or ``1``).
 
-    Why it bounds: given ``z`` the count of rivals above is a sum of independent Bernoulli variables, and
+    Why they bound: given ``z`` the count of rivals above is a sum of independent Bernoulli variables, and
     lowering any one's probability makes the count stochastically smaller; the rewards do not increase with
-    rank, so ``sum_k P(k above) r_{a+k+1}`` does not decrease.  Each node's term is at least the true one, and
-    so is their weighted sum.  The table's entries are lowered by ``EU_FLOOR_SHAVE`` (relative), which
-    together with the caller's margin (twice the tolerance, ``1e-9`` relative to the rewards, against
-    round-off of order ``1e-15``) covers the round-off of both computations."""
+    rank, so ``sum_k P(k above) r_{a+k+1}`` does not decrease; each node's term is bounded, and so is their
+    weighted sum.  The tables' ``EU_TABLE_SHAVE`` and the caller's margin (twice the tolerance, ``1e-9``
+    relative to the rewards, against round-off of order ``1e-15``) cover the round-off of both computations.
+    Typically the bounds are ``1e-3`` apart (rewards of order 1)."""
     H = nodes.size
     scale = 2.0 * sg
-    last = pa_floor.size
-    total = 0.0
+    last = tables.shape[1] - 1
+    lower = 0.0
+    upper = 0.0
     for h in range(H):
         mine = x + sg * nodes[h]
-        dist[0] = 1.0
+        dist_lo[0] = 1.0
+        dist_hi[0] = 1.0
         for q in range(1, nu + 1):
-            dist[q] = 0.0
-        lo = 0
-        hi = 0
+            dist_lo[q] = 0.0
+            dist_hi[q] = 0.0
         for q in range(nu):
             d = (mine - evaluated[s, uncertain[q]]) / scale
             if d > EU_CUT_HIGH:
-                continue
+                continue  # P = 0, as the sum takes it
             if d < EU_CUT_LOW:
-                for kk in range(hi + 1, lo, -1):
-                    dist[kk] = dist[kk - 1]
-                dist[lo] = 0.0
-                lo += 1
-                hi += 1
-                continue
-            idx = int((d - EU_CUT_LOW) * EU_FLOOR_STEPS) + 2
-            pa = pa_floor[idx] if idx < last else 0.0
-            for kk in range(hi + 1, lo, -1):
-                dist[kk] = dist[kk] * (1.0 - pa) + dist[kk - 1] * pa
-            dist[lo] = dist[lo] * (1.0 - pa)
-            hi += 1
-        er = 0.0
-        for q in range(lo, hi + 1):
-            er += dist[q] * rewards[s, above + q]
-        total += weights[h] * er
-    return total
+                p_lo = 1.0  # P = 1, as the sum takes it
+                p_hi = 1.0
+            else:
+                v = (d - EU_CUT_LOW) * EU_TABLE_STEPS
+                up = int(v) + 2
+                p_lo = tables[0, up] if up <= last else 0.0
+                down = int(v) - 1
+                p_hi = tables[1, down] if down >= 0 else 1.0
+            for kk in range(q + 1, 0, -1):
+                dist_lo[kk] = dist_lo[kk] * (1.0 - p_lo) + dist_lo[kk - 1] * p_lo
+                dist_hi[kk] = dist_hi[kk] * (1.0 - p_hi) + dist_hi[kk - 1] * p_hi
+            dist_lo[0] = dist_lo[0] * (1.0 - p_lo)
+            dist_hi[0] = dist_hi[0] * (1.0 - p_hi)
+        er_up = 0.0
+        er_down = 0.0
+        for q in range(nu + 1):
+            er_up += dist_lo[q] * rewards[s, above + q]
+            er_down += dist_hi[q] * rewards[s, above + q]
+        upper += weights[h] * er_up
+        lower += weights[h] * er_down
+    return lower, upper
 
 
 @njit(cache=True, error_model="numpy")
@@ -500,7 +510,7 @@ def expected_utility_choose(
     family, p_lower, p_upper, p_a, p_b, unit,
     cost_kind, cost_scale, cost_param,
     tau, resolution, rewards, gamma, priority, budget, baseline, reach, tolerance,
-    evaluated, rows, current, sigma, nodes, weights, pa_floor,
+    evaluated, rows, current, sigma, nodes, weights, pa_table,
     c_target, c_effort, c_score, table_width, origin, table, least, least_width, least_row, least_origin,
     out,
 ):  # fmt: skip
@@ -543,7 +553,9 @@ def expected_utility_choose(
     above_of = np.empty(c, dtype=np.int64)
     nu_of = np.empty(c, dtype=np.int64)
     unc = np.empty((c, n), dtype=np.int64)
+    lower = np.empty(c)
     dist = np.empty(n + 1)
+    dist_hi = np.empty(n + 1)
     H = nodes.size
     for s in range(S):
         sg = sigma[s]
@@ -623,38 +635,62 @@ def expected_utility_choose(
                     nu += 1
                 above_of[k] = above
                 nu_of[k] = nu
-                stage[k] = 0
-                upper[k] = rewards[s, above] - cost[k]  # r_{a+1}: every uncertain rival below
+                if nu <= 1:  # exact at once (at most one erfc)
+                    util[k] = _expected_total(x, sg, s, evaluated, rewards, above, nu, unc[k], nodes, weights,
+                                              dist) - cost[k]
+                    lower[k] = util[k]
+                    upper[k] = util[k]
+                    stage[k] = 2
+                else:  # every uncertain rival below, or above
+                    upper[k] = rewards[s, above] - cost[k]
+                    lower[k] = rewards[s, above + nu] - cost[k]
+                    stage[k] = 0
                 queue[live] = k
                 live += 1
-            # Best first: refine the candidate with the largest bound (the bound above, then _expected_bound's,
-            # then the exact value) until every bound left is below the best exact utility minus twice the
-            # tolerance: such a candidate's utility is below the best minus the tolerance (the margin covers
-            # round-off), so it is neither the best nor within the tolerance of it.
-            best = -np.inf
+            # Refine bounds (the cheap ones above, then _expected_bounds', then the exact value) until the
+            # candidate with the largest upper bound is certainly the only one within the tolerance of the best
+            # (every other upper bound below its lower bound minus twice the tolerance), or it and every
+            # candidate not excluded so are exact.  Least refined first, the leader before the others.
+            rivals = False
+            lead = queue[0]
             while True:
-                pick = -1
+                lead = queue[0]
+                for o in range(1, live):
+                    if upper[queue[o]] > upper[lead]:
+                        lead = queue[o]
+                floor = lower[lead] - 2.0 * tol
+                pick = lead if stage[lead] < 2 else -1
+                rivals = False
                 for o in range(live):
                     k = queue[o]
-                    if stage[k] < 3 and upper[k] >= best - 2.0 * tol and (pick < 0 or upper[k] > upper[pick]):
+                    if k == lead or upper[k] < floor:
+                        continue
+                    rivals = True
+                    if stage[k] < 2 and (pick < 0 or stage[k] < stage[pick]
+                                         or (stage[k] == stage[pick] and pick != lead and upper[k] > upper[pick])):
                         pick = k
-                if pick < 0:
+                if not rivals or pick < 0:
                     break
                 k = pick
-                if stage[k] == 0 and nu_of[k] >= 2:
-                    upper[k] = _expected_bound(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
-                                               nodes, weights, dist, pa_floor) - cost[k]
+                if stage[k] == 0:
+                    lo_k, up_k = _expected_bounds(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
+                                                  nodes, weights, dist, dist_hi, pa_table)
+                    lower[k] = lo_k - cost[k]
+                    upper[k] = up_k - cost[k]
                     stage[k] = 1
-                    continue
-                u = _expected_total(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k], nodes,
-                                    weights, dist) - cost[k]
-                util[k] = u
-                upper[k] = u
-                stage[k] = 3
-                if u > best:
-                    best = u
-            for k in range(c):
-                util[k] = util[first[k]]
+                else:
+                    util[k] = _expected_total(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
+                                              nodes, weights, dist) - cost[k]
+                    lower[k] = util[k]
+                    upper[k] = util[k]
+                    stage[k] = 2
+            if not rivals:  # the leader alone (with its repeats) is within the tolerance of the best
+                for k in range(c):
+                    util[k] = 0.0 if first[k] == lead else -np.inf
+            else:  # the exact values decide; the rest are below the best minus the tolerance
+                for k in range(c):
+                    f = first[k]
+                    util[k] = util[f] if np.isfinite(eff[f]) and stage[f] == 2 else -np.inf
             top = -np.inf
             for k in range(c):
                 if util[k] > top:

@@ -77,9 +77,9 @@ def _classify(x, i, board, sigma, nodes):
 @given(st.integers(2, 7).flatmap(lambda n: st.tuples(
     st.lists(st.floats(-15.0, 15.0), min_size=n, max_size=n), st.integers(0, n - 1), st.floats(1e-4, 0.2),
     st.lists(st.floats(-1.0, 1.0), min_size=n, max_size=n))))
-def test_the_sum_is_expected_rewards_bits_and_the_bound_is_above_it(case):
+def test_the_sum_is_expected_rewards_bits_and_the_bounds_hold_it(case):
     """``_expected_total`` (exact shortcuts: a rival with ``P = 1`` shifts the count without ``erfc``, the
-    recursion runs over its support) gives :func:`expected_reward`'s bits; ``_expected_bound`` is not below."""
+    recursion runs over its support) gives :func:`expected_reward`'s bits; ``_expected_bounds`` hold it between them."""
     offsets, i, sigma, raw = case
     n = len(offsets)
     x = 0.5
@@ -94,21 +94,24 @@ def test_the_sum_is_expected_rewards_bits_and_the_bound_is_above_it(case):
     total = kernel_strategies._expected_total(x, sigma, 0, board, rewards, above, nu, uncertain, z, w, dist)
     assert total == reference[0, 0, 0] or (math.isnan(total) and math.isnan(reference[0, 0, 0]))
     if nu >= 2:
-        bound = kernel_strategies._expected_bound(x, sigma, 0, board, rewards, above, nu, uncertain, z, w, dist,
-                                                  kernel_strategies.pa_floor_table())
-        assert bound >= total - 1e-13 * max(1.0, float(np.abs(rewards).max()))
+        lower, upper = kernel_strategies._expected_bounds(x, sigma, 0, board, rewards, above, nu, uncertain, z, w,
+                                                          dist, np.empty(n + 1), kernel_strategies.pa_tables())
+        margin = 1e-13 * max(1.0, float(np.abs(rewards).max()))
+        assert lower - margin <= total <= upper + margin
 
 
-def test_the_floor_table_is_below_the_probability_it_bounds():
-    """Every ``d`` between the cuts reads an entry at most ``0.5 erfc(d)`` (checked against SciPy's erfc)."""
+def test_the_tables_bound_the_probability_from_both_sides():
+    """Every ``d`` between the cuts reads a lower bound two points up and an upper bound one point down on
+    ``0.5 erfc(d)`` (against SciPy's erfc)."""
     from scipy.special import erfc
 
-    table = kernel_strategies.pa_floor_table()
+    low, high = kernel_strategies.pa_tables()
     d = np.random.default_rng(7).uniform(kernel_strategies.EU_CUT_LOW, kernel_strategies.EU_CUT_HIGH, 20_000)
-    idx = ((d - kernel_strategies.EU_CUT_LOW) * kernel_strategies.EU_FLOOR_STEPS).astype(np.int64) + 2
-    read = np.where(idx < table.size, table[np.minimum(idx, table.size - 1)], 0.0)
-    assert np.all(read <= 0.5 * erfc(d))
-    assert np.all(np.diff(table) <= 0.0)
+    v = ((d - kernel_strategies.EU_CUT_LOW) * kernel_strategies.EU_TABLE_STEPS).astype(np.int64)
+    p = 0.5 * erfc(d)
+    assert np.all(np.where(v + 2 < low.size, low[np.minimum(v + 2, low.size - 1)], 0.0) <= p)
+    assert np.all(np.where(v - 1 >= 0, high[np.maximum(v - 1, 0)], 1.0) >= p)
+    assert np.all(np.diff(low) <= 0.0) and np.all(np.diff(high) <= 0.0) and high.max() <= 1.0
 
 
 @pytest.mark.parametrize("d", [-6.5, -6.5000001, -7.0, -10.0, -27.0, -1e3])

@@ -268,16 +268,16 @@ def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return _HERMITE[nodes]
 
 
-_PA_FLOOR: list[np.ndarray] = []
+_PA_TABLES: list[np.ndarray] = []
 
 
-def _pa_floor() -> np.ndarray:
-    """:func:`sim.kernel_strategies.pa_floor_table`, built once."""
-    if not _PA_FLOOR:
+def _pa_tables() -> np.ndarray:
+    """:func:`sim.kernel_strategies.pa_tables`, built once."""
+    if not _PA_TABLES:
         from sim import kernel_strategies
 
-        _PA_FLOOR.append(kernel_strategies.pa_floor_table())
-    return _PA_FLOOR[0]
+        _PA_TABLES.append(kernel_strategies.pa_tables())
+    return _PA_TABLES[0]
 
 
 @register
@@ -316,7 +316,7 @@ class ExpectedUtility(Strategy):
             kernel_strategies.expected_utility_choose(
                 *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(d.evaluated, dtype=float),
                 np.ascontiguousarray(d.rows), np.ascontiguousarray(d.current, dtype=float),
-                np.ascontiguousarray(sigma, dtype=float), z, w, _pa_floor(), *_cache_arrays(d), chosen,
+                np.ascontiguousarray(sigma, dtype=float), z, w, _pa_tables(), *_cache_arrays(d), chosen,
             )  # fmt: skip
             return np.where(sigma[:, None] > 0, chosen, best), {}
         S, m = d.rows.shape
