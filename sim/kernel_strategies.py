@@ -440,24 +440,42 @@ EU_TABLE_STEPS = 256
 EU_TABLE_SHAVE = 1e-12
 
 
+#: Entries added at each end of the tables (:func:`pa_tables`): indices past the cuts read ``P = 1`` below
+#: (upper bounds) and ``P = 0`` above (lower bounds).
+EU_TABLE_PAD = 8
+
+
 def pa_tables() -> np.ndarray:
-    """``(2, K)``: at ``d_k = EU_CUT_LOW + k / EU_TABLE_STEPS`` (exact binary fractions), ``k = 0 .. K - 1``,
-    ``K = (EU_CUT_HIGH - EU_CUT_LOW) EU_TABLE_STEPS + 3``: row 0 ``0.5 erfc(d_k) (1 - EU_TABLE_SHAVE)``, a lower
-    bound on ``0.5 erfc(d)`` for every ``d <= d_k``; row 1 ``min(1, 0.5 erfc(d_k) (1 + EU_TABLE_SHAVE))``, an
-    upper bound for every ``d >= d_k`` (``erfc`` decreases).  Read by :func:`_expected_bounds`."""
+    """``(2, K + 2 EU_TABLE_PAD)``: at ``d_k = EU_CUT_LOW + k / EU_TABLE_STEPS`` (exact binary fractions), ``k = 0
+    .. K - 1``, ``K = (EU_CUT_HIGH - EU_CUT_LOW) EU_TABLE_STEPS + 3``, stored at ``k + EU_TABLE_PAD``: row 0
+    ``0.5 erfc(d_k) (1 - EU_TABLE_SHAVE)``, a lower bound on ``0.5 erfc(d)`` for every ``d <= d_k``; row 1
+    ``min(1, 0.5 erfc(d_k) (1 + EU_TABLE_SHAVE))``, an upper bound for every ``d >= d_k`` (``erfc``
+    decreases).  The padding: row 0 ``0`` past the top, row 1 ``1`` below the bottom (bounds whatever ``d``;
+    row 0's bottom and row 1's top padding repeat the end values); row 0 is ``0`` at the points past
+    ``EU_CUT_HIGH`` too, where the sum takes ``P = 0``.  Read by
+    :func:`_expected_bounds`."""
     k = np.arange(int((EU_CUT_HIGH - EU_CUT_LOW) * EU_TABLE_STEPS) + 3)
-    pa = np.array([0.5 * math.erfc(v) for v in EU_CUT_LOW + k / EU_TABLE_STEPS])
-    return np.ascontiguousarray(np.stack([pa * (1.0 - EU_TABLE_SHAVE), np.minimum(pa * (1.0 + EU_TABLE_SHAVE), 1.0)]))
+    d = EU_CUT_LOW + k / EU_TABLE_STEPS
+    pa = np.array([0.5 * math.erfc(v) for v in d])
+    floor = np.where(d > EU_CUT_HIGH, 0.0, pa * (1.0 - EU_TABLE_SHAVE))
+    low = np.pad(floor, EU_TABLE_PAD, constant_values=(floor[0], 0.0))
+    high = np.pad(np.minimum(pa * (1.0 + EU_TABLE_SHAVE), 1.0), EU_TABLE_PAD, constant_values=(1.0, pa[-1]))
+    return np.ascontiguousarray(np.stack([low, high]))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, dist_lo, dist_hi, tables):
+def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, d_lo, d_hi, p_lo, p_hi,
+                     tables):  # fmt: skip
     """Lower and upper bounds on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``: the same
-    recursion with each ``P(rival above | z) = 0.5 erfc(d)`` (``EU_CUT_LOW <= d <= EU_CUT_HIGH``) replaced by
-    the tables' values (:func:`pa_tables`) two points above ``d`` (a lower bound on it: the upper bound on
-    ``E[r]``) and one point below (an upper bound: the lower bound on ``E[r]``); two and one points, so that
-    the round-off of the index cannot pick the wrong side.  Rivals past the cuts are taken as the sum takes
-    them (``P = 0`` or ``1``).
+    recursion with each ``P(rival above | z_h) = 0.5 erfc(d)`` replaced by the tables' values
+    (:func:`pa_tables`) two points above ``d`` (a lower bound on it, for the upper bound on ``E[r]``) and one
+    point below (an upper bound, for the lower bound); two and one points, so that the round-off of the
+    index (``(d - EU_CUT_LOW) EU_TABLE_STEPS``, computed as ``((x - e) / 2 sigma - EU_CUT_LOW) EU_TABLE_STEPS
+    + z_h EU_TABLE_STEPS / 2``, off by less than ``1e-9``) cannot pick the wrong side.  Past the cuts the
+    tables read ``P = 1`` (below) or ``0`` (above) for the bound on that side; the other side's bound reads
+    ``0.5 erfc(d_k)`` at a point within the cuts, between ``0`` and ``1`` as a bound must be.
+    The recursion runs rival by rival over all
+    nodes at once (``d_lo``, ``d_hi``: ``(n + 1, H)`` work arrays; ``p_lo``, ``p_hi``: ``(H,)``).
 
     Why they bound: given ``z`` the count of rivals above is a sum of independent Bernoulli variables, and
     lowering any one's probability makes the count stochastically smaller; the rewards do not increase with
@@ -466,40 +484,35 @@ def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, 
     relative to the rewards, against round-off of order ``1e-15``) cover the round-off of both computations.
     Typically the bounds are ``1e-3`` apart (rewards of order 1)."""
     H = nodes.size
-    scale = 2.0 * sg
-    last = tables.shape[1] - 1
+    top = tables.shape[1] - 2.0 * EU_TABLE_PAD + 5.0  # the last point K - 1, plus 6: reads the padding
+    for h in range(H):
+        d_lo[0, h] = 1.0
+        d_hi[0, h] = 1.0
+    for q in range(nu):
+        for h in range(H):
+            d_lo[q + 1, h] = 0.0
+            d_hi[q + 1, h] = 0.0
+        base = ((x - evaluated[s, uncertain[q]]) / (2.0 * sg) - EU_CUT_LOW) * EU_TABLE_STEPS
+        for h in range(H):
+            v = min(max(base + nodes[h] * (0.5 * EU_TABLE_STEPS), -2.0), top) + EU_TABLE_PAD
+            k = int(v)
+            p_lo[h] = tables[0, k + 2]
+            p_hi[h] = tables[1, k - 1]
+        for kk in range(q + 1, 0, -1):
+            for h in range(H):
+                d_lo[kk, h] = d_lo[kk, h] * (1.0 - p_lo[h]) + d_lo[kk - 1, h] * p_lo[h]
+                d_hi[kk, h] = d_hi[kk, h] * (1.0 - p_hi[h]) + d_hi[kk - 1, h] * p_hi[h]
+        for h in range(H):
+            d_lo[0, h] = d_lo[0, h] * (1.0 - p_lo[h])
+            d_hi[0, h] = d_hi[0, h] * (1.0 - p_hi[h])
     lower = 0.0
     upper = 0.0
     for h in range(H):
-        mine = x + sg * nodes[h]
-        dist_lo[0] = 1.0
-        dist_hi[0] = 1.0
-        for q in range(1, nu + 1):
-            dist_lo[q] = 0.0
-            dist_hi[q] = 0.0
-        for q in range(nu):
-            d = (mine - evaluated[s, uncertain[q]]) / scale
-            if d > EU_CUT_HIGH:
-                continue  # P = 0, as the sum takes it
-            if d < EU_CUT_LOW:
-                p_lo = 1.0  # P = 1, as the sum takes it
-                p_hi = 1.0
-            else:
-                v = (d - EU_CUT_LOW) * EU_TABLE_STEPS
-                up = int(v) + 2
-                p_lo = tables[0, up] if up <= last else 0.0
-                down = int(v) - 1
-                p_hi = tables[1, down] if down >= 0 else 1.0
-            for kk in range(q + 1, 0, -1):
-                dist_lo[kk] = dist_lo[kk] * (1.0 - p_lo) + dist_lo[kk - 1] * p_lo
-                dist_hi[kk] = dist_hi[kk] * (1.0 - p_hi) + dist_hi[kk - 1] * p_hi
-            dist_lo[0] = dist_lo[0] * (1.0 - p_lo)
-            dist_hi[0] = dist_hi[0] * (1.0 - p_hi)
         er_up = 0.0
         er_down = 0.0
         for q in range(nu + 1):
-            er_up += dist_lo[q] * rewards[s, above + q]
-            er_down += dist_hi[q] * rewards[s, above + q]
+            er_up += d_lo[q, h] * rewards[s, above + q]
+            er_down += d_hi[q, h] * rewards[s, above + q]
         upper += weights[h] * er_up
         lower += weights[h] * er_down
     return lower, upper
@@ -555,8 +568,9 @@ def expected_utility_choose(
     unc = np.empty((c, n), dtype=np.int64)
     lower = np.empty(c)
     dist = np.empty(n + 1)
-    dist_hi = np.empty(n + 1)
     H = nodes.size
+    w_lo, w_hi = np.empty((n + 1, H)), np.empty((n + 1, H))
+    p_lo, p_hi = np.empty(H), np.empty(H)
     for s in range(S):
         sg = sigma[s]
         if not (sg > 0.0):
@@ -674,7 +688,7 @@ def expected_utility_choose(
                 k = pick
                 if stage[k] == 0:
                     lo_k, up_k = _expected_bounds(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
-                                                  nodes, weights, dist, dist_hi, pa_table)
+                                                  nodes, weights, w_lo, w_hi, p_lo, p_hi, pa_table)
                     lower[k] = lo_k - cost[k]
                     upper[k] = up_k - cost[k]
                     stage[k] = 1

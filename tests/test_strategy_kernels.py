@@ -94,23 +94,25 @@ def test_the_sum_is_expected_rewards_bits_and_the_bounds_hold_it(case):
     total = kernel_strategies._expected_total(x, sigma, 0, board, rewards, above, nu, uncertain, z, w, dist)
     assert total == reference[0, 0, 0] or (math.isnan(total) and math.isnan(reference[0, 0, 0]))
     if nu >= 2:
-        lower, upper = kernel_strategies._expected_bounds(x, sigma, 0, board, rewards, above, nu, uncertain, z, w,
-                                                          dist, np.empty(n + 1), kernel_strategies.pa_tables())
+        lower, upper = kernel_strategies._expected_bounds(
+            x, sigma, 0, board, rewards, above, nu, uncertain, z, w, np.empty((n + 1, z.size)),
+            np.empty((n + 1, z.size)), np.empty(z.size), np.empty(z.size), kernel_strategies.pa_tables())
         margin = 1e-13 * max(1.0, float(np.abs(rewards).max()))
         assert lower - margin <= total <= upper + margin
 
 
 def test_the_tables_bound_the_probability_from_both_sides():
-    """Every ``d`` between the cuts reads a lower bound two points up and an upper bound one point down on
-    ``0.5 erfc(d)`` (against SciPy's erfc)."""
+    """Every ``d`` reads a lower bound two points up and an upper bound one point down on ``0.5 erfc(d)``, as
+    the sum takes it (``0`` above ``EU_CUT_HIGH``, ``1`` below ``EU_CUT_LOW``), against SciPy's erfc."""
     from scipy.special import erfc
 
-    low, high = kernel_strategies.pa_tables()
-    d = np.random.default_rng(7).uniform(kernel_strategies.EU_CUT_LOW, kernel_strategies.EU_CUT_HIGH, 20_000)
-    v = ((d - kernel_strategies.EU_CUT_LOW) * kernel_strategies.EU_TABLE_STEPS).astype(np.int64)
-    p = 0.5 * erfc(d)
-    assert np.all(np.where(v + 2 < low.size, low[np.minimum(v + 2, low.size - 1)], 0.0) <= p)
-    assert np.all(np.where(v - 1 >= 0, high[np.maximum(v - 1, 0)], 1.0) >= p)
+    ks = kernel_strategies
+    low, high = ks.pa_tables()
+    d = np.random.default_rng(7).uniform(ks.EU_CUT_LOW - 3.0, ks.EU_CUT_HIGH + 3.0, 20_000)
+    p = np.where(d > ks.EU_CUT_HIGH, 0.0, np.where(d < ks.EU_CUT_LOW, 1.0, 0.5 * erfc(d)))
+    top = low.size - 2.0 * ks.EU_TABLE_PAD + 5.0
+    k = (np.clip((d - ks.EU_CUT_LOW) * ks.EU_TABLE_STEPS, -2.0, top) + ks.EU_TABLE_PAD).astype(np.int64)
+    assert np.all(low[k + 2] <= p) and np.all(high[k - 1] >= p)
     assert np.all(np.diff(low) <= 0.0) and np.all(np.diff(high) <= 0.0) and high.max() <= 1.0
 
 
