@@ -463,19 +463,26 @@ def pa_tables() -> np.ndarray:
     return np.ascontiguousarray(np.stack([low, high]))
 
 
+#: Nodes with ``|z| <= EU_BOUND_Z`` enter :func:`_expected_bounds`' recursion; the others (weight ``1.1e-3`` of
+#: 16) are bounded by the best and worst ranks, ``r_{a+1}`` and ``r_{a+nu+1}``.
+EU_BOUND_Z = 3.0
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, d_lo, d_hi, p_lo, p_hi,
-                     tables):  # fmt: skip
-    """Lower and upper bounds on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``: the same
-    recursion with each ``P(rival above | z_h) = 0.5 erfc(d)`` replaced by the tables' values
-    (:func:`pa_tables`) two points above ``d`` (a lower bound on it, for the upper bound on ``E[r]``) and one
-    point below (an upper bound, for the lower bound); two and one points, so that the round-off of the
-    index (``(d - EU_CUT_LOW) EU_TABLE_STEPS``, computed as ``((x - e) / 2 sigma - EU_CUT_LOW) EU_TABLE_STEPS
-    + z_h EU_TABLE_STEPS / 2``, off by less than ``1e-9``) cannot pick the wrong side.  Past the cuts the
-    tables read ``P = 1`` (below) or ``0`` (above) for the bound on that side; the other side's bound reads
-    ``0.5 erfc(d_k)`` at a point within the cuts, between ``0`` and ``1`` as a bound must be.
-    The recursion runs rival by rival over all
-    nodes at once (``d_lo``, ``d_hi``: ``(n + 1, H)`` work arrays; ``p_lo``, ``p_hi``: ``(H,)``).
+def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, weights, central, work, p, tables):
+    """Lower and upper bounds on :func:`_expected_total` (``nu >= 2`` uncertain rivals) without ``erfc``.
+
+    At the nodes ``central`` (``|z_h| <= EU_BOUND_Z``) the same recursion with each ``P(rival above | z_h) =
+    0.5 erfc(d)`` replaced by the tables' values (:func:`pa_tables`) two points above ``d`` (a lower bound on
+    it, for the upper bound on ``E[r]``) and one point below (an upper bound, for the lower bound); two and
+    one points, so that the round-off of the index (``(d - EU_CUT_LOW) EU_TABLE_STEPS``, computed as ``((x -
+    e) / 2 sigma - EU_CUT_LOW) EU_TABLE_STEPS + z_h EU_TABLE_STEPS / 2``, off by less than ``1e-9``) cannot
+    pick the wrong side.  Past the cuts the tables read ``P = 1`` (below) or ``0`` (above) for the bound on
+    that side; the other side's bound reads ``0.5 erfc(d_k)`` at a point within the cuts, between ``0`` and
+    ``1`` as a bound must be.  At the other nodes the term lies between ``r_{a+nu+1}`` and ``r_{a+1}`` (the
+    count's distribution sums to one).  The recursion runs rival by rival over all central nodes and both
+    bounds at once (lanes ``l < C`` the upper bound's, ``C + l`` the lower bound's; ``work`` ``(n + 1, 2 C)``,
+    ``p`` ``(2 C,)``).
 
     Why they bound: given ``z`` the count of rivals above is a sum of independent Bernoulli variables, and
     lowering any one's probability makes the count stochastically smaller; the rewards do not increase with
@@ -483,36 +490,39 @@ def _expected_bounds(x, sg, s, evaluated, rewards, above, nu, uncertain, nodes, 
     weighted sum.  The tables' ``EU_TABLE_SHAVE`` and the caller's margin (twice the tolerance, ``1e-9``
     relative to the rewards, against round-off of order ``1e-15``) cover the round-off of both computations.
     Typically the bounds are ``1e-3`` apart (rewards of order 1)."""
-    H = nodes.size
+    C = central.size
+    L = 2 * C
     top = tables.shape[1] - 2.0 * EU_TABLE_PAD + 5.0  # the last point K - 1, plus 6: reads the padding
-    for h in range(H):
-        d_lo[0, h] = 1.0
-        d_hi[0, h] = 1.0
+    for lane in range(L):
+        work[0, lane] = 1.0
     for q in range(nu):
-        for h in range(H):
-            d_lo[q + 1, h] = 0.0
-            d_hi[q + 1, h] = 0.0
+        for lane in range(L):
+            work[q + 1, lane] = 0.0
         base = ((x - evaluated[s, uncertain[q]]) / (2.0 * sg) - EU_CUT_LOW) * EU_TABLE_STEPS
-        for h in range(H):
-            v = min(max(base + nodes[h] * (0.5 * EU_TABLE_STEPS), -2.0), top) + EU_TABLE_PAD
+        for c in range(C):
+            v = min(max(base + nodes[central[c]] * (0.5 * EU_TABLE_STEPS), -2.0), top) + EU_TABLE_PAD
             k = int(v)
-            p_lo[h] = tables[0, k + 2]
-            p_hi[h] = tables[1, k - 1]
+            p[c] = tables[0, k + 2]
+            p[C + c] = tables[1, k - 1]
         for kk in range(q + 1, 0, -1):
-            for h in range(H):
-                d_lo[kk, h] = d_lo[kk, h] * (1.0 - p_lo[h]) + d_lo[kk - 1, h] * p_lo[h]
-                d_hi[kk, h] = d_hi[kk, h] * (1.0 - p_hi[h]) + d_hi[kk - 1, h] * p_hi[h]
-        for h in range(H):
-            d_lo[0, h] = d_lo[0, h] * (1.0 - p_lo[h])
-            d_hi[0, h] = d_hi[0, h] * (1.0 - p_hi[h])
+            for lane in range(L):
+                work[kk, lane] = work[kk, lane] * (1.0 - p[lane]) + work[kk - 1, lane] * p[lane]
+        for lane in range(L):
+            work[0, lane] = work[0, lane] * (1.0 - p[lane])
     lower = 0.0
     upper = 0.0
-    for h in range(H):
-        er_up = 0.0
-        er_down = 0.0
-        for q in range(nu + 1):
-            er_up += d_lo[q, h] * rewards[s, above + q]
-            er_down += d_hi[q, h] * rewards[s, above + q]
+    c = 0
+    for h in range(nodes.size):
+        if c < C and central[c] == h:
+            er_up = 0.0
+            er_down = 0.0
+            for q in range(nu + 1):
+                er_up += work[q, c] * rewards[s, above + q]
+                er_down += work[q, C + c] * rewards[s, above + q]
+            c += 1
+        else:
+            er_up = rewards[s, above]
+            er_down = rewards[s, above + nu]
         upper += weights[h] * er_up
         lower += weights[h] * er_down
     return lower, upper
@@ -569,8 +579,8 @@ def expected_utility_choose(
     lower = np.empty(c)
     dist = np.empty(n + 1)
     H = nodes.size
-    w_lo, w_hi = np.empty((n + 1, H)), np.empty((n + 1, H))
-    p_lo, p_hi = np.empty(H), np.empty(H)
+    central = np.flatnonzero(np.abs(nodes) <= EU_BOUND_Z)
+    work, lanes = np.empty((n + 1, 2 * central.size)), np.empty(2 * central.size)
     for s in range(S):
         sg = sigma[s]
         if not (sg > 0.0):
@@ -581,6 +591,11 @@ def expected_utility_choose(
         t = tau[s]
         tol = tolerance[s]
         scale = 2.0 * sg
+        low_node, high_node = sg * nodes[0], sg * nodes[H - 1]
+        # num / scale > EU_CUT_HIGH whenever num > cut_high_above, and not whenever num < cut_high_below (a
+        # quotient rounds by less than 1e-16 relative); the same for EU_CUT_LOW (negative).
+        cut_high_above, cut_high_below = EU_CUT_HIGH * scale * (1.0 + 1e-12), EU_CUT_HIGH * scale * (1.0 - 1e-12)
+        cut_low_below, cut_low_above = EU_CUT_LOW * scale * (1.0 + 1e-12), EU_CUT_LOW * scale * (1.0 - 1e-12)
         for r in range(m):
             i = rows[s, r]
             lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
@@ -631,18 +646,24 @@ def expected_utility_choose(
                 if o > 0 and eff[order[o - 1]] == eff[k]:
                     first[k] = first[order[o - 1]]
                     continue
-                # Rivals below or above at every node, the rest uncertain; an upper bound on the expected
-                # reward (exact for at most one uncertain rival), largest first.
+                # Rivals below at every node ((x + sigma z_1 - e) / 2 sigma > EU_CUT_HIGH), above at every node
+                # ((x + sigma z_H - e) / 2 sigma < EU_CUT_LOW), the rest uncertain: the same tests, the quotient
+                # computed only where the numerator is within 1e-12 (relative) of the cut times 2 sigma, where
+                # its rounding could decide (elsewhere the comparison of the numerator decides it alike).
                 x = own[k]
+                x_low = x + low_node
+                x_high = x + high_node
                 above = 0
                 nu = 0
                 for j in range(n):
                     if j == i:
                         continue
                     e = evaluated[s, j]
-                    if (x + sg * nodes[0] - e) / scale > EU_CUT_HIGH:
+                    num = x_low - e
+                    if num > cut_high_above or (num >= cut_high_below and num / scale > EU_CUT_HIGH):
                         continue  # below at every node
-                    if (x + sg * nodes[H - 1] - e) / scale < EU_CUT_LOW:
+                    num = x_high - e
+                    if num < cut_low_below or (num <= cut_low_above and num / scale < EU_CUT_LOW):
                         above += 1  # above at every node
                         continue
                     unc[k, nu] = j
@@ -688,7 +709,7 @@ def expected_utility_choose(
                 k = pick
                 if stage[k] == 0:
                     lo_k, up_k = _expected_bounds(own[k], sg, s, evaluated, rewards, above_of[k], nu_of[k], unc[k],
-                                                  nodes, weights, w_lo, w_hi, p_lo, p_hi, pa_table)
+                                                  nodes, weights, central, work, lanes, pa_table)
                     lower[k] = lo_k - cost[k]
                     upper[k] = up_k - cost[k]
                     stage[k] = 1

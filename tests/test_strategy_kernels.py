@@ -94,9 +94,10 @@ def test_the_sum_is_expected_rewards_bits_and_the_bounds_hold_it(case):
     total = kernel_strategies._expected_total(x, sigma, 0, board, rewards, above, nu, uncertain, z, w, dist)
     assert total == reference[0, 0, 0] or (math.isnan(total) and math.isnan(reference[0, 0, 0]))
     if nu >= 2:
+        central = np.flatnonzero(np.abs(z) <= kernel_strategies.EU_BOUND_Z)
         lower, upper = kernel_strategies._expected_bounds(
-            x, sigma, 0, board, rewards, above, nu, uncertain, z, w, np.empty((n + 1, z.size)),
-            np.empty((n + 1, z.size)), np.empty(z.size), np.empty(z.size), kernel_strategies.pa_tables())
+            x, sigma, 0, board, rewards, above, nu, uncertain, z, w, central, np.empty((n + 1, 2 * central.size)),
+            np.empty(2 * central.size), kernel_strategies.pa_tables())
         margin = 1e-13 * max(1.0, float(np.abs(rewards).max()))
         assert lower - margin <= total <= upper + margin
 
