@@ -29,6 +29,7 @@ from sim.kernel import (
     _cost,
     _holds,
     _level,
+    _prefetch_rival,
     _rank,
     _row_params,
     _score,
@@ -597,6 +598,11 @@ def expected_utility_choose(
         cut_high_above, cut_high_below = EU_CUT_HIGH * scale * (1.0 + 1e-12), EU_CUT_HIGH * scale * (1.0 - 1e-12)
         cut_low_below, cut_low_above = EU_CUT_LOW * scale * (1.0 + 1e-12), EU_CUT_LOW * scale * (1.0 - 1e-12)
         for r in range(m):
+            # A share of the next scenario's candidate-cache rows prefetched with each row, as respond_active.
+            if s + 1 < S:
+                for j in range(r * n // m, (r + 1) * n // m):
+                    _prefetch_rival(s + 1, j, n, evaluated, resolution, c_target, c_effort, c_score, table_width,
+                                    origin, table)
             i = rows[s, r]
             lo, up, a, b = p_lower[s, i], p_upper[s, i], p_a[s, i], p_b[s, i]
             base = baseline[s, i]
