@@ -6,7 +6,12 @@
   built from :mod:`sim.kernel`'s board and candidate helpers (the same least efforts, cache and all).
 * :func:`best_on_boards`: the best response, held at the current effort, of each row to a board of its own
   (``(S, m, n)``: fictitious play's beliefs), the operations of :func:`sim.kernel.respond_active` row by row.
-* :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``), any family.
+* :func:`rank_defender_choose`: ``rank_defender``'s effort in one pass over the best response's candidates
+  within reach.
+* :func:`expected_reward`: ``E[r(rank)]`` under Gaussian evaluation noise (``expected_utility``'s numpy path).
+* :func:`expected_utility_choose`: ``expected_utility``'s effort in one pass: candidates within reach, their
+  expected utilities bracketed (:func:`_expected_bounds`) and integrated (:func:`_expected_total`, the same
+  bits as :func:`expected_reward`) only where the choice needs it.
 * :func:`hedge_choose`: Hedge's arms, payoff update and draw (``hedge``), any family.
 * :func:`window_belief`: fictitious play's mean of the last ``W`` boards, any family.
 
