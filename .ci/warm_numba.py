@@ -53,4 +53,14 @@ for scenario in scenarios[:2]:
             played = variant(dataclasses.replace(scenario, developers=developers, leaderboard=board))
             run(played, rounds=2)
             run_mesa(played, rounds=1, max_rounds=1)
+# expected_utility's sum and bounds on their own (tests/test_strategy_kernels.py calls them directly)
+from sim import kernel_strategies as _ks  # noqa: E402
+from sim.strategies.builtin import _hermite  # noqa: E402
+
+_z, _w = _hermite(16)
+_central = np.flatnonzero(np.abs(_z) <= _ks.EU_BOUND_Z)
+_board, _rewards, _unc = np.array([[0.5, 0.501, 0.499]]), np.array([[1.0, 0.5, 0.0]]), np.array([1, 2, 0])
+_ks._expected_total(0.5, 1e-3, 0, _board, _rewards, 0, 2, _unc, _z, _w, np.empty(4))
+_ks._expected_bounds(0.5, 1e-3, 0, _board, _rewards, 0, 2, _unc, _z, _w, _central, np.empty((4, 2 * _central.size)),
+                     np.empty(2 * _central.size), _ks.pa_tables())
 print(f"numba kernels compiled (or loaded from the cache) in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -135,6 +135,16 @@ class RankDefender(Strategy):
     name = "rank_defender"
 
     def choose(self, d):
+        g = d.game
+        if _compiled(g):  # one compiled pass over the candidates within reach (same efforts)
+            from sim import kernel_strategies
+
+            out = np.empty(d.rows.shape)
+            kernel_strategies.rank_defender_choose(
+                *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(d.evaluated, dtype=float),
+                np.ascontiguousarray(d.rows), *_cache_arrays(d), out,
+            )  # fmt: skip
+            return out, {}
         effort, utility, cand_rank, _ = _candidates(d)
         # The best response from its candidates: the smallest effort within the tolerance of the best utility.
         good = utility >= utility.max(axis=2, keepdims=True) - d.game.tolerance[:, None, None]
@@ -258,6 +268,18 @@ def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return _HERMITE[nodes]
 
 
+_PA_TABLES: list[np.ndarray] = []
+
+
+def _pa_tables() -> np.ndarray:
+    """:func:`sim.kernel_strategies.pa_tables`, built once."""
+    if not _PA_TABLES:
+        from sim import kernel_strategies
+
+        _PA_TABLES.append(kernel_strategies.pa_tables())
+    return _PA_TABLES[0]
+
+
 @register
 class ExpectedUtility(Strategy):
     """``expected_utility``: knows the evaluation noise ``sigma`` (``leaderboard.noise``) and maximises
@@ -288,6 +310,15 @@ class ExpectedUtility(Strategy):
             best = np.zeros(d.rows.shape)
         from sim import kernel_strategies
 
+        if _compiled(g):  # one compiled pass: candidates within reach, expected rewards, the choice (same efforts)
+            chosen = np.empty(d.rows.shape)
+            z, w = _hermite(QUADRATURE_NODES)
+            kernel_strategies.expected_utility_choose(
+                *_game_arrays(g), g.reach, g.tolerance, np.ascontiguousarray(d.evaluated, dtype=float),
+                np.ascontiguousarray(d.rows), np.ascontiguousarray(d.current, dtype=float),
+                np.ascontiguousarray(sigma, dtype=float), z, w, _pa_tables(), *_cache_arrays(d), chosen,
+            )  # fmt: skip
+            return np.where(sigma[:, None] > 0, chosen, best), {}
         S, m = d.rows.shape
         n = d.evaluated.shape[1]
         effort, _, _, score = _candidates(d)
