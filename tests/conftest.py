@@ -85,11 +85,14 @@ def loky_workers():
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
-    """One ``dask.distributed.LocalCluster`` (two single-threaded worker processes) for every test that needs one.
+    """One ``dask.distributed.LocalCluster`` (two single-threaded worker processes) for the tests of a module.
 
-    Starting a cluster takes seconds; the tests share this one rather than start their own.
+    Starting a cluster takes seconds; the tests share this one rather than start their own.  It is closed when
+    the worker moves on to another module, not at the end of the session: an idle cluster is not free (its
+    scheduler, nannies and workers exchange heartbeats, about 7 s of CPU a minute in all), and the tests that use
+    it (``tests/test_sweeps.py``, one xdist group) run one after the other.
     """
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
