@@ -430,7 +430,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     )
     cols = ["panel", "scheme", "reward_gap"]
     write_table(cells[cols + [c for c in cells.columns if c not in cols]], out / "cells.csv")
-    save_figure(phase_figure(scheme_cells, scheme_band, gap_cells, gap_band), out, INFO.figure)
+    save_figure(phase_figure(scheme_cells, scheme_band, gap_cells, gap_band), out, INFO.figure, quick=quick)
 
     both = pd.concat([scheme, gap], ignore_index=True)
     agree = agreement(both)
