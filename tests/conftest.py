@@ -18,6 +18,20 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def pytest_configure(config):
+    """Bytecode caching for the test processes even under ``PYTHONDONTWRITEBYTECODE=1``.
+
+    Without it every test process (each xdist worker) recompiles the package and rewrites the asserts of every
+    test module from source: about 3 s of CPU a worker, every run.  The cached files go where Python and pytest
+    always put them, ``__pycache__/`` beside the sources (git-ignored, where numba's kernel cache lives too),
+    never under version control.  Child processes (``lbsim`` subprocesses, loky and dask workers) keep the
+    variable: they write nothing but read what the workers wrote.
+    """
+    import sys
+
+    sys.dont_write_bytecode = False
+
+
 #: Session fixtures that are expensive to set up, and the xdist group of the tests that use them: under
 #: ``pytest -n 2 --dist loadgroup`` the tests of one group go to one worker as one unit (the largest units first),
 #: which sets the fixture up once while the other worker gets on with the rest of the suite.  A test using
