@@ -52,8 +52,8 @@ SCHEME_SWEEP = SCENARIOS / "sweeps" / "phase_diagram.toml"
 GAP_SWEEP = SCENARIOS / "sweeps" / "phase_diagram_gap.toml"
 
 #: Reduced sizes for ``quick=True``: replications, tau grid and cost-scale grid.
-QUICK_REPLICATIONS = 3
-QUICK_TAU = {"logspace": [-1.0, 4.0, 11]}
+QUICK_REPLICATIONS = 2
+QUICK_TAU = {"logspace": [-1.0, 4.0, 6]}
 QUICK_COST_SCALE = {"logspace": [-4.0, -1.0, 4]}
 
 TAU_LABEL = "tune-before-test level τ (effort units)"

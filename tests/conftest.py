@@ -203,6 +203,7 @@ def _run_quick(root: Path) -> Path:
 
     matplotlib.use("Agg")
     from experiments import all as experiments_all
+    from sim import kernel  # noqa: F401  (loaded: the experiments' small runs take the compiled path, same bits)
 
     assert experiments_all.main(["--quick", "--out", str(root)]) == 0
     return root
