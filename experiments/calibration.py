@@ -437,7 +437,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
                                  QUICK_ROUNDS if quick else ROUNDS)
     write_table(dynamics, out / "dynamics.csv")
     at_zero = dynamics.iloc[0]
-    save_figure(calibration_figure(curves, points, table, theory["tau_star"]), out, INFO.figure)
+    save_figure(calibration_figure(curves, points, table, theory["tau_star"]), out, INFO.figure, quick=quick)
     rows = table[table["candidate"]]
     rho = spearmanr(rows["pc1"], rows["beta"]).statistic
     return {

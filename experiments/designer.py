@@ -302,7 +302,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(benchmarks, out / "benchmarks.csv")
     write_table(frontiers, out / "frontiers.csv")
     write_table(check, out / "check.csv")
-    save_figure(designer_figure(benchmarks, frontiers, check), out, INFO.figure)
+    save_figure(designer_figure(benchmarks, frontiers, check), out, INFO.figure, quick=quick)
     exact = check[check["resolution"] == 0]
     grid = check[check["resolution"] > 0]
     headline: dict = {}

@@ -201,7 +201,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(stacked(runs, "leaderboard"), out / "leaderboards.csv")
     table = run_table(runs)
     write_table(table, out / "runs.csv")
-    save_figure(gallery_figure(runs), out, INFO.figure)
+    save_figure(gallery_figure(runs), out, INFO.figure, quick=quick)
     conv, cyc = (table.set_index("panel").loc[p] for p in PANELS)
     return {
         "scenario": SCENARIO.name,

@@ -323,7 +323,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(anchors, out / "anchors.csv")
     fig = figure({"exact": table, "grid": grid, "anchors": anchors, "reward_gap": gap,
                   "tau_star": threshold.tau_star})
-    save_figure(fig, out, INFO.figure)
+    save_figure(fig, out, INFO.figure, quick=quick)
     at = dict(zip(anchors["tau"], anchors.itertuples(), strict=True))
     return {
         "min_delta_at_tau_0_steps": float(at[0.0].exact),

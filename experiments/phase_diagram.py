@@ -52,8 +52,8 @@ SCHEME_SWEEP = SCENARIOS / "sweeps" / "phase_diagram.toml"
 GAP_SWEEP = SCENARIOS / "sweeps" / "phase_diagram_gap.toml"
 
 #: Reduced sizes for ``quick=True``: replications, tau grid and cost-scale grid.
-QUICK_REPLICATIONS = 3
-QUICK_TAU = {"logspace": [-1.0, 4.0, 11]}
+QUICK_REPLICATIONS = 2
+QUICK_TAU = {"logspace": [-1.0, 4.0, 6]}
 QUICK_COST_SCALE = {"logspace": [-4.0, -1.0, 4]}
 
 TAU_LABEL = "tune-before-test level τ (effort units)"
@@ -430,7 +430,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     )
     cols = ["panel", "scheme", "reward_gap"]
     write_table(cells[cols + [c for c in cells.columns if c not in cols]], out / "cells.csv")
-    save_figure(phase_figure(scheme_cells, scheme_band, gap_cells, gap_band), out, INFO.figure)
+    save_figure(phase_figure(scheme_cells, scheme_band, gap_cells, gap_band), out, INFO.figure, quick=quick)
 
     both = pd.concat([scheme, gap], ignore_index=True)
     agree = agreement(both)

@@ -237,7 +237,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     write_table(pairs, out / "kendall_pairs.csv")
     write_table(shares, out / "scree.csv")
     write_table(stats.reset_index(), out / "summary_stats.csv")
-    save_figure(real_leaderboard_figure(pairs, shares), out, INFO.figure)
+    save_figure(real_leaderboard_figure(pairs, shares), out, INFO.figure, quick=quick)
     tau, share = stats.loc["mean_pairwise_kendall_tau"], stats.loc["pc1_variance_share"]
     wide = pairs.pivot_table(index=["benchmark_a", "benchmark_b"], columns="setting", values="tau")
     return {

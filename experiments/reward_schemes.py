@@ -244,7 +244,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     data = prepare(table)
     summary = scheme_summary(data)
     write_table(summary, out / "summary_by_scheme.csv")
-    save_figure(schemes_figure(data), out, INFO.figure)
+    save_figure(schemes_figure(data), out, INFO.figure, quick=quick)
     return {
         "scenarios": len(table),
         "failed_scenarios": int(table["error"].notna().sum()),

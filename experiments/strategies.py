@@ -299,7 +299,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     tournament = pd.concat(summaries, ignore_index=True)
     write_table(matches, out / "tournament_matches.parquet")
     write_table(tournament, out / "tournament_strategies.csv")
-    save_figure(strategies_figure(cells, tournament, labels), out, INFO.figure)
+    save_figure(strategies_figure(cells, tournament, labels), out, INFO.figure, quick=quick)
 
     headline = {
         "phase_runs": len(table),

@@ -301,7 +301,7 @@ def run(out: Path, *, quick: bool = False, n_jobs: int = 1) -> dict:
     slopes = fit_slopes(frame)
     write_table(frame, out / "pairs.csv")
     write_table(slopes, out / "slopes.csv")
-    save_figure(figure(frame, slopes), out, INFO.figure)
+    save_figure(figure(frame, slopes), out, INFO.figure, quick=quick)
     return {
         "pairs": len(frame),
         "rho_groups": [float(r) for r in slopes["rho"]],

@@ -18,6 +18,20 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def pytest_configure(config):
+    """Bytecode caching for the test processes even under ``PYTHONDONTWRITEBYTECODE=1``.
+
+    Without it every test process (each xdist worker) recompiles the package and rewrites the asserts of every
+    test module from source: about 3 s of CPU a worker, every run.  The cached files go where Python and pytest
+    always put them, ``__pycache__/`` beside the sources (git-ignored, where numba's kernel cache lives too),
+    never under version control.  Child processes (``lbsim`` subprocesses, loky and dask workers) keep the
+    variable: they write nothing but read what the workers wrote.
+    """
+    import sys
+
+    sys.dont_write_bytecode = False
+
+
 #: Session fixtures that are expensive to set up, and the xdist group of the tests that use them: under
 #: ``pytest -n 2 --dist loadgroup`` the tests of one group go to one worker as one unit (the largest units first),
 #: which sets the fixture up once while the other worker gets on with the rest of the suite.  A test using
@@ -85,11 +99,14 @@ def loky_workers():
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
-    """One ``dask.distributed.LocalCluster`` (two single-threaded worker processes) for every test that needs one.
+    """One ``dask.distributed.LocalCluster`` (two single-threaded worker processes) for the tests of a module.
 
-    Starting a cluster takes seconds; the tests share this one rather than start their own.
+    Starting a cluster takes seconds; the tests share this one rather than start their own.  It is closed when
+    the worker moves on to another module, not at the end of the session: an idle cluster is not free (its
+    scheduler, nannies and workers exchange heartbeats, about 7 s of CPU a minute in all), and the tests that use
+    it (``tests/test_sweeps.py``, one xdist group) run one after the other.
     """
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -102,20 +119,11 @@ def dask_cluster():
 # Under xdist every worker's base temporary directory sits in one shared directory (``getbasetemp().parent``).
 # The quick run goes into ``<shared>/quick_results``, made under an exclusive lock on
 # ``<shared>/quick_results.lock``: whoever holds the lock first and finds no result runs the experiments into a
-# fresh directory and renames it into place; everyone after reuses it.  So that no worker sits idle waiting for
-# it, the first worker to finish collecting (if it collected a test that needs it) starts the run at once in a
-# background process, which takes the lock first thing; the workers go on with other tests meanwhile.
-
-_BACKGROUND = """
-import fcntl, sys
-from pathlib import Path
-shared = Path(sys.argv[1])
-with open(shared / "quick_results.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    import conftest
-    conftest._make_shared_quick_run(shared)
-"""
-_background: list = []
+# fresh directory and renames it into place; everyone after reuses it.  Its tests form one xdist group
+# (``GROUPED_FIXTURES``), the largest unit, which the scheduler hands out first: one worker runs the experiments in
+# its own process (where collecting the tests has imported what they need) while the other gets on with the rest.
+# (A background process started after collection did the same at about 4 s of CPU more, its own imports, and
+# competed with both workers for the two cores.)
 
 
 def _shared_dir(config) -> Path | None:
@@ -123,30 +131,6 @@ def _shared_dir(config) -> Path | None:
     if os.environ.get("PYTEST_XDIST_WORKER") is None or not config.option.basetemp:
         return None
     return Path(config.option.basetemp).parent
-
-
-def pytest_collection_finish(session):
-    shared = _shared_dir(session.config)
-    if shared is None or not any("quick_results" in getattr(i, "fixturenames", ()) for i in session.items):
-        return
-    try:  # the first worker here starts it; the others find the marker
-        os.close(os.open(shared / "quick_results.started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    import subprocess
-    import sys
-
-    with open(shared / "quick_results.log", "w") as log:
-        _background.append(subprocess.Popen([sys.executable, "-c", _BACKGROUND, str(shared)], stdout=log,
-                                            stderr=subprocess.STDOUT, cwd=Path(__file__).parent,
-                                            env={**os.environ, "MPLBACKEND": "Agg"}))
-
-
-def pytest_sessionfinish(session):
-    for proc in _background:  # an interrupted session does not leave the run behind
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait()
 
 
 def _make_shared_quick_run(shared: Path) -> Path:
@@ -186,6 +170,7 @@ def _run_quick(root: Path) -> Path:
 
     matplotlib.use("Agg")
     from experiments import all as experiments_all
+    from sim import kernel  # noqa: F401  (loaded: the experiments' small runs take the compiled path, same bits)
 
     assert experiments_all.main(["--quick", "--out", str(root)]) == 0
     return root

@@ -149,6 +149,33 @@ def test_experiment_command_rejects_an_unusable_out(tmp_path, capsys):
     assert (tmp_path / "ok" / "summary.json").is_file()
 
 
+def test_quick_figures_are_the_whole_figure_at_the_quick_resolution(tmp_path):
+    """``quick``: the PNG is the figure's own size (not cropped) at ``QUICK_DPI``; the full size is at 200 dpi.
+    Both write a PDF too and close the figure."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from experiments.common import QUICK_DPI, save_figure
+
+    def figure():
+        fig, ax = plt.subplots(figsize=(3.0, 2.0), layout="constrained")
+        ax.plot([0, 1], label="a line")
+        ax.legend()
+        return fig
+
+    open_before = plt.get_fignums()
+    quick = save_figure(figure(), tmp_path / "quick", "f", quick=True)
+    full = save_figure(figure(), tmp_path / "full", "f")
+    assert plt.get_fignums() == open_before
+    for (png, pdf), dpi in ((quick, QUICK_DPI), (full, 200)):
+        assert [png.name, pdf.name] == ["f.png", "f.pdf"] and pdf.read_bytes().startswith(b"%PDF")
+        with Image.open(png) as image:
+            assert [round(d) for d in image.info["dpi"]] == [dpi, dpi]
+            if dpi == QUICK_DPI:
+                assert image.size == (3 * QUICK_DPI, 2 * QUICK_DPI)
+    assert QUICK_DPI < 200
+
+
 def test_write_table_rejects_other_formats_and_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.xlsx")
