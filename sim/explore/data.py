@@ -241,14 +241,9 @@ def leaderboard_rows(capability, effort, published, rank, rewards, cost) -> list
 
 def fmt(value, spec: str = ".6g") -> str:
     """A number as the tables show it: ``-`` for NaN or None, ``inf`` for unreachable."""
-    if value is None:
-        return "-"
-    value = float(value)
-    if math.isnan(value):
-        return "-"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return format(value, spec)
+    from sim.cli.common import _fmt
+
+    return "-" if value is None else _fmt(value, spec)
 
 
 def tau_star_text(report: dict) -> str:
