@@ -94,8 +94,9 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(scope="session")
 def loky_workers():
-    """Asked for by the tests that run a sweep with ``n_jobs >= 2`` (loky's reusable worker processes), so that
-    they run on one xdist worker (``GROUPED_FIXTURES``), which starts those processes and reuses them."""
+    """Asked for by the tests that run a sweep, a design search or a tournament with ``n_jobs >= 2`` (loky's
+    reusable worker processes, the same warm ones for all three: ``sim.sweeps.workers.warm_loky_backend``), so
+    that they run on one xdist worker (``GROUPED_FIXTURES``), which starts those processes and reuses them."""
     return None
 
 

@@ -201,7 +201,7 @@ def test_scan_levels_include_zero_and_both_ends():
     assert np.all(np.diff(levels) > 0)
 
 
-def test_common_random_numbers_and_worker_count_do_not_change_the_answer(tmp_path):
+def test_common_random_numbers_and_worker_count_do_not_change_the_answer(tmp_path, loky_workers):
     args = ["design", "--replications", "4", "--criterion", "ranking", "--target", "0.9", "--confidence", "0.75",
             "--per-decade", "1", "--rtol", "0.05", "--rounds", "12", "--json", "--quiet", "--no-figures"]
     scenario = tmp_path / "s.toml"

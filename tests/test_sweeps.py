@@ -274,7 +274,7 @@ def test_dask_joins_an_existing_scheduler(tmp_path, base_file, dask_cluster):
 
 def test_unreachable_scheduler_is_a_one_line_error_and_writes_nothing(tmp_path, base_file, capsys, monkeypatch):
     pytest.importorskip("dask.distributed")
-    monkeypatch.setattr(sweeps.workers, "SCHEDULER_TIMEOUT", "2s")
+    monkeypatch.setattr(sweeps.workers, "SCHEDULER_TIMEOUT", "0.5s")  # waited out idle: short
     code = main(["sweep", str(write_sweep(tmp_path, "")), "--backend", "dask", "--scheduler",
                  "tcp://127.0.0.1:9", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2

@@ -78,7 +78,7 @@ def tiny_run(tmp_path_factory):
     return path, out, lbsim("tournament", path, "--out", out, "--n-jobs", 1, "--json", "--force")
 
 
-def test_same_tables_for_one_and_two_jobs(tiny_run):
+def test_same_tables_for_one_and_two_jobs(tiny_run, loky_workers):
     """Two worker processes (joblib, loky) give the tables the one-process CLI run wrote, to the bit."""
     path, out, done = tiny_run
     assert done.returncode == 0, done.stderr

@@ -279,7 +279,9 @@ class Evaluator:
         if self.settings.n_jobs > 1:
             from joblib import Parallel
 
-            self._pool = Parallel(n_jobs=self.settings.n_jobs, backend="loky")
+            from sim.sweeps.workers import warm_loky_backend  # the sweeps' warm workers, shared
+
+            self._pool = Parallel(n_jobs=self.settings.n_jobs, backend=warm_loky_backend())
             self._pool.__enter__()
         if self.progress:
             from tqdm.auto import tqdm

@@ -91,6 +91,20 @@ def _warm_worker() -> None:
         pass
 
 
+def warm_loky_backend():
+    """joblib's loky backend whose new workers run :func:`_warm_worker` first.
+
+    Sweeps, ``lbsim design`` and ``lbsim tournament`` all use this one, so that
+    they share loky's reusable executor: a later parallel call in the same
+    process (same ``n_jobs``) finds its workers warm, with the kernels loaded,
+    instead of starting new ones (an executor with other arguments would be
+    replaced).
+    """
+    from joblib._parallel_backends import LokyBackend
+
+    return LokyBackend(initializer=_warm_worker)
+
+
 @contextlib.contextmanager
 def _executor(n_jobs: int, backend: str, scheduler: str | None):
     """A function ``tasks -> iterator of chunk results as they finish``, on loky or a Dask cluster.
@@ -104,11 +118,9 @@ def _executor(n_jobs: int, backend: str, scheduler: str | None):
         if n_jobs == 1:
             yield lambda tasks: (run_chunk(t) for t in tasks)
             return
-        from joblib._parallel_backends import LokyBackend
-
         # loky's reusable executor: the same initializer (hence the same executor arguments) every time, so a
         # later sweep in this process reuses the warm workers (idle for up to 5 minutes) instead of starting new.
-        backend_ = LokyBackend(initializer=_warm_worker)
+        backend_ = warm_loky_backend()
         parallel = Parallel(n_jobs=n_jobs, backend=backend_, return_as="generator_unordered", batch_size=1,
                             pre_dispatch="2*n_jobs")
         yield lambda tasks: parallel(delayed(run_chunk)(t) for t in tasks)

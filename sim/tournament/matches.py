@@ -193,6 +193,8 @@ def play(spec: TournamentSpec, n_jobs: int = 1, matches: Sequence[Match] | None 
     else:
         from joblib import Parallel, delayed
 
-        parts = Parallel(n_jobs=n_jobs, backend="loky")(delayed(play_matches)(spec, c) for c in chunks)
+        from sim.sweeps.workers import warm_loky_backend  # the sweeps' warm workers, shared
+
+        parts = Parallel(n_jobs=n_jobs, backend=warm_loky_backend())(delayed(play_matches)(spec, c) for c in chunks)
     frame = pd.concat(parts, ignore_index=True)
     return frame.astype(MATCH_COLUMNS).sort_values(["match", "developer"], ignore_index=True)
