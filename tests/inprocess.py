@@ -105,3 +105,84 @@ def lbsim(*args: str, cwd: str | Path | None = None, env: Mapping[str, str | Non
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     return Done(code, out.getvalue(), err.getvalue())
+
+
+class Forked:
+    """``lbsim *args`` in a forked copy of this process: a process of its own (its own pid, its own session, so
+    ``os.killpg(proc.pid, SIGKILL)`` kills it as it would a ``subprocess.Popen(..., start_new_session=True)``),
+    without a fresh interpreter's imports: numpy, pandas, ``sim`` and the compiled kernels this process has
+    loaded are there already.
+
+    For tests about processes (two writers racing for a sweep's lock, a writer killed mid-run).  The child
+    writes stderr to a file that :attr:`stderr` reads once it has ended; stdout goes to ``/dev/null``.  An
+    exception escaping ``main`` prints its traceback there and exits 1, as a real interpreter would.  The child
+    never returns into pytest: it leaves with ``os._exit``.
+    """
+
+    def __init__(self, *args, cwd: str | Path | None = None):
+        import tempfile
+
+        self._stderr = tempfile.TemporaryFile()
+        self.returncode: int | None = None
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                os.setsid()
+                if cwd is not None:
+                    os.chdir(cwd)
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.dup2(self._stderr.fileno(), 2)
+                import sys
+
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 -- the child's own, until os._exit
+                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+                code = main([str(a) for a in args])
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+            except BaseException:  # noqa: BLE001 -- what an interpreter prints for an uncaught exception
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                with contextlib.suppress(BaseException):
+                    import sys
+
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+        self.pid = pid
+
+    def _ended(self, status: int) -> int:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        """The exit code once the child has ended (negative: killed by that signal), else None."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._ended(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = 300) -> int:
+        """Wait for the child (at most ``timeout`` seconds, then kill it and raise :class:`Hang`)."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.wait(None)
+                raise Hang(f"forked lbsim ran past {timeout} s")
+            time.sleep(0.01)
+        return self.returncode
+
+    @property
+    def stderr(self) -> str:
+        """What the child wrote to stderr (read after it has ended)."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode()

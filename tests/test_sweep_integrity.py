@@ -10,8 +10,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inprocess import Done, lbsim
+from inprocess import Done, Forked, lbsim
 from pandas.testing import assert_frame_equal
 from scenario_texts import small_race
 
@@ -94,12 +92,6 @@ def sweep_dir(tmp_path, pristine):
 def cli(*args: str) -> Done:
     """``lbsim *args`` in this process (the exit code and one-line messages do not need a process of their own)."""
     return lbsim(*args)
-
-
-def cli_process(*args: str) -> subprocess.CompletedProcess:
-    """``lbsim *args`` in a process of its own: for the lock held by another process."""
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
 
 
 def one_error_line(stderr: str) -> str:
@@ -402,7 +394,8 @@ def test_read_results_without_a_manifest_refuses_chunks_of_two_sweeps(sweep_dir,
 def test_a_held_lock_refuses_a_second_writer_naming_its_pid(sweep_dir):
     path, out = sweep_dir
     with sweep_store.WriterLock(out):
-        done = cli_process("sweep", str(path), "--out", str(out), "--quiet", *CHUNK, "--resume")
+        done = Forked("sweep", str(path), "--out", str(out), "--quiet", *CHUNK, "--resume", cwd=ROOT)
+        done.wait()
         with pytest.raises(ScenarioError, match=f"pid {os.getpid()}"):
             sweeps.sweep(path, out=out, resume=True, chunk_size=3)
     assert done.returncode == 2
@@ -423,15 +416,14 @@ def test_two_writers_at_once_one_writes_and_the_table_is_the_uninterrupted_one(t
         for c in (1, 2, 3):
             (out / "summary" / f"chunk-{c:06d}.parquet").unlink()
         records = 1
-    # Each writer is sim.cli's main in a process of its own, as `python -m sim.cli` runs it, after loading the
-    # compiled kernels: otherwise its 3-scenario chunks take the much slower numpy path (same bits; see
-    # sim.engine.compiled.use_kernels).  The lock is what is tested, not how the process chose its kernels.
-    launch = "import sys; from sim import kernel; from sim.cli import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", launch, "sweep", str(path), "--out", str(out), "--quiet", *CHUNK]
-    cmd += ["--resume"] if resume else []
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    results = [(p, p.communicate(timeout=300)[1]) for p in procs]
+    # Each writer is sim.cli's main in a process of its own: a forked copy of this one, where the compiled kernels
+    # are loaded (otherwise its 3-scenario chunks would take the slower numpy path: same bits, see
+    # sim.engine.compiled.use_kernels) and no fresh interpreter's imports are paid.  The lock is what is tested.
+    cmd = ["sweep", str(path), "--out", str(out), "--quiet", *CHUNK] + (["--resume"] if resume else [])
+    procs = [Forked(*cmd, cwd=ROOT) for _ in range(2)]
+    for p in procs:
+        p.wait(timeout=300)
+    results = [(p, p.stderr) for p in procs]
     ran = [p for p, _ in results if p.returncode == 0]
     assert ran, [err for _, err in results]
     for p, err in results:
@@ -453,10 +445,8 @@ def test_killed_writer_releases_the_lock(sweep_dir, pristine):
     path, out = sweep_dir
     for c in (1, 2, 3):
         (out / "summary" / f"chunk-{c:06d}.parquet").unlink()
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "3",
-           "--resume"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = ["sweep", str(path), "--out", str(out), "--quiet", "--chunk-size", "3", "--resume"]
+    proc = Forked(*cmd, cwd=ROOT)  # a process of its own (forked: no fresh interpreter to pay for)
     try:
         deadline = time.monotonic() + 120
         while not (out / sweep_store.WRITER).exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -464,7 +454,7 @@ def test_killed_writer_releases_the_lock(sweep_dir, pristine):
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
-    done = cli(*cmd[3:])
+    done = cli(*cmd)
     assert done.returncode == 0, done.stderr
     assert_frame_equal(sweeps.read_results(out), pristine["table"])
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inprocess import lbsim
+from inprocess import Forked, lbsim
 from pandas.testing import assert_frame_equal
 from scenario_texts import small_race
 
@@ -390,16 +390,16 @@ def test_resume_skips_finished_chunks(tmp_path, base_file, capsys):
 
 
 def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path, base_file):
-    """Start the CLI in a subprocess, kill it once a chunk is on disk, resume: the table is the uninterrupted one."""
+    """Start the CLI in a process of its own, kill it once a chunk is on disk, resume: the table is the uninterrupted
+    one."""
     body = MIXED.replace("replications = 3", "replications = 6").replace("rounds", "rounds")
     path = write_sweep(tmp_path, body)
     out = tmp_path / "out"
     # The reference first: its 96 scenarios in one batch load the compiled kernels in this process, so the resume
     # below runs its small chunks in them too rather than in the numpy path (same bits, see sim.engine.compiled).
     uninterrupted = sweeps.sweep(sweeps.load_sweep(path))
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--chunk-size", "2", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    cmd = ["sweep", str(path), "--out", str(out), "--chunk-size", "2", "--quiet"]
+    proc = Forked(*cmd, cwd=ROOT)  # a process of its own, killed below (forked: no fresh interpreter to pay for)
     try:
         deadline = time.monotonic() + 120
         while not sweeps.finished_chunks(out) and time.monotonic() < deadline and proc.poll() is None:
@@ -411,7 +411,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path, base_file):
     assert 0 < len(done) < 48, "the kill should land part-way"
     partial = sweeps.read_results(out)
     assert 0 < len(partial) < 96
-    resumed = lbsim(*cmd[3:], "--resume")  # the resume need not be a process of its own: in this one
+    resumed = lbsim(*cmd, "--resume")  # the resume need not be a process of its own: in this one
     assert resumed.returncode == 0, resumed.stderr
     assert_frame_equal(sweeps.read_results(out), uninterrupted)
     assert not list(out.rglob(".*.tmp"))
