@@ -378,6 +378,12 @@ def least_effort_and_score(family: ScoreFamily, tau, target) -> tuple[np.ndarray
     return x.reshape(shape), reached.reshape(shape)
 
 
+#: Most doublings :func:`_bracket` tries (from the smallest subnormal step to overflow).
+_BRACKET_STEPS = 2200
+#: Most candidates :func:`_bracket` evaluates in one call of the score (rows x doublings).
+_BRACKET_CELLS = 1 << 18
+
+
 def _bracket(fam, tau, target, x, up: bool):
     """A bracket ``(lo, hi)`` with ``score(tau + lo) < target <= score(tau + hi)`` next to ``x``.
 
@@ -385,22 +391,50 @@ def _bracket(fam, tau, target, x, up: bool):
     Going up, ``x`` fails and the search is for a ``hi`` that reaches (``inf``
     if no finite effort does); going down, ``x`` reaches and the search is
     for a ``lo`` that fails (``lo = -1`` marks that zero effort reaches).
+
+    The candidates ``x +- step * 2**j`` do not depend on the scores, so a block
+    of doublings is evaluated at once (``step * 2**j`` is exact, as repeated
+    doubling is, and ``inf`` once it overflows); each row stops at its first
+    candidate that reaches (going up) or fails (going down), or leaves the
+    finite (up) or positive (down) efforts, exactly where a one-doubling-at-a-
+    time loop stops, with the same candidates: the same floats.  Rows that have
+    not stopped go on in a longer block.  (Unreachable targets used to cost up
+    to 2,200 passes over every row.)
     """
+    x = np.asarray(x, dtype=float)
     step = np.spacing(np.abs(tau + x))
     reach, fail = (np.full(x.shape, np.inf), x.copy()) if up else (x.copy(), np.full(x.shape, np.nan))
-    todo = np.ones(x.shape, dtype=bool)
-    for _ in range(2200):  # from the smallest subnormal to overflow
-        cand = x + step if up else np.maximum(x - step, 0.0)
-        hit = fam.score(tau + cand) >= target
-        reach = np.where(todo & hit, cand, reach)
-        fail = np.where(todo & ~hit, cand, fail)
+    todo = np.arange(x.size)
+    done = 0
+    block = 8
+    while todo.size and done < _BRACKET_STEPS:
+        k = max(1, min(block, _BRACKET_STEPS - done, _BRACKET_CELLS // todo.size))
+        steps = np.ldexp(step[todo][:, None], np.arange(k))
+        base = x[todo][:, None]
+        cand = base + steps if up else np.maximum(base - steps, 0.0)
+        rows = fam[todo].reshape((todo.size, 1))
+        hit = rows.score(tau[todo][:, None] + cand) >= target[todo][:, None]
+        stop = (hit | ~np.isfinite(cand)) if up else (~hit | ~(cand > 0.0))
+        stopped = stop.any(axis=1)
+        j = np.argmax(stop, axis=1)
+        last = np.where(stopped, j, k - 1)  # the last candidate each row tried in this block
+        at = cand[np.arange(todo.size), last]
+        before = cand[np.arange(todo.size), np.maximum(last - 1, 0)]
+        hit_last = hit[np.arange(todo.size), last]
+        # One doubling at a time: reach = cand where it reaches, fail = cand where it fails, for every candidate
+        # tried; so the last one tried sets one of them, and the one before it (which did not stop) the other.
         if up:
-            todo &= ~hit & np.isfinite(cand)
+            new_reach = np.where(hit_last, at, reach[todo])
+            new_fail = np.where(hit_last, np.where(last > 0, before, fail[todo]), at)
         else:
-            todo &= hit & (cand > 0.0)
-        if not todo.any():
-            break
-        step = step * 2.0
+            new_fail = np.where(hit_last, fail[todo], at)
+            new_reach = np.where(hit_last, at, np.where(last > 0, before, reach[todo]))
+        reach[todo] = new_reach
+        fail[todo] = new_fail
+        step[todo] = np.ldexp(step[todo], k)
+        todo = todo[~stopped]
+        done += k
+        block *= 4
     if not up:
         fail = np.where(np.isnan(fail), -1.0, fail)  # even zero effort reaches the target
     return fail, reach

@@ -540,3 +540,60 @@ def test_as_param_and_is_function_of_capability():
     assert is_function_of_capability(1.0)
     assert is_function_of_capability(aff)
     assert not is_function_of_capability((1.0, 2.0))
+
+
+# --------------------------------------------------------------------------- the bracket, a block at a time
+
+
+def _bracket_one_doubling_at_a_time(fam, tau, target, x, up):
+    """The search as first written: one doubling of the step per pass over every row (the reference)."""
+    step = np.spacing(np.abs(tau + x))
+    reach, fail = (np.full(x.shape, np.inf), x.copy()) if up else (x.copy(), np.full(x.shape, np.nan))
+    todo = np.ones(x.shape, dtype=bool)
+    for _ in range(2200):
+        cand = x + step if up else np.maximum(x - step, 0.0)
+        hit = fam.score(tau + cand) >= target
+        reach = np.where(todo & hit, cand, reach)
+        fail = np.where(todo & ~hit, cand, fail)
+        todo &= (~hit & np.isfinite(cand)) if up else (hit & (cand > 0.0))
+        if not todo.any():
+            break
+        step = step * 2.0
+    if not up:
+        fail = np.where(np.isnan(fail), -1.0, fail)
+    return fail, reach
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1), st.booleans(), st.sampled_from([1 << 18, 5, 1]))
+def test_bracket_by_blocks_is_the_one_doubling_loop_bit_for_bit(m, seed, power_law, cells):
+    """Rows that reach at once, after many doublings, never (targets at or a few ulps below the upper level,
+    which round-off keeps out of reach), from both sides; blocks cut small (``cells``) so that rows carry
+    their step from one block into the next."""
+    import sim.scores as scores
+
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(0.0, 0.4, m)
+    upper = lower + rng.uniform(0.1, 0.6, m)
+    if power_law:
+        fam = PowerLaw(lower, upper, rng.uniform(-4.0, 2.0, m), rng.uniform(0.05, 3.0, m),
+                       effort_unit=float(rng.choice([0.1, 1.0, 10.0])))
+    else:
+        fam = ExpSaturation(lower, upper, rng.uniform(1e-3, 2.0, m))
+    tau = rng.choice([0.0, 0.5, 1e4], m) * rng.random(m)
+    with np.errstate(all="ignore"):
+        target = fam.score(tau + rng.exponential(rng.choice([1e-6, 1.0, 1e3]), m))
+        near_top = upper * (1 - rng.choice([0.0, 1e-16, 1e-15, 1e-12], m))
+        target = np.where(rng.random(m) < 0.3, near_top, target)
+        x = np.maximum(fam.effort_to_reach(target) - tau, 0.0)
+        x = np.where(np.isfinite(x), x, rng.exponential(1.0, m))
+        old_cells = scores._BRACKET_CELLS
+        scores._BRACKET_CELLS = cells
+        try:
+            for up in (True, False):
+                expected = _bracket_one_doubling_at_a_time(fam, tau, target, x, up)
+                got = scores._bracket(fam, tau, target, x, up)
+                for a, b in zip(got, expected, strict=True):
+                    assert a.tobytes() == b.tobytes(), (up, a, b)
+        finally:
+            scores._BRACKET_CELLS = old_cells

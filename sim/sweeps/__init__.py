@@ -156,6 +156,7 @@ from sim.sweeps.workers import (  # noqa: F401
     _warm_worker,
     cap_n_jobs,
     check_scheduler,
+    warm_loky_backend,
 )
 
 __all__ = [
