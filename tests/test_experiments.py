@@ -133,9 +133,13 @@ def test_run_experiment_writes_a_summary(tmp_path):
 
 
 def test_quick_runs_with_one_blas_thread_and_the_full_size_with_the_default(tmp_path):
-    """``run_experiment(quick=True)`` limits the loaded BLAS libraries to one thread inside ``run`` only;
-    the full size runs with whatever the process had (its committed results are made as before)."""
+    """``run_experiment(quick=True)`` limits the loaded BLAS libraries to one thread and sets ``QUICK_RC``
+    inside ``run`` only; the full size runs with whatever the process had (its committed results are made as
+    before)."""
+    import matplotlib as mpl
     from threadpoolctl import threadpool_info, threadpool_limits
+
+    from experiments.common import QUICK_RC
 
     def blas_threads():
         return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
@@ -146,16 +150,19 @@ def test_quick_runs_with_one_blas_thread_and_the_full_size_with_the_default(tmp_
 
     def run(out, *, quick=False, n_jobs=1):
         seen[quick] = blas_threads()
+        seen[quick, "rc"] = {key: mpl.rcParams[key] for key in QUICK_RC}
         return plain_run(out, quick=quick, n_jobs=n_jobs)
 
     run.__module__ = plain_run.__module__
     module.run = run
+    rc_outside = {key: mpl.rcParams[key] for key in QUICK_RC}
     with threadpool_limits(limits=2, user_api="blas"):  # a known outside count, even on a one-core machine
         outside = blas_threads()
         run_experiment(module, tmp_path / "quick", quick=True)
         run_experiment(module, tmp_path / "full", quick=False)
         assert blas_threads() == outside
-    assert outside and seen == {True: [1], False: outside}
+    assert {key: mpl.rcParams[key] for key in QUICK_RC} == rc_outside != QUICK_RC
+    assert outside and seen == {True: [1], False: outside, (True, "rc"): QUICK_RC, (False, "rc"): rc_outside}
 
 
 def test_run_experiment_refuses_an_experiment_that_forgot_a_file(tmp_path):
