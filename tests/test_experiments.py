@@ -132,6 +132,39 @@ def test_run_experiment_writes_a_summary(tmp_path):
     assert saved["quick"] is True and saved["seconds"] >= 0
 
 
+def test_quick_runs_with_one_blas_thread_and_the_full_size_with_the_default(tmp_path):
+    """``run_experiment(quick=True)`` limits the loaded BLAS libraries to one thread and sets ``QUICK_RC``
+    inside ``run`` only; the full size runs with whatever the process had (its committed results are made as
+    before)."""
+    import matplotlib as mpl
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from experiments.common import QUICK_RC
+
+    def blas_threads():
+        return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+    seen = {}
+    module = _fake_module(tmp_path)
+    plain_run = module.run
+
+    def run(out, *, quick=False, n_jobs=1):
+        seen[quick] = blas_threads()
+        seen[quick, "rc"] = {key: mpl.rcParams[key] for key in QUICK_RC}
+        return plain_run(out, quick=quick, n_jobs=n_jobs)
+
+    run.__module__ = plain_run.__module__
+    module.run = run
+    rc_outside = {key: mpl.rcParams[key] for key in QUICK_RC}
+    with threadpool_limits(limits=2, user_api="blas"):  # a known outside count, even on a one-core machine
+        outside = blas_threads()
+        run_experiment(module, tmp_path / "quick", quick=True)
+        run_experiment(module, tmp_path / "full", quick=False)
+        assert blas_threads() == outside
+    assert {key: mpl.rcParams[key] for key in QUICK_RC} == rc_outside != QUICK_RC
+    assert outside and seen == {True: [1], False: outside, (True, "rc"): QUICK_RC, (False, "rc"): rc_outside}
+
+
 def test_run_experiment_refuses_an_experiment_that_forgot_a_file(tmp_path):
     module = _fake_module(tmp_path, writes=())
     with pytest.raises(RuntimeError, match="did not write table.csv"):
@@ -150,8 +183,8 @@ def test_experiment_command_rejects_an_unusable_out(tmp_path, capsys):
 
 
 def test_quick_figures_are_the_whole_figure_at_the_quick_resolution(tmp_path):
-    """``quick``: the PNG is the figure's own size (not cropped) at ``QUICK_DPI``; the full size is at 200 dpi.
-    Both write a PDF too and close the figure."""
+    """``quick``: the PNG is the figure's own size (not cropped) at ``QUICK_DPI`` and the PDF that picture on a
+    page of the same size; the full size is at 200 dpi with a vector PDF.  Both close the figure."""
     import matplotlib.pyplot as plt
     from PIL import Image
 
@@ -173,6 +206,11 @@ def test_quick_figures_are_the_whole_figure_at_the_quick_resolution(tmp_path):
             assert [round(d) for d in image.info["dpi"]] == [dpi, dpi]
             if dpi == QUICK_DPI:
                 assert image.size == (3 * QUICK_DPI, 2 * QUICK_DPI)
+    # The quick PDF is the quick PNG on a page of the figure's size: 3 x 2 inches, 72 points an inch.
+    import re
+
+    box = re.search(rb"/MediaBox \[ 0 0 ([0-9.]+) ([0-9.]+) \]", quick[1].read_bytes())
+    assert box and [float(v) for v in box.groups()] == [216.0, 144.0]
     assert QUICK_DPI < 200
 
 
