@@ -109,8 +109,15 @@ def text(page, testid: str) -> str:
 
 
 def play_until_known(page) -> None:
+    """Play until the outcome is shown, then pause (SolaraViz's ❚❚) unless the run already finished: the page
+    then stands still instead of drawing the rest of the scenario's rounds while the test goes on."""
     page.get_by_role("button", name="▶").click()
     expect(page.get_by_test_id("explore-outcome")).to_be_visible(timeout=WAIT_MS)
+    # A run that already played all its rounds shows ❚❚ disabled (SolaraViz keeps the label): the click does
+    # nothing then.  Either way the page ends up still: paused (▶ offered again) or finished.
+    page.get_by_role("button", name="❚❚").click(force=True)
+    paused = page.get_by_role("button", name="▶", disabled=False)
+    expect(paused.or_(page.get_by_role("button", name="❚❚", disabled=True))).to_be_visible()
 
 
 def apply_tau(page, tau: str) -> None:
