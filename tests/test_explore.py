@@ -240,6 +240,45 @@ def test_the_figure_draws_three_panels_of_the_window(played):
         window_figure(frame, panels=(3,))
 
 
+def test_the_png_is_savefigs_picture_in_one_draw(played):
+    """figure_png gives the pixels fig.savefig(format="png", dpi=72) gives (the page's panels are these PNGs)."""
+    import io
+
+    from PIL import Image
+
+    from sim.explore.figures import figure_png, window_figure
+
+    kept = played.history_arrays()
+    frame = window_trajectory(kept[0], played.scenario.theta, *kept[1:], window=30)
+    ours = np.asarray(Image.open(io.BytesIO(figure_png(window_figure(frame, panels=(0,)), dpi=72))))
+    saved = io.BytesIO()
+    window_figure(frame, panels=(0,)).savefig(saved, format="png", dpi=72)
+    np.testing.assert_array_equal(ours, np.asarray(Image.open(saved)))
+    assert ours.shape[:2] == (int(4.4 * 72), int(6.4 * 72))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Solara's hook checker on Mesa's own ComponentsView
+def test_a_panel_is_drawn_once_per_round_and_window(monkeypatch):
+    """The page renders again for many reasons; a panel's picture is drawn again only for a new round or window."""
+    pytest.importorskip("solara", reason='the page needs the viz extra: pip install -e ".[viz]"')
+    from sim.explore import app, figures
+    from sim.explore.model import ExplorerModel
+
+    drawn = []
+    real = figures.window_figure
+    monkeypatch.setattr(figures, "window_figure",
+                        lambda frame, panels: drawn.append(panels) or real(frame, panels=panels))
+    model = ExplorerModel(ExploreSettings(PASTED, small_race(30)))
+    first = app.panel_png(model, 0, 20)
+    assert app.panel_png(model, 0, 20) is first and drawn == [(0,)]
+    assert app.panel_png(model, 1, 20) is not first and drawn == [(0,), (1,)]  # each panel its own picture
+    assert app.panel_png(model, 0, 20) is first and len(drawn) == 2
+    model.step()
+    assert app.panel_png(model, 0, 20) != first and len(drawn) == 3  # a new round: a new picture
+    assert app.panel_png(model, 0, 40) is not first and len(drawn) == 4  # a new window too
+    assert app.panel_png(ExplorerModel(ExploreSettings(PASTED, small_race(30))), 0, 20) == first  # same play
+
+
 # --------------------------------------------------------------------------- the page, rendered without a browser
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import reacton.ipywidgets as rw
 import solara
 from mesa.visualization import SolaraViz
 
@@ -80,16 +81,32 @@ def _table(headers: list[str], rows: list[list[str]], testid: str):
                          children=[v.Html(tag="thead", children=[head]), v.Html(tag="tbody", children=body)])
 
 
+def panel_png(model: ExplorerModel, which: int, rounds: int) -> bytes:
+    """Panel ``which`` of ``model`` over its last ``rounds`` rounds as a PNG (72 dpi), drawn once per round.
+
+    The picture depends only on the model, its round, the window and the panel,
+    so the last one drawn is kept on the model under that key: the page renders
+    again for many reasons (a setting typed, an error shown, SolaraViz mounting
+    its panels afresh) and only a new round or window draws a new picture.
+    """
+    from sim.explore import figures
+
+    key = (model.round, rounds)
+    kept = model.__dict__.setdefault("_panel_pngs", {})
+    if which not in kept or kept[which][0] != key:
+        fig = figures.window_figure(_window(model, rounds), panels=(which,))
+        kept[which] = (key, figures.figure_png(fig, dpi=72))
+    return kept[which][1]
+
+
 def make_dynamics_panel(window: solara.Reactive[int], which: int):
-    """Panel ``which`` (0 effort, 1 published scores, 2 ranks) over the last ``window`` rounds, one PNG a frame."""
+    """Panel ``which`` (0 effort, 1 published scores, 2 ranks) over the last ``window`` rounds, one PNG a frame
+    (:func:`panel_png`), shown as ``solara.FigureMatplotlib`` shows a figure."""
 
     def DynamicsPanel(model: ExplorerModel):
-        from sim.explore.figures import window_figure
-
-        frame = _window(model, window.value)
-        fig = window_figure(frame, panels=(which,))
+        png = panel_png(model, which, window.value)
         with solara.Column() as panel:
-            solara.FigureMatplotlib(fig, format="png", dpi=72)
+            rw.Image(value=png, format="png")
         return panel
 
     DynamicsPanel.__name__ = ("EffortPanel", "ScoresPanel", "RanksPanel")[which]

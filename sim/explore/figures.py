@@ -7,6 +7,8 @@ global figure registry between the page's frames.
 
 from __future__ import annotations
 
+import io
+
 from matplotlib.figure import Figure
 
 from sim.explore.data import MAX_POINTS
@@ -41,3 +43,21 @@ def window_figure(frame, ax=None, panels: tuple[int, ...] = (0, 1, 2)) -> Figure
     for a in ax[:-1]:
         a.set_xlabel("")
     return ax[0].figure
+
+
+def figure_png(fig: Figure, dpi: float = 72) -> bytes:
+    """``fig`` as PNG bytes at ``dpi``: the same pixels as ``fig.savefig(..., format="png", dpi=dpi)``.
+
+    One draw instead of savefig's two (a layout engine makes savefig draw once
+    to lay the figure out and once more to render it): the constrained layout
+    runs inside the single :meth:`FigureCanvasAgg.draw`.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
+
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    out = io.BytesIO()
+    imsave(out, canvas.buffer_rgba(), format="png", origin="upper", dpi=dpi)
+    return out.getvalue()
