@@ -92,7 +92,7 @@ def panel_png(model: ExplorerModel, which: int, rounds: int) -> bytes:
     from sim.explore import figures
 
     key = (model.round, rounds)
-    kept = model.__dict__.setdefault("_panel_pngs", {})
+    kept = model.panel_pngs
     if which not in kept or kept[which][0] != key:
         fig = figures.window_figure(_window(model, rounds), panels=(which,))
         kept[which] = (key, figures.figure_png(fig, dpi=72))

@@ -38,6 +38,8 @@ class ExplorerModel(LeaderboardModel):
         self.max_rounds = max(scenario.dynamics.max_rounds, self.rounds_target) if self.deterministic else None
         self._seen = {int(self.keys[0]): 0}
         self.known: dict | None = None
+        #: The page's last picture of each panel, ``{panel: ((round, window), png)}`` (``sim.explore.app.panel_png``).
+        self.panel_pngs: dict[int, tuple[tuple[int, int], bytes]] = {}
 
     def _publish(self) -> None:
         super()._publish()
