@@ -16,7 +16,11 @@ import contextlib
 import io
 import os
 import signal
+import sys
+import tempfile
 import threading
+import time
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +124,6 @@ class Forked:
     """
 
     def __init__(self, *args, cwd: str | Path | None = None):
-        import tempfile
-
         self._stderr = tempfile.TemporaryFile()
         self.returncode: int | None = None
         pid = os.fork()
@@ -135,22 +137,16 @@ class Forked:
                 os.dup2(null, 0)
                 os.dup2(null, 1)
                 os.dup2(self._stderr.fileno(), 2)
-                import sys
-
                 sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 -- the child's own, until os._exit
                 sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
                 code = main([str(a) for a in args])
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else 1
             except BaseException:  # noqa: BLE001 -- what an interpreter prints for an uncaught exception
-                import traceback
-
                 traceback.print_exc()
                 code = 1
             finally:
                 with contextlib.suppress(BaseException):
-                    import sys
-
                     sys.stdout.flush()
                     sys.stderr.flush()
                 os._exit(code)
@@ -170,8 +166,6 @@ class Forked:
 
     def wait(self, timeout: float | None = 300) -> int:
         """Wait for the child (at most ``timeout`` seconds, then kill it and raise :class:`Hang`)."""
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
