@@ -33,7 +33,6 @@ The formulas and their inverses in the project's words: ``docs/model.md#score-fa
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Union
@@ -93,28 +92,39 @@ def is_function_of_capability(spec: Param) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _as_shape(array: np.ndarray, shape: tuple) -> np.ndarray:
+    """``np.broadcast_to(array, shape)``, or ``array`` itself when it has that shape already (no new view)."""
+    return array if array.shape == shape else np.broadcast_to(array, shape)
+
+
 class _Bound:
     """Shared behaviour of bound families: indexing maps over parameter arrays."""
 
     _array_fields: tuple[str, ...] = ()
 
+    def _with_arrays(self, arrays: dict) -> _Bound:
+        """A copy of this family with the parameter arrays in ``arrays`` (float arrays, as ``__post_init__``
+        makes them), without ``__post_init__``'s checks: views, broadcasts and reshapes of checked parameters
+        satisfy them already.  (``dataclasses.replace`` would check again: most of the time of
+        :func:`least_effort_and_score` on small arrays went there.)"""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name, value in arrays.items():
+            new.__dict__[name] = np.asarray(value, dtype=float)
+        return new
+
     def __getitem__(self, index) -> _Bound:
         shape = self.shape
-        return dataclasses.replace(
-            self, **{name: np.broadcast_to(getattr(self, name), shape)[index] for name in self._array_fields}
-        )
+        return self._with_arrays({name: _as_shape(getattr(self, name), shape)[index] for name in self._array_fields})
 
     def broadcast_to(self, shape) -> _Bound:
         """The family with every parameter array broadcast to ``shape``."""
-        return dataclasses.replace(
-            self, **{name: np.broadcast_to(getattr(self, name), shape) for name in self._array_fields}
-        )
+        shape = tuple(shape) if np.iterable(shape) else (shape,)
+        return self._with_arrays({name: _as_shape(getattr(self, name), shape) for name in self._array_fields})
 
     def reshape(self, shape) -> _Bound:
         """The family with every parameter array reshaped (parameters must already share one shape)."""
-        return dataclasses.replace(
-            self, **{name: np.reshape(getattr(self, name), shape) for name in self._array_fields}
-        )
+        return self._with_arrays({name: np.reshape(getattr(self, name), shape) for name in self._array_fields})
 
     @property
     def shape(self) -> tuple[int, ...]:

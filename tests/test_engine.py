@@ -368,6 +368,40 @@ def test_random_initial_profile_is_below_the_ceiling_and_seeded():
     assert np.all(a.effort[0, 0] > 0) and np.all(a.effort[0, 0] <= ceiling)
 
 
+def _effort_ceiling_all_steps(game):
+    """``effort_ceiling`` as first written: the doubling, then all 200 bisection steps (no early stop)."""
+    span = (game.rewards[:, 0] - game.rewards[:, -1])[:, None] * np.ones(game.shape)
+    within = lambda x: game.gamma * game.cost(x) <= span  # noqa: E731
+    lo, hi = np.zeros(game.shape), np.ones(game.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(1100):
+            grow = within(hi) & np.isfinite(hi)
+            if not grow.any():
+                break
+            lo, hi = np.where(grow, hi, lo), np.where(grow, hi * 2.0, hi)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            ok = within(mid)
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    return np.minimum(lo, game.budget)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml")),
+                         ids=lambda p: p.stem)
+def test_effort_ceiling_stopping_at_a_fixed_point_equals_all_200_steps(path):
+    scenario = load_scenario(path)
+    game = BatchGame.from_games([scenario.game(0.0), scenario.game(1.0)])
+    np.testing.assert_array_equal(effort_ceiling(game), _effort_ceiling_all_steps(game))
+    unit = game.rewards / np.where(np.ptp(game.rewards, axis=1, keepdims=True) > 0,
+                                   np.ptp(game.rewards, axis=1, keepdims=True), 1.0)
+    for span in (1.0, 1e-300, 1e300):  # ordinary, tiny and huge reward spans
+        scaled = dataclasses.replace(game, rewards=unit * span)
+        np.testing.assert_array_equal(effort_ceiling(scaled), _effort_ceiling_all_steps(scaled))
+    unbounded = dataclasses.replace(game, rewards=np.where(game.rewards == game.rewards.max(), np.inf, 0.0))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(effort_ceiling(unbounded), _effort_ceiling_all_steps(unbounded))
+
+
 # ---------------------------------------------------------------------------
 # Batches, recording and reproducibility
 # ---------------------------------------------------------------------------

@@ -597,3 +597,37 @@ def test_bracket_by_blocks_is_the_one_doubling_loop_bit_for_bit(m, seed, power_l
                     assert a.tobytes() == b.tobytes(), (up, a, b)
         finally:
             scores._BRACKET_CELLS = old_cells
+
+
+def test_indexing_broadcasting_and_reshaping_equal_a_checked_copy():
+    """``family[index]``, ``broadcast_to`` and ``reshape`` skip ``__post_init__``'s checks (their parameters are
+    views of checked ones) but give what a checked ``dataclasses.replace`` gives: same type, fields, dtypes."""
+    import dataclasses
+
+    families = [
+        PowerLaw(lower=[0.1, 0.2, 0.3], upper=[0.9, 0.8, 0.95], alpha=[-1.0, 0.0, 0.5], beta=[1.0, 2.0, 0.5],
+                 effort_unit=2.0),
+        ExpSaturation(lower=[0.1, 0.2, 0.3], upper=0.9, rate=[0.5, 1.0, 2.0]),
+        CustomScore(function=lambda theta, e: theta + 1.0 - np.exp(-e), theta=[0.5, 1.0, 2.0]),
+    ]
+    for family in families:
+        fields = family._array_fields
+        shape = family.shape
+        cases = [
+            (family[1], {name: np.broadcast_to(getattr(family, name), shape)[1] for name in fields}),
+            (family[[2, 0]], {name: np.broadcast_to(getattr(family, name), shape)[[2, 0]] for name in fields}),
+            (family.broadcast_to((2, 3)), {name: np.broadcast_to(getattr(family, name), (2, 3)) for name in fields}),
+            (family.broadcast_to(3).reshape((3, 1)),
+             {name: np.reshape(np.broadcast_to(getattr(family, name), 3), (3, 1)) for name in fields}),
+        ]
+        for got, arrays in cases:
+            expected = dataclasses.replace(family, **arrays)
+            assert type(got) is type(expected)
+            for f in dataclasses.fields(family):
+                a, b = getattr(got, f.name), getattr(expected, f.name)
+                if f.name in fields:
+                    assert isinstance(a, np.ndarray) and a.dtype == b.dtype == float and a.shape == b.shape
+                    np.testing.assert_array_equal(a, b)
+                else:
+                    assert a is b or a == b
+            np.testing.assert_array_equal(got.score(np.full(got.shape, 3.0)), expected.score(np.full(got.shape, 3.0)))

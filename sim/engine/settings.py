@@ -30,7 +30,8 @@ def effort_ceiling(game: BatchGame) -> np.ndarray:
     """The most effort a developer could ever rationally spend: ``sup {x : gamma_i c(x) <= r_1 - r_n}``.
 
     ``(S, n)``; capped by the budget; found by doubling then bisection on the
-    cost (``inf`` where the cost never exceeds the span in doubles).  Random
+    cost (``inf`` where the cost never exceeds the span in doubles), until a step
+    changes neither end (then no later step would).  Random
     initial profiles draw below it, and it sets the scale of the recurrence
     tolerance.
     """
@@ -48,7 +49,10 @@ def effort_ceiling(game: BatchGame) -> np.ndarray:
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             ok = within(mid)
-            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+            new_lo, new_hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+            if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+                break  # a step is a function of (lo, hi) alone: from a fixed point every later step repeats it
+            lo, hi = new_lo, new_hi
     return np.minimum(lo, game.budget)
 
 
