@@ -81,4 +81,20 @@ for _cost in (LinearCost(0.01), PowerCost(0.001, 2.0), FlatQuadraticCost(0.01)):
                     _cache.target, _cache.effort, _cache.score, _cache.width, _cache.origin, _cache.table, _cache.least,
                     *(np.empty(_batch.shape) for _ in range(2)), np.empty(_batch.shape, np.int64),
                     *(np.empty(_batch.shape) for _ in range(2)))
+# Calls the kernel tests make with argument types the engine never passes: reward rows that are reversed views
+# (np.sort(...)[::-1], a non-contiguous layout to numba), and tests/test_kernel_level_counts.py's own compiled
+# helper (its cache sits beside that file) with the level-count primitives it calls.
+_reversed = np.array([0.0, 0.5, 1.0])[::-1][None, :]
+for _r in (_reversed, _rewards):  # and contiguous rows (a one-developer row is contiguous even reversed)
+    _ks.expected_reward(np.array([[[0.5]]]), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), _board, np.array([[0]]),
+                        np.array([1e-3]), _r, np.zeros(1), _z, _w, np.empty((1, 1, 1)))
+_ks._expected_total(0.5, 1e-3, 0, _board, _reversed, 0, 2, _unc, _z, _w, np.empty(4))
+_ks._expected_bounds(0.5, 1e-3, 0, _board, _reversed, 0, 2, _unc, _z, _w, _central,
+                     np.empty((4, 2 * _central.size)), np.empty(2 * _central.size), _ks.pa_tables())
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test module imports tests/strategies.py
+import test_kernel_level_counts as _level_tests  # noqa: E402
+
+_level = np.array([3.0, 5.0, 5.0, 4.0])
+_level_tests._both_ranks(_level, np.array([0, 1, 1, 2], dtype=np.int64), 1e-3, np.concatenate([_level, [np.nan]]))
+_level_tests._span_cap(_level.size)
 print(f"numba kernels compiled (or loaded from the cache) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
