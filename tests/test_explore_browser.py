@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,11 @@ WAIT_MS = 60_000
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found: install it with "
                        "`apt-get install -y chromium` (Debian; .ci/run does) to run the explorer's browser tests"),
+    # Found, not imported: the page runs in the server's process, and importing Solara here would cost every
+    # test process about a second at collection.
+    pytest.mark.skipif(find_spec("solara") is None, reason='the page needs the viz extra: pip install -e ".[viz]"'),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason='Playwright missing: pip install -e ".[dev]"')
-pytest.importorskip("solara", reason='the page needs the viz extra: pip install -e ".[viz]"')
 expect = sync_api.expect
 expect.set_options(timeout=WAIT_MS)
 
