@@ -65,22 +65,20 @@ _board, _rewards, _unc = np.array([[0.5, 0.501, 0.499]]), np.array([[1.0, 0.5, 0
 _ks._expected_total(0.5, 1e-3, 0, _board, _rewards, 0, 2, _unc, _z, _w, np.empty(4))
 _ks._expected_bounds(0.5, 1e-3, 0, _board, _rewards, 0, 2, _unc, _z, _w, _central, np.empty((4, 2 * _central.size)),
                      np.empty(2 * _central.size), _ks.pa_tables())
-# kernel.respond called directly with a CandidateCache's arrays (tests/test_kernel.py), for the cost families the
-# suite's kernel tests use: these argument types are nowhere else in the suite.
+# kernel.respond called directly with a CandidateCache's arrays (tests/test_kernel.py): argument types nowhere
+# else in the suite (the cost family is a number in the kernel's arguments, so one game covers every family).
 from sim import kernel as _kernel  # noqa: E402
-from sim.costs import FlatQuadraticCost, LinearCost, PowerCost  # noqa: E402
 from sim.engine import BatchGame, CandidateCache  # noqa: E402
 
 _arms_race = next(s for s in scenarios if s.name == "arms-race")
-for _cost in (LinearCost(0.01), PowerCost(0.001, 2.0), FlatQuadraticCost(0.01)):
-    _batch = BatchGame.from_games([dataclasses.replace(_arms_race.game(t), cost=_cost) for t in (0.0, 2.0)])
-    _rows = np.ascontiguousarray(np.broadcast_to(np.arange(_batch.shape[1]), _batch.shape))
-    _cache, _x = CandidateCache(_batch), np.ones(_batch.shape)
-    _kernel.respond(*_batch.kernel_spec, _batch.tau, _batch.resolution, _batch.rewards, _batch.gamma, _batch.priority,
-                    _batch.budget, _batch.baseline, _batch.reach, _batch.tolerance, _batch.scores(_x), _rows, _x, True,
-                    _cache.target, _cache.effort, _cache.score, _cache.width, _cache.origin, _cache.table, _cache.least,
-                    *(np.empty(_batch.shape) for _ in range(2)), np.empty(_batch.shape, np.int64),
-                    *(np.empty(_batch.shape) for _ in range(2)))
+_batch = BatchGame.from_games([_arms_race.game(t) for t in (0.0, 2.0)])
+_rows = np.ascontiguousarray(np.broadcast_to(np.arange(_batch.shape[1]), _batch.shape))
+_cache, _x = CandidateCache(_batch), np.ones(_batch.shape)
+_kernel.respond(*_batch.kernel_spec, _batch.tau, _batch.resolution, _batch.rewards, _batch.gamma, _batch.priority,
+                _batch.budget, _batch.baseline, _batch.reach, _batch.tolerance, _batch.scores(_x), _rows, _x, True,
+                _cache.target, _cache.effort, _cache.score, _cache.width, _cache.origin, _cache.table, _cache.least,
+                *(np.empty(_batch.shape) for _ in range(2)), np.empty(_batch.shape, np.int64),
+                *(np.empty(_batch.shape) for _ in range(2)))
 # Calls the kernel tests make with argument types the engine never passes: reward rows that are reversed views
 # (np.sort(...)[::-1], a non-contiguous layout to numba), and tests/test_kernel_level_counts.py's own compiled
 # helper (its cache sits beside that file) with the level-count primitives it calls.
@@ -91,8 +89,7 @@ for _r in (_reversed, _rewards):  # and contiguous rows (a one-developer row is 
 _ks._expected_total(0.5, 1e-3, 0, _board, _reversed, 0, 2, _unc, _z, _w, np.empty(4))
 _ks._expected_bounds(0.5, 1e-3, 0, _board, _reversed, 0, 2, _unc, _z, _w, _central,
                      np.empty((4, 2 * _central.size)), np.empty(2 * _central.size), _ks.pa_tables())
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test module imports tests/strategies.py
-import test_kernel_level_counts as _level_tests  # noqa: E402
+import test_kernel_level_counts as _level_tests  # noqa: E402  (tests/ is this script's sys.path[0])
 
 _level = np.array([3.0, 5.0, 5.0, 4.0])
 _level_tests._both_ranks(_level, np.array([0, 1, 1, 2], dtype=np.int64), 1e-3, np.concatenate([_level, [np.nan]]))
